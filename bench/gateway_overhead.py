@@ -1,0 +1,425 @@
+"""What the gateway costs: the same request sent straight to the tenants service and through the
+gateway, interleaved in one run, from a load generator running in a second process.
+
+Two requests are measured:
+- `GET /api/v1/tenant/health` (public route: headers/CORS, a Redis token bucket, retry) — the
+  proxy's own overhead;
+- `GET /api/v1/tenant` with an API key (the full `api` chain: forward-auth to the tenants service on
+  every request, the tenant's Redis token bucket, inFlightReq, buffering, circuit breaker, retry).
+  Direct, the tenants service resolves the key itself.
+- the same keyed request through a second gateway with `AOS_AUTH_CACHE_SECONDS=2` (forward-auth
+  grants cached per credential, as the services cache their own verifications).
+
+Latency: sequential requests (one connection each way, keep-alive), rounds alternating direct and
+gateway, p50/p99 per side and their difference. Throughput: a fixed number of concurrent clients for
+a fixed time, alternating sides, requests per second and the gateway/direct ratio.
+
+The gateway runs the shipped gateway/dynamic.yml with its rate limits raised (the token buckets are
+still taken in Redis on every request, they just never run dry) so the benchmark measures cost, not
+throttling. Real Postgres and Redis: AOS_TEST_DATABASE_URL / AOS_TEST_REDIS_URL (a scratch database
+is created and dropped).
+
+    uv run python bench/gateway_overhead.py [--rounds 6 --per-round 150 --seconds 2 --concurrency 8]
+
+Writes the "gateway_overhead" section of docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+ROOT = Path(__file__).resolve().parents[1]
+PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"
+DOCUMENT = ROOT / "gateway" / "dynamic.yml"
+OPERATOR_KEY = "aos_op_" + "b" * 40
+SECRET = "bench-gateway-internal-secret-0123456789"
+console = Console()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def bench_document(path: Path) -> None:
+    """The shipped document with its token buckets made too deep to run dry."""
+    text = DOCUMENT.read_text()
+    text = re.sub(r"average: \d+", "average: 1000000", text)
+    text = re.sub(r"burst: \d+", "burst: 1000000", text)
+    text = re.sub(r"amount: \d+", "amount: 100000", text)
+    # A service slowed down by the benchmark itself must not be taken out of rotation.
+    text = text.replace("interval: 5s, timeout: 2s", "interval: 5s, timeout: 30s")
+    path.write_text(text)
+
+
+# --- the load generator (second process) --------------------------------------------------------
+
+
+async def _latency(url: str, headers: dict[str, str], count: int) -> list[float]:
+    samples = []
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        await client.get(url)
+        for _ in range(count):
+            started = time.perf_counter()
+            response = await client.get(url)
+            samples.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+    return samples
+
+
+async def _throughput(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, int]:
+    done = 0
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                response = await client.get(url)
+                if response.status_code == 200:
+                    done += 1
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - started), errors
+
+
+def load_generator(jobs: Any, results: Any) -> None:
+    """Runs in its own process: takes (kind, url, headers, args) jobs, answers with figures."""
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        kind, url, headers, args = job
+        try:
+            if kind == "latency":
+                results.put(asyncio.run(_latency(url, headers, *args)))
+            else:
+                results.put(asyncio.run(_throughput(url, headers, *args)))
+        except Exception as error:  # reported by the parent, never a silent hang
+            results.put(error)
+
+
+def _result(results: Any) -> Any:
+    value = results.get(timeout=600)
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+# --- orchestration ------------------------------------------------------------------------------
+
+
+def pct(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def create_tenant(gateway_url: str) -> str:
+    response = httpx.post(
+        gateway_url + "/api/v1/tenants",
+        json={"name": f"bench-{secrets.token_hex(3)}"},
+        headers={"X-AOS-Key": OPERATOR_KEY},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["initial_api_key"]["key"])
+
+
+def _cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def measure(
+    args: argparse.Namespace,
+    direct: str,
+    tenants_pid: int,
+    gateways: dict[str, tuple[str, int]],
+    key: str,
+) -> list[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")
+    jobs, results = context.Queue(), context.Queue()
+    generator = context.Process(target=load_generator, args=(jobs, results), daemon=True)
+    generator.start()
+    cached = gateways["cached"]
+    cases = [
+        ("GET /api/v1/tenant/health", "/api/v1/tenant/health", {}, gateways["default"]),
+        ("GET /api/v1/tenant (API key)", "/api/v1/tenant", {"X-AOS-Key": key}, gateways["default"]),
+        (
+            "GET /api/v1/tenant (API key, AOS_AUTH_CACHE_SECONDS=2)",
+            "/api/v1/tenant",
+            {"X-AOS-Key": key},
+            cached,
+        ),
+    ]
+    rows = []
+    total = len(cases) * (args.rounds * 2 + args.throughput_rounds * 2)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("interleaved rounds", total=total)
+        for label, path, headers, (gateway, gateway_pid) in cases:
+            latency: dict[str, list[float]] = {"direct": [], "gateway": []}
+            rates: dict[str, list[float]] = {"direct": [], "gateway": []}
+            errors = {"direct": 0, "gateway": 0}
+            cpu = {"direct": 0.0, "gateway": 0.0}
+            served = {"direct": 0.0, "gateway": 0.0}
+            for round_index in range(args.rounds):
+                order = ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
+                for side in order:
+                    base = direct if side == "direct" else gateway
+                    jobs.put(("latency", base + path, headers, (args.per_round,)))
+                    latency[side].extend(_result(results))
+                    progress.advance(task)
+            for round_index in range(args.throughput_rounds):
+                order = ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
+                for side in order:
+                    base = direct if side == "direct" else gateway
+                    jobs.put(("throughput", base + path, headers, (args.seconds, args.concurrency)))
+                    pid = gateway_pid if side == "gateway" else tenants_pid
+                    before = _cpu(pid)
+                    rate, failed = _result(results)
+                    after = _cpu(pid)
+                    cpu[side] += after - before
+                    served[side] += rate * args.seconds
+                    rates[side].append(rate)
+                    errors[side] += failed
+                    progress.advance(task)
+            d50, g50 = pct(latency["direct"], 0.5), pct(latency["gateway"], 0.5)
+            d99, g99 = pct(latency["direct"], 0.99), pct(latency["gateway"], 0.99)
+            direct_rate = statistics.median(rates["direct"])
+            gateway_rate = statistics.median(rates["gateway"])
+            rows.append(
+                {
+                    "label": label,
+                    "samples": len(latency["direct"]),
+                    "d50": d50 * 1000,
+                    "g50": g50 * 1000,
+                    "d99": d99 * 1000,
+                    "g99": g99 * 1000,
+                    "direct_rps": direct_rate,
+                    "gateway_rps": gateway_rate,
+                    "errors": errors["direct"] + errors["gateway"],
+                    "gateway_cpu_ms": cpu["gateway"] / max(served["gateway"], 1) * 1000,
+                    "service_cpu_ms": cpu["direct"] / max(served["direct"], 1) * 1000,
+                }
+            )
+    jobs.put(None)
+    generator.join(timeout=10)
+    return rows
+
+
+def render(rows: list[dict[str, Any]], args: argparse.Namespace, command: str) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        "## gateway_overhead",
+        "",
+        f"Command: `{command}` (machine: {platform.machine()}, {os.cpu_count()} cores shared with "
+        f"other work, Python {platform.python_version()}; load average {load:.1f} when it finished).",
+        "",
+        "Same request straight to the tenants service and through the gateway (shipped "
+        "gateway/dynamic.yml, token buckets raised so they never run dry but still taken in Redis), "
+        f"interleaved; latency from {args.rounds} alternating rounds of {args.per_round} sequential "
+        f"keep-alive requests per side, throughput as the median of {args.throughput_rounds} "
+        f"alternating {args.seconds:g} s runs with {args.concurrency} concurrent clients; the load "
+        "generator is a separate process.",
+        "",
+        "| request | p50 direct | p50 gateway | added p50 | p99 direct | p99 gateway | added p99 "
+        "| rps direct | rps gateway | ratio | non-200 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} | {row['d50']:.2f} ms | {row['g50']:.2f} ms | "
+            f"{row['g50'] - row['d50']:+.2f} ms | {row['d99']:.2f} ms | {row['g99']:.2f} ms | "
+            f"{row['g99'] - row['d99']:+.2f} ms | {row['direct_rps']:.0f} | "
+            f"{row['gateway_rps']:.0f} | {row['gateway_rps'] / row['direct_rps']:.0%} | "
+            f"{row['errors']} |"
+        )
+    lines += [
+        "",
+        "CPU per request (load-independent: process CPU time during the throughput runs / requests "
+        "served), the cost the gateway adds next to what the service itself spends:",
+        "",
+        "| request | tenants service CPU / request (direct) | gateway process CPU / request |",
+        "|---|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} | {row['service_cpu_ms']:.2f} ms | {row['gateway_cpu_ms']:.2f} ms |"
+        )
+    lines += [
+        "",
+        "Targets (issue 8): added p50 ≤ 1.5 ms, throughput ≥ 70 % of direct. Read the wall-clock "
+        "tables with the load average above in mind: on this 2-core machine shared with other "
+        "work, scheduling delays dominate every latency (a health check taking several ms direct) "
+        "and the gateway, the service and the load generator compete for the same cores, so the "
+        "CPU table is the reliable measure of what the gateway adds. The keyed request adds a "
+        "forward-auth round trip to the tenants service on every request (uncached by default so "
+        "that the tenants service meters every API call, as behind real Traefik); "
+        "`AOS_AUTH_CACHE_SECONDS` (≤ 5) trades that for latency.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
+    pattern = re.compile(r"^## gateway_overhead\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _match: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--per-round", type=int, default=150)
+    parser.add_argument("--throughput-rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    command = "uv run python bench/gateway_overhead.py " + " ".join(sys.argv[1:])
+
+    sys.path.insert(0, str(ROOT / "libs" / "common"))
+    from aos_common.testing import create_database, drop_database, migrate
+
+    server = os.environ.get("AOS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    redis_url = os.environ.get("AOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    database_url = create_database(server, prefix="aos_bench_gw")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with console.status("migrating and starting tenants + gateway"):
+            migrate("aos_tenants", database_url)
+            workdir = Path(tempfile.mkdtemp(prefix="aos-bench-gw-"))
+            document = workdir / "dynamic.yml"
+            bench_document(document)
+            tenants_port, gateway_port = free_port(), free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("AOS_", "OTEL_"))}
+            env.update(
+                {
+                    "AOS_ENVIRONMENT": "test",
+                    "AOS_DATABASE_URL": database_url,
+                    "AOS_REDIS_URL": redis_url,
+                    "AOS_INTERNAL_SECRET": SECRET,
+                    "AOS_OPERATOR_KEY": OPERATOR_KEY,
+                    "AOS_TELEMETRY_ENABLED": "false",
+                    "AOS_DATA_DIR": str(workdir),
+                    "AOS_TENANTS_URL": f"http://127.0.0.1:{tenants_port}",
+                    "AOS_GATEWAY_CONFIG": str(document),
+                    "AOS_GATEWAY_RELOAD_SECONDS": "0",
+                    "AOS_GATEWAY_REDIS_PREFIX": f"aos:gwbench:{secrets.token_hex(4)}",
+                }
+            )
+            processes.append(
+                start("aos_tenants.main:create_app", tenants_port, env, workdir / "tenants.log")
+            )
+            direct, gateway = f"http://127.0.0.1:{tenants_port}", f"http://127.0.0.1:{gateway_port}"
+            wait_ready(direct + "/healthz")
+            processes.append(
+                start("aos_gateway.main:create_app", gateway_port, env, workdir / "gateway.log")
+            )
+            cached_port = free_port()
+            processes.append(
+                start(
+                    "aos_gateway.main:create_app",
+                    cached_port,
+                    {**env, "AOS_AUTH_CACHE_SECONDS": "2"},
+                    workdir / "gateway-cached.log",
+                )
+            )
+            wait_ready(gateway + "/healthz")
+            wait_ready(f"http://127.0.0.1:{cached_port}/healthz")
+            key = create_tenant(gateway)
+        gateways = {
+            "default": (gateway, processes[1].pid),
+            "cached": (f"http://127.0.0.1:{cached_port}", processes[2].pid),
+        }
+        rows = measure(args, direct, processes[0].pid, gateways, key)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
+        drop_database(database_url)
+    for row in rows:
+        console.print(
+            f"{row['label']}: added p50 {row['g50'] - row['d50']:+.2f} ms, added p99 "
+            f"{row['g99'] - row['d99']:+.2f} ms, throughput {row['gateway_rps'] / row['direct_rps']:.0%}"
+        )
+    if not args.no_write:
+        write_section(render(rows, args, command))
+        console.print(f"wrote the gateway_overhead section of {PERFORMANCE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The `aos` command (Typer): run, migrate and inspect the AOS platform on one machine."""

@@ -1,0 +1,53 @@
+"""The supervisor leaves no process behind, even one that ignores SIGTERM or forks."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from aos_cli.processes import Supervisor
+from aos_cli.testing import alive
+
+# A child that ignores SIGTERM and starts a grandchild that does too.
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+print("started", flush=True)
+time.sleep(600)
+"""
+
+
+def _wait_for_grandchild(pid: int) -> set[int]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        children = psutil.Process(pid).children(recursive=True)
+        if children:
+            return {pid, *(c.pid for c in children)}
+        time.sleep(0.05)
+    raise AssertionError("grandchild never started")
+
+
+def test_stop_all_kills_children_and_grandchildren_that_ignore_sigterm(tmp_path: Path) -> None:
+    supervisor = Supervisor()
+    child = supervisor.spawn("stubborn", [sys.executable, "-c", STUBBORN], {}, tmp_path / "s.log")
+    pids = _wait_for_grandchild(child.pid)
+
+    leftover = supervisor.stop_all(grace_seconds=0.5)
+
+    assert leftover == set()
+    assert alive(pids) == set()
+
+
+def test_children_run_in_their_own_process_group_and_log_to_a_file(tmp_path: Path) -> None:
+    supervisor = Supervisor()
+    code = "import os; print('group', os.getpgid(0) == os.getpid())"
+    child = supervisor.spawn("echo", [sys.executable, "-c", code], {}, tmp_path / "e.log")
+    child.process.wait(timeout=20)
+    assert "group True" in child.log_tail()
+    assert supervisor.exited() == [child]
+    assert supervisor.stop_all() == set()

@@ -1,0 +1,89 @@
+"""The rateLimit middleware (Traefik semantics, Redis-shared buckets) and the budget guard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aos_common.http_client import PeerUnavailable, ServiceClient
+from aos_gateway.config.models import RateLimit
+from aos_gateway.middlewares.basic import source_of
+from aos_gateway.middlewares.ratelimit import RateLimiter, bucket_key
+from aos_gateway.proxy.types import Handler, ProxyRequest, ProxyResponse, problem
+
+logger = logging.getLogger("aos.gateway.limits")
+
+GUARD_PATH = "/internal/v1/cost/guard"
+
+
+class RateLimitMiddleware:
+    """`average` per `period`, `burst` deep, per source; buckets are shared by every replica and
+    every router using this middleware (keyed by the middleware's name)."""
+
+    def __init__(self, name: str, spec: RateLimit, limiter: RateLimiter) -> None:
+        self.name = name
+        self.spec = spec
+        self.limiter = limiter
+        self.rate = float(spec.average) / spec.period_seconds
+        self.burst = max(1, spec.burst)
+
+    async def __call__(self, request: ProxyRequest, call_next: Handler) -> ProxyResponse:
+        if self.rate > 0:
+            source = source_of(request, self.spec.source_criterion)
+            decision = await self.limiter.take(
+                bucket_key(self.name, source), rate_per_second=self.rate, burst=self.burst
+            )
+            if not decision.allowed:
+                return problem(
+                    request, 429, "Rate limit exceeded", retry_after=decision.retry_after
+                )
+        return await call_next(request)
+
+
+class BudgetGuardMiddleware:
+    """On budget-marked routes: ask cost-intel whether the caller's tenant may spend, 402 if not.
+
+    Fails open when cost-intel cannot answer: the tenants service's run quota checks hard budgets
+    again, so an outage of cost-intel must not stop every run at the edge.
+    """
+
+    def __init__(
+        self, client: ServiceClient, on_fail_open: Callable[[], None] | None = None
+    ) -> None:
+        self.client = client
+        self.failures = 0
+        self._on_fail_open = on_fail_open
+
+    async def __call__(self, request: ProxyRequest, call_next: Handler) -> ProxyResponse:
+        principal = request.principal
+        if principal is None or principal.tenant_id is None or request.budget_checked:
+            return await call_next(request)
+        request.budget_checked = True
+        try:
+            response = await self.client.request(
+                "cost-intel",
+                "GET",
+                GUARD_PATH,
+                tenant_id=principal.tenant_id,
+                params={"tenant_id": principal.tenant_id, "estimated_cost_cents": 0},
+            )
+            verdict = response.json() if response.status_code == 200 else None
+        except (PeerUnavailable, ValueError) as error:
+            verdict = None
+            logger.warning("budget guard unavailable, failing open: %s", error)
+        if verdict is None:
+            self.failures += 1
+            if self._on_fail_open is not None:
+                self._on_fail_open()
+        elif verdict.get("allowed") is False:
+            reason = verdict.get("reason") or "Budget exhausted"
+            return problem(
+                request,
+                402,
+                reason,
+                extra={
+                    "budget_id": verdict.get("budget_id"),
+                    "remaining_cents": verdict.get("remaining_cents"),
+                },
+            )
+        return await call_next(request)

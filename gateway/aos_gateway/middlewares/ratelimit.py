@@ -1,0 +1,88 @@
+"""Token buckets in Redis, one Lua script per decision, so every gateway replica shares the buckets.
+
+Traefik semantics: `average` requests per `period` refill the bucket, `burst` is its size, the key
+comes from the `sourceCriterion`. The script reads Redis' own clock (`TIME`), so replicas with
+skewed clocks still agree. Redis being down fails open (counted in the metrics): losing the rate
+limiter must not take the platform down with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("aos.gateway.ratelimit")
+
+TOKEN_BUCKET = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local stamp = tonumber(state[2])
+if tokens == nil or stamp == nil then
+  tokens = burst
+  stamp = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(wait)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    retry_after: float
+
+
+class RateLimiter:
+    """Shared token buckets; `take` spends one token or says how long until one is available."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "aos:gw:rl",
+        on_fail_open: Callable[[], None] | None = None,
+    ) -> None:
+        self._redis = redis
+        self._on_fail_open = on_fail_open
+        self._script = redis.register_script(TOKEN_BUCKET)
+        self._prefix = prefix
+        self.failures = 0
+
+    async def take(self, bucket: str, *, rate_per_second: float, burst: int) -> Decision:
+        if rate_per_second <= 0:
+            return Decision(True, 0.0)
+        key = f"{self._prefix}:{bucket}"
+        try:
+            allowed, wait = await self._script(
+                keys=[key], args=[repr(rate_per_second), max(1, burst)]
+            )
+        except (RedisError, OSError) as error:
+            self.failures += 1
+            if self._on_fail_open is not None:
+                self._on_fail_open()
+            logger.warning("rate limiter unavailable, failing open: %s", error)
+            return Decision(True, 0.0)
+        return Decision(bool(int(allowed)), float(wait))
+
+
+def bucket_key(scope: str, source: str) -> str:
+    """`{source}` is a Redis Cluster hash tag: one tenant's buckets live on one shard."""
+    cleaned = source.replace("{", "").replace("}", "")[:200]
+    return f"{scope}:{{{cleaned}}}"

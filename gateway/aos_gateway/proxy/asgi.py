@@ -1,0 +1,158 @@
+"""The ASGI entry of the proxy: match a router, run its middlewares, stream the answer back.
+
+It sits in front of the small FastAPI app that serves the gateway's own endpoints (/healthz,
+/readyz, /metrics, the console); anything no router matches falls through to that app.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aos_common.request_context import new_request_id
+from aos_gateway.proxy.h1client import UpstreamProtocolError, UpstreamTimeout
+from aos_gateway.proxy.tracecontext import continue_trace, start_gateway_span
+from aos_gateway.proxy.types import (
+    Body,
+    Handler,
+    Headers,
+    ProxyRequest,
+    ProxyResponse,
+    problem,
+)
+from aos_gateway.reload import RuntimeHolder
+from aos_gateway.rules import RequestInfo
+
+logger = logging.getLogger("aos.gateway")
+
+OWN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/favicon.ico"})
+_GATEWAY_ONLY = ("x-aos-",)
+_CREDENTIAL = "x-aos-key"
+_STRIPPED = frozenset({"x-forwarded-prefix"})
+
+
+def _client_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """The client's headers minus everything only the gateway may set: every X-AOS-* header but the
+    X-AOS-Key credential (signed context, internal secret, resolved identity, budget marker)."""
+    items: list[tuple[str, str]] = []
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1").lower()
+        if (name.startswith(_GATEWAY_ONLY) and name != _CREDENTIAL) or name in _STRIPPED:
+            continue
+        items.append((name, value_bytes.decode("latin-1")))
+    return Headers(items)
+
+
+class ProxyMiddleware:
+    def __init__(self, app: ASGIApp, gateway: Starlette) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in OWN_PATHS or path.startswith("/console/"):
+            await self.app(scope, receive, send)
+            return
+        holder: RuntimeHolder | None = self.gateway.state.holder
+        if holder is None:
+            await self.app(scope, receive, send)
+            return
+        runtime = holder.current
+        headers = _client_headers(scope["headers"])
+        host = headers.get("host") or ""
+        client = scope.get("client")
+        client_ip = client[0] if client else ""
+        query_string: bytes = scope.get("query_string", b"")
+        info = RequestInfo(
+            method=scope["method"],
+            path=path,
+            host=host,
+            headers=dict(headers.items),
+            query=parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+            if query_string
+            else {},
+            client_ip=client_ip,
+        )
+        router = None if path.startswith("/internal/") else runtime.match(info)
+        if router is None:
+            await self.app(scope, receive, send)
+            return
+        state = scope.get("state") or {}
+        request_id = state.get("request_id") or new_request_id()
+        headers.set("x-request-id", request_id)
+        scheme = scope.get("scheme", "http")
+        headers.set("x-forwarded-for", client_ip)
+        headers.set("x-forwarded-proto", scheme)
+        headers.set("x-forwarded-host", host)
+        headers.set("x-real-ip", client_ip)
+        length_header = headers.get("content-length")
+        try:
+            declared = int(length_header) if length_header is not None else None
+        except ValueError:
+            declared = None
+        chunked = "chunked" in (headers.get("transfer-encoding") or "").lower()
+        request = ProxyRequest(
+            method=scope["method"],
+            path=path,
+            query_string=query_string,
+            headers=headers,
+            body=Body(receive, declared, chunked),
+            scheme=scheme,
+            host=host,
+            client_ip=client_ip,
+            request_id=request_id,
+            router=router.name,
+            service=router.service,
+        )
+        metrics = holder.deps.metrics
+        started = time.perf_counter()
+        if holder.deps.settings.telemetry_enabled:
+            with start_gateway_span(headers, router.name, request.method):
+                response = await _handle(router.handler, request)
+        else:
+            continue_trace(headers)
+            response = await _handle(router.handler, request)
+        metrics.latency.labels(router.name, router.service).observe(time.perf_counter() - started)
+        metrics.requests.labels(router.name, router.service, str(response.status)).inc()
+        await _send(response, send, head_only=request.method == "HEAD")
+
+
+async def _handle(handler: Handler, request: ProxyRequest) -> ProxyResponse:
+    try:
+        return await handler(request)
+    except Exception:
+        logger.exception("gateway failure on %s %s", request.method, request.path)
+        return problem(
+            request, 500, "An internal error occurred; the request id identifies it in the logs."
+        )
+
+
+async def _send(response: ProxyResponse, send: Send, *, head_only: bool) -> None:
+    body = response.body
+    if isinstance(body, bytes) and "content-length" not in response.headers:
+        response.headers.set("content-length", str(len(body)))
+    start: Message = {
+        "type": "http.response.start",
+        "status": response.status,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items],
+    }
+    if isinstance(body, bytes):
+        await send(start)
+        await send({"type": "http.response.body", "body": b"" if head_only else body})
+        return
+    try:
+        await send(start)
+        async for chunk in body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    except (UpstreamProtocolError, UpstreamTimeout) as error:
+        logger.warning("upstream stream broke after the response head: %s", error)
+    finally:
+        await response.discard()

@@ -1,0 +1,158 @@
+"""The one app factory: every service is this plus its routers and lifespan hooks.
+
+Engines, Redis and HTTP clients are built in the lifespan (never at import), so an app object can
+be created, configured and tested without touching the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from redis.asyncio import Redis
+from sqlalchemy import Table, text
+from starlette.responses import Response
+
+from aos_common.auth import Authenticator, CredentialResolver
+from aos_common.db import create_engine, create_sessionmaker
+from aos_common.envelope import json_response
+from aos_common.errors import install_problem_handlers, problem_response
+from aos_common.http_client import ServiceClient
+from aos_common.idempotency import IdempotencyStore
+from aos_common.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from aos_common.outbox import OutboxRelay
+from aos_common.remote_auth import RemoteCredentialResolver
+from aos_common.request_context import RequestIdMiddleware
+from aos_common.settings import ServiceSettings
+from aos_common.telemetry import (
+    configure_json_logging,
+    instrument_app,
+    instrument_clients,
+    setup_tracing,
+)
+
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ResolverFactory = Callable[[FastAPI], CredentialResolver]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    outbox: Table | None = None,
+    resolver_factory: ResolverFactory | None = None,
+    lifespan_hooks: Sequence[LifespanHook] = (),
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """Build a service app.
+
+    - `outbox`: the service's outbox table; a relay delivers it in the background.
+    - `resolver_factory`: how credentials are resolved (default: ask the tenants service).
+    - `lifespan_hooks`: service-specific start-up/shut-down (schedulers, catalogue loading),
+      entered after the shared clients exist and left before they close.
+    - `transports`: per-peer httpx transports, so tests can wire services together in-process.
+    """
+    if settings.telemetry_enabled:
+        setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+        instrument_clients()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.environment != "test":
+            configure_json_logging()
+        engine = create_engine(
+            settings.database_url,
+            application_name=f"aos-{settings.service_name}",
+            pool_size=settings.database_pool_size,
+        )
+        redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        http = ServiceClient(
+            service_name=settings.service_name,
+            base_urls=settings.peer_urls(),
+            internal_secret=settings.internal_secret,
+            transports=transports,
+        )
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.redis = redis
+        app.state.idempotency = IdempotencyStore(redis)
+        app.state.http = http
+        resolver = resolver_factory(app) if resolver_factory else RemoteCredentialResolver(http)
+        app.state.authenticator = Authenticator(
+            internal_secret=settings.internal_secret,
+            operator_key=settings.operator_key,
+            resolver=resolver,
+            cache_seconds=settings.credential_cache_seconds,
+        )
+        app.state.outbox_relay = None
+        if outbox is not None:
+            relay = OutboxRelay(
+                sessionmaker=app.state.sessionmaker,
+                table=outbox,
+                client=http,
+                interval_seconds=settings.outbox_interval_seconds,
+            )
+            app.state.outbox_relay = relay
+            relay.start()
+        try:
+            async with AsyncExitStack() as stack:
+                for hook in lifespan_hooks:
+                    await stack.enter_async_context(hook(app))
+                yield
+        finally:
+            if app.state.outbox_relay is not None:
+                await app.state.outbox_relay.stop()
+            await http.aclose()
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics(settings.service_name)
+    install_problem_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    if settings.telemetry_enabled:
+        instrument_app(app)
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok", "service": request.app.state.settings.service_name})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when this service's database and Redis both answer within a second."""
+    checks: dict[str, str] = {}
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=1.0)
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    try:
+        await asyncio.wait_for(request.app.state.redis.ping(), timeout=1.0)
+        checks["redis"] = "ok"
+    except Exception as error:
+        checks["redis"] = f"unavailable: {type(error).__name__}"
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if failing:
+        return problem_response(
+            503,
+            f"Not ready: {', '.join(failing)} unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+            extra={"checks": checks},
+        )
+    return json_response({"status": "ready", "checks": checks})

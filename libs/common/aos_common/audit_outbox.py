@@ -1,0 +1,79 @@
+"""The audit outbox client: how every service reports a governance decision to the audit ledger.
+
+The entry is written to the service's own outbox in the same transaction as the change it
+describes; the relay delivers it to audit-ledger, which de-duplicates on the entry id.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from aos_common.auth import Principal
+from aos_common.db import on_commit
+from aos_common.outbox import enqueue
+
+AUDIT_DESTINATION = "audit-ledger"
+AUDIT_PATH = "/internal/v1/audit/entries"
+
+
+def actor_of(principal: Principal | None) -> tuple[str, str]:
+    """(actor_type, actor_id): people are HUMAN, keys and services AGENT, no principal SYSTEM."""
+    if principal is None:
+        return "SYSTEM", "system"
+    if principal.principal_type in ("user", "operator"):
+        return "HUMAN", principal.principal_id
+    return "AGENT", principal.principal_id
+
+
+async def enqueue_audit_entry(
+    session: AsyncSession,
+    outbox: Table,
+    *,
+    tenant_id: str,
+    event_type: str,
+    entity_type: str,
+    entity_id: str,
+    actor: Principal | None,
+    action_reason: str | None = None,
+    before_state: dict[str, Any] | None = None,
+    after_state: dict[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> str:
+    """Queue one audit entry; its `al_` id is the ledger's de-duplication key. Returns the id."""
+    entry_id = entry_id or "al_" + secrets.token_hex(8)
+    actor_type, actor_id = actor_of(actor)
+    await enqueue(
+        session,
+        outbox,
+        destination=AUDIT_DESTINATION,
+        path=AUDIT_PATH,
+        message_id=entry_id,
+        payload={
+            "tenant_id": tenant_id,
+            "event_type": event_type,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action_reason": action_reason,
+            "before_state": before_state,
+            "after_state": after_state,
+        },
+    )
+    return entry_id
+
+
+def kick_outbox_after_commit(request: Request, session: AsyncSession) -> None:
+    """Ask the relay to deliver right after this request commits instead of at its next tick."""
+
+    async def kick() -> None:
+        relay = getattr(request.app.state, "outbox_relay", None)
+        if relay is not None:
+            relay.kick()
+
+    on_commit(session, kick)

@@ -1,0 +1,100 @@
+"""Async SQLAlchemy engine, sessions and the one-transaction-per-request session dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, Select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CommitCallback = Callable[[], Awaitable[None]]
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def schema_metadata(schema: str) -> MetaData:
+    """Metadata for a service's own Postgres schema, with stable constraint names for migrations."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` URLs and return the asyncpg dialect form."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError(f"Not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, application_name: str, pool_size: int = 10) -> AsyncEngine:
+    # Looked up on the module so that OpenTelemetry's SQLAlchemy instrumentation sees the call.
+    return sqlalchemy_asyncio.create_async_engine(
+        asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def on_commit(session: AsyncSession, callback: CommitCallback) -> None:
+    """Run `callback` once the request's transaction has committed (e.g. store an idempotent reply)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def on_rollback(session: AsyncSession, callback: CommitCallback) -> None:
+    """Run `callback` if the request's transaction is rolled back."""
+    session.info.setdefault("after_rollback", []).append(callback)
+
+
+async def _run_callbacks(session: AsyncSession, name: str) -> None:
+    callbacks: list[CommitCallback] = session.info.pop(name, [])
+    for callback in callbacks:
+        await callback()
+
+
+async def session_scope(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit on success, roll back on error, then the registered callbacks."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            session.info.pop("after_commit", None)
+            await _run_callbacks(session, "after_rollback")
+            raise
+        else:
+            await session.commit()
+            session.info.pop("after_rollback", None)
+            await _run_callbacks(session, "after_commit")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.sessionmaker):
+        yield session
+
+
+# scope="function": the commit happens before the response is sent, so a client that sees 201
+# can read what it created at once.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def tenant_scoped(statement: SelectT, tenant_column: Any, tenant_id: str) -> SelectT:
+    """The one place a query is restricted to a tenant; repositories call it for every read."""
+    return statement.where(tenant_column == tenant_id)

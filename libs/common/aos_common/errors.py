@@ -1,0 +1,192 @@
+"""problem+json errors (RFC 9457) in the shape API.md fixes, and the handlers that produce them.
+
+Expected business errors are `ProblemError` subclasses carrying their status; anything else that
+escapes a route becomes a 500 whose body says nothing about the cause (the log has it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from aos_common.request_context import current_request_id
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger("aos.errors")
+
+
+class ProblemError(Exception):
+    status: int = 400
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        type_uri: str = "about:blank",
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        self.type_uri = type_uri
+        self.extra = dict(extra or {})
+
+
+class BadRequest(ProblemError):
+    status = 400
+
+
+class Unauthorized(ProblemError):
+    status = 401
+
+
+class PaymentRequired(ProblemError):
+    status = 402
+
+
+class Forbidden(ProblemError):
+    status = 403
+
+
+class NotFound(ProblemError):
+    status = 404
+
+
+class Conflict(ProblemError):
+    status = 409
+
+
+class PayloadTooLarge(ProblemError):
+    status = 413
+
+
+class Unprocessable(ProblemError):
+    status = 422
+
+
+class TooManyRequests(ProblemError):
+    status = 429
+
+
+class ServiceUnavailable(ProblemError):
+    status = 503
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    title: str | None = None,
+    type_uri: str = "about:blank",
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type_uri,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": current_request_id(),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    type_uri: str = "about:blank",
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    body = problem_body(
+        status, detail, instance=instance, title=title, type_uri=type_uri, extra=extra
+    )
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        errors.append({"field": ".".join(location) or "body", "message": str(error.get("msg"))})
+    return errors
+
+
+def _validation_detail(errors: list[dict[str, str]]) -> str:
+    if not errors:
+        return "The request is not valid."
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"Invalid request: {first['field']}: {first['message']}{more}"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def handle_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            instance=request.url.path,
+            title=exc.title,
+            headers=exc.headers,
+            type_uri=exc.type_uri,
+            extra=exc.extra,
+        )
+
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route matches {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"Method {request.method} is not allowed on {request.url.path}"
+        return problem_response(
+            exc.status_code, detail, instance=request.url.path, headers=exc.headers
+        )
+
+    async def handle_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = _validation_errors(exc)
+        return problem_response(
+            422,
+            _validation_detail(errors),
+            instance=request.url.path,
+            extra={"errors": errors},
+        )
+
+    async def handle_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "An internal error occurred; the request id identifies it in the logs.",
+            instance=request.url.path,
+        )
+
+    app.add_exception_handler(ProblemError, handle_problem)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+    app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_exception_handler(Exception, handle_unexpected)

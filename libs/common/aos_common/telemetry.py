@@ -1,0 +1,82 @@
+"""OpenTelemetry for the platform itself, and JSON logs carrying request, tenant and trace ids."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+
+from aos_common.request_context import request_id_var, tenant_id_var
+
+_provider_installed = False
+_clients_instrumented = False
+
+
+def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
+    """Install a tracer provider once per process; export OTLP only when an endpoint is set."""
+    global _provider_installed
+    if _provider_installed:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"aos-{service_name}"}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
+        )
+    trace.set_tracer_provider(provider)
+    _provider_installed = True
+
+
+def instrument_app(app: FastAPI) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def instrument_clients() -> None:
+    """Instrument SQLAlchemy engines created from now on, httpx and Redis (once per process)."""
+    global _clients_instrumented
+    if _clients_instrumented:
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    _clients_instrumented = True
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        span_context = trace.get_current_span().get_span_context()
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get(),
+            "tenant_id": tenant_id_var.get(),
+            "trace_id": format(span_context.trace_id, "032x") if span_context.is_valid else None,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

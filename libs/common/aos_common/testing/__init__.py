@@ -1,0 +1,11 @@
+"""Test support: real Postgres and Redis (never mocks), fresh databases, in-process clients."""
+
+from aos_common.testing.support import (
+    app_client,
+    create_database,
+    drop_database,
+    migrate,
+    principal_headers,
+)
+
+__all__ = ["app_client", "create_database", "drop_database", "migrate", "principal_headers"]

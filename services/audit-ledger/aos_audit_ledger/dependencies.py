@@ -1,0 +1,52 @@
+"""Per-request wiring: the ledger service on the request's session, plus shared query types.
+
+Dependencies are `async def` so FastAPI does not hand them to its thread pool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
+
+from aos_audit_ledger.schemas import storable_text
+from aos_audit_ledger.service import LedgerService
+from aos_audit_ledger.signing import TreeHeadSigner
+from aos_audit_ledger.verification import LedgerVerifier
+from aos_common.auth import Principal, require_permission
+from aos_common.db import SessionDep
+
+READ_AUDIT = "read:audit"
+WRITE_AUDIT = "audit:write"
+
+
+async def get_signer(request: Request) -> TreeHeadSigner:
+    signer: TreeHeadSigner = request.app.state.signer
+    return signer
+
+
+SignerDep = Annotated[TreeHeadSigner, Depends(get_signer)]
+
+
+async def get_ledger(session: SessionDep, signer: SignerDep) -> LedgerService:
+    return LedgerService(session, signer)
+
+
+async def get_verifier(ledger: Annotated[LedgerService, Depends(get_ledger)]) -> LedgerVerifier:
+    return LedgerVerifier(ledger.repository, ledger.signer)
+
+
+LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
+VerifierDep = Annotated[LedgerVerifier, Depends(get_verifier)]
+ReaderDep = Annotated[Principal, require_permission(READ_AUDIT)]
+WriterDep = Annotated[Principal, require_permission(WRITE_AUDIT)]
+
+
+def _text(value: str | None) -> str | None:
+    return storable_text(value)
+
+
+SafeText = Annotated[str, AfterValidator(_text)]
+TenantQuery = Annotated[
+    SafeText | None, Query(description="Must be the caller's tenant (operators: any)")
+]

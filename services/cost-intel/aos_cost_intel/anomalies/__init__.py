@@ -1,0 +1,1 @@
+"""The anomalies domain of cost-intel."""

@@ -1,0 +1,84 @@
+"""The scheduled detector: every instance runs it; a per-tenant advisory lock (try, never wait)
+makes sure only one instance detects a given tenant at a time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+
+from aos_common.db import session_scope
+from aos_common.jobs import JobContext, JobRunner, RetryPolicy
+from aos_cost_intel.anomalies import repository
+from aos_cost_intel.anomalies.service import detect
+from aos_cost_intel.engines.detector import HISTORY_DAYS
+from aos_cost_intel.records.repository import driver
+
+logger = logging.getLogger("aos.cost_intel.scheduler")
+
+
+@dataclass
+class SweepResult:
+    tenants: list[str] = field(default_factory=list)
+    detected: int = 0
+    escalated: int = 0
+    skipped_locked: list[str] = field(default_factory=list)
+
+
+async def sweep(app: FastAPI) -> SweepResult:
+    """One detection pass over every tenant with recent spend or a budget."""
+    settings = app.state.settings
+    result = SweepResult()
+    async for session in session_scope(app.state.sessionmaker):
+        conn = await driver(session)
+        since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS)
+        result.tenants = await repository.active_tenants(conn, since)
+    for tenant_id in result.tenants:
+        try:
+            async for session in session_scope(app.state.sessionmaker):
+                outcome = await detect(
+                    session,
+                    tenant_id,
+                    escalate=True,
+                    actor=None,
+                    webhook_url=settings.alert_webhook,
+                    webhook_timeout=settings.webhook_timeout_seconds,
+                    wait_for_lock=False,
+                )
+                if outcome is None:
+                    result.skipped_locked.append(tenant_id)
+                else:
+                    result.detected += outcome.detected_count
+                    result.escalated += outcome.escalated_count
+        except Exception:
+            logger.exception("scheduled detection failed for tenant %s", tenant_id)
+    relay = getattr(app.state, "outbox_relay", None)
+    if relay is not None and result.escalated:
+        relay.kick()
+    return result
+
+
+@asynccontextmanager
+async def scheduled_detector(app: FastAPI) -> AsyncIterator[None]:
+    interval = app.state.settings.detector_interval_seconds
+    runner = JobRunner()
+    if interval > 0:
+
+        async def job(context: JobContext) -> dict[str, int]:
+            outcome = await sweep(app)
+            return {"tenants": len(outcome.tenants), "detected": outcome.detected}
+
+        runner.schedule(
+            "cost-anomaly-detection",
+            job,
+            every_seconds=interval,
+            policy=RetryPolicy(max_attempts=1),
+        )
+    try:
+        yield
+    finally:
+        await runner.stop()

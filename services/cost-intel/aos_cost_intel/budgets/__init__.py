@@ -1,0 +1,1 @@
+"""The budgets domain of cost-intel."""

@@ -1,0 +1,46 @@
+"""Budgets (tenant, feature or user; daily and/or monthly) and the pre-flight guard."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from aos_cost_intel.schemas import Cents, CentsIn, Identifier
+
+
+class BudgetCreate(BaseModel):
+    """Upserted on (tenant, budget_type, entity_id); budget_type is checked by the service so
+    that a wrong value gets API.md's 400 text."""
+
+    budget_type: str = Field(max_length=32)
+    entity_id: Identifier | None = None
+    daily_limit_cents: CentsIn | None = None
+    monthly_limit_cents: CentsIn | None = None
+    warn_threshold_pct: int = Field(default=80, ge=0, le=100)
+    hard_limit_enabled: bool = False
+
+
+class BudgetRead(BaseModel):
+    id: str
+    tenant_id: str
+    budget_type: str
+    entity_id: str | None
+    daily_limit_cents: Cents | None
+    monthly_limit_cents: Cents | None
+    warn_threshold_pct: int
+    hard_limit_enabled: bool
+    is_active: bool
+    current_daily_spend_cents: Cents
+    current_monthly_spend_cents: Cents
+
+
+class GuardRequest(BaseModel):
+    user_id: Identifier | None = None
+    feature_tag: Identifier | None = None
+    estimated_cost_cents: CentsIn
+
+
+class GuardRead(BaseModel):
+    allowed: bool
+    reason: str
+    budget_id: str | None = None
+    remaining_cents: Cents | None = None

@@ -1,0 +1,146 @@
+"""Budgets: upsert (audited as LimitCreated / LimitUpdated), current spend, and the guard that
+enforces hard limits before a call is made."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aos_common.auth import Principal
+from aos_common.errors import BadRequest
+from aos_cost_intel.audit import record_audit
+from aos_cost_intel.budgets import repository
+from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
+from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
+from aos_cost_intel.engines.money import plain
+from aos_cost_intel.ids import new_id
+from aos_cost_intel.records.repository import driver
+from aos_cost_intel.reports.repository import spend_between
+
+BUDGET_TYPES = ("tenant", "feature", "user")
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+async def spend_of(
+    session: AsyncSession, tenant_id: str, budget: Budget, today: date
+) -> BudgetSpend:
+    conn = await driver(session)
+    filters: dict[str, str | None] = {}
+    if budget.budget_type == "feature":
+        filters["feature_tag"] = budget.entity_id
+    elif budget.budget_type == "user":
+        filters["user_id"] = budget.entity_id
+    daily = await spend_between(conn, tenant_id, today, today, **filters)
+    monthly = await spend_between(conn, tenant_id, today.replace(day=1), today, **filters)
+    return BudgetSpend(budget, daily, monthly)
+
+
+def to_read(tenant_id: str, state: BudgetSpend) -> BudgetRead:
+    budget = state.budget
+    return BudgetRead(
+        id=budget.id,
+        tenant_id=tenant_id,
+        budget_type=budget.budget_type,
+        entity_id=budget.entity_id,
+        daily_limit_cents=budget.daily_limit_cents,
+        monthly_limit_cents=budget.monthly_limit_cents,
+        warn_threshold_pct=budget.warn_threshold_pct,
+        hard_limit_enabled=budget.hard_limit_enabled,
+        is_active=budget.is_active,
+        current_daily_spend_cents=state.daily_spend_cents,
+        current_monthly_spend_cents=state.monthly_spend_cents,
+    )
+
+
+def audit_state(budget: Budget) -> dict[str, Any]:
+    state = asdict(budget)
+    for key, value in state.items():
+        if isinstance(value, Decimal):
+            state[key] = plain(value)
+    return state
+
+
+async def upsert_budget(
+    session: AsyncSession, tenant_id: str, body: BudgetCreate, actor: Principal
+) -> tuple[BudgetRead, bool]:
+    if body.budget_type not in BUDGET_TYPES:
+        raise BadRequest("budget_type must be 'tenant', 'feature', or 'user'")
+    if body.budget_type != "tenant" and not body.entity_id:
+        raise BadRequest(f"entity_id required for {body.budget_type} budget")
+    entity_key = "" if body.budget_type == "tenant" else str(body.entity_id)
+    before = await repository.find(session, tenant_id, body.budget_type, entity_key)
+    now = datetime.now(UTC)
+    after = await repository.upsert(
+        session,
+        {
+            "tenant_id": tenant_id,
+            "id": new_id("cb_"),
+            "budget_type": body.budget_type,
+            "entity_key": entity_key,
+            "daily_limit_cents": body.daily_limit_cents,
+            "monthly_limit_cents": body.monthly_limit_cents,
+            "warn_threshold_pct": body.warn_threshold_pct,
+            "hard_limit_enabled": body.hard_limit_enabled,
+            "is_active": True,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    await record_audit(
+        session,
+        tenant_id=tenant_id,
+        event_type="LimitCreated" if before is None else "LimitUpdated",
+        entity_type="budget",
+        entity_id=after.id,
+        actor=actor,
+        action_reason=f"{body.budget_type} budget {'created' if before is None else 'updated'}",
+        before_state=None if before is None else audit_state(before),
+        after_state=audit_state(after),
+    )
+    return to_read(
+        tenant_id, await spend_of(session, tenant_id, after, today_utc())
+    ), before is None
+
+
+async def list_budgets(session: AsyncSession, tenant_id: str) -> list[BudgetRead]:
+    today = today_utc()
+    return [
+        to_read(tenant_id, await spend_of(session, tenant_id, budget, today))
+        for budget in await repository.list_budgets(session, tenant_id)
+    ]
+
+
+async def check_guard(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    feature_tag: str | None,
+    user_id: str | None,
+    estimated_cost_cents: Decimal,
+) -> GuardRead:
+    today = today_utc()
+    budgets = await repository.applicable(session, tenant_id, feature_tag, user_id)
+    states = [
+        await spend_of(session, tenant_id, budget, today)
+        for budget in budgets
+        if budget.hard_limit_enabled
+    ]
+    decision = guard(states, estimated_cost_cents)
+    return GuardRead(
+        allowed=decision.allowed,
+        reason=decision.reason,
+        budget_id=decision.budget_id,
+        remaining_cents=decision.remaining_cents,
+    )
+
+
+async def tenant_budget(session: AsyncSession, tenant_id: str) -> Budget | None:
+    budget = await repository.find(session, tenant_id, "tenant", "")
+    return budget if budget is not None and budget.is_active else None

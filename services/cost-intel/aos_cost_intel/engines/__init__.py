@@ -1,0 +1,1 @@
+"""Pure domain logic of cost-intel (no I/O): pricing, detection, projection, consistency."""

@@ -1,0 +1,1 @@
+"""The features domain of cost-intel."""

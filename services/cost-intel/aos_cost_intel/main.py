@@ -1,0 +1,47 @@
+"""The cost-intel service app: cost records, rollups, prices, budgets, anomalies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from fastapi import FastAPI
+
+from aos_common.app import create_service_app
+from aos_cost_intel.anomalies.api import router as anomalies_router
+from aos_cost_intel.anomalies.scheduler import scheduled_detector
+from aos_cost_intel.budgets.api import internal_router as internal_budgets_router
+from aos_cost_intel.budgets.api import router as budgets_router
+from aos_cost_intel.features.api import router as features_router
+from aos_cost_intel.lifecycle import startup
+from aos_cost_intel.models import outbox
+from aos_cost_intel.prices.api import router as prices_router
+from aos_cost_intel.records.api import internal_router as internal_records_router
+from aos_cost_intel.records.api import router as records_router
+from aos_cost_intel.reports.api import router as reports_router
+from aos_cost_intel.settings import CostIntelSettings
+
+
+def create_app(
+    settings: CostIntelSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or CostIntelSettings()
+    return create_service_app(
+        settings,
+        title="AOS cost-intel",
+        routers=[
+            features_router,
+            records_router,
+            reports_router,
+            anomalies_router,
+            budgets_router,
+            prices_router,
+            internal_records_router,
+            internal_budgets_router,
+        ],
+        outbox=outbox,
+        lifespan_hooks=[startup, scheduled_detector],
+        transports=transports,
+    )

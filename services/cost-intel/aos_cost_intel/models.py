@@ -1,0 +1,198 @@
+"""Tables of the cost-intel service, all in the `cost_intel` schema (see migration 0002 for the
+partitioning of cost_records and why request ids are claimed in their own table)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, DateTime, Identity, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aos_common.db import schema_metadata
+from aos_common.outbox import outbox_table
+
+SCHEMA = "cost_intel"
+TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+
+
+outbox = outbox_table(Base.metadata)
+
+
+class FeatureTag(Base):
+    __tablename__ = "feature_tags"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    budget_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class PriceVersion(Base):
+    __tablename__ = "price_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    loaded_at: Mapped[datetime] = mapped_column(TS)
+    loaded_by: Mapped[str] = mapped_column(String(128))
+    sequence: Mapped[int] = mapped_column(BigInteger, Identity())
+
+
+class ModelPriceRow(Base):
+    __tablename__ = "model_prices"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(64))
+    pattern: Mapped[str] = mapped_column(String(500))
+    input: Mapped[Decimal] = mapped_column(Numeric)
+    cache_read: Mapped[Decimal] = mapped_column(Numeric)
+    cache_creation: Mapped[Decimal] = mapped_column(Numeric)
+    output: Mapped[Decimal] = mapped_column(Numeric)
+    reasoning: Mapped[Decimal] = mapped_column(Numeric)
+    effective_from: Mapped[datetime] = mapped_column(TS)
+    effective_to: Mapped[datetime | None] = mapped_column(TS)
+
+
+class CostRecord(Base):
+    __tablename__ = "cost_records"
+    __table_args__ = {"postgresql_partition_by": "RANGE (occurred_at)"}
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(TS, primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(256))
+    feature_tag: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str | None] = mapped_column(String(256))
+    workflow_id: Mapped[str | None] = mapped_column(String(256))
+    skill_id: Mapped[str | None] = mapped_column(String(256))
+    model: Mapped[str] = mapped_column(String(200))
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_creation_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_cents: Mapped[Decimal] = mapped_column(Numeric)
+    cost_source: Mapped[str] = mapped_column(String(16))
+    price_version: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(TS)
+
+
+class CostRequestId(Base):
+    __tablename__ = "cost_request_ids"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(256, collation="C"), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(TS)
+
+
+class _RollupColumns:
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feature_tag: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cost_cents: Mapped[Decimal] = mapped_column(Numeric)
+    request_count: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_read_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_creation_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    reasoning_output_tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class HourlyRollup(_RollupColumns, Base):
+    """Per (tenant, hour, feature, user, model); `user_id` '' stands for no user."""
+
+    __tablename__ = "cost_rollups_hourly"
+
+    hour: Mapped[datetime] = mapped_column(TS, primary_key=True)
+
+
+class DailyRollup(_RollupColumns, Base):
+    """The same per UTC day: long windows read days, and hours only at their ragged start."""
+
+    __tablename__ = "cost_rollups_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class DimensionRollup(Base):
+    """Per (tenant, dimension, grain, bucket, key): what panels read (migration 0003)."""
+
+    __tablename__ = "cost_rollups_dim"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(8), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(TS, primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    cost_cents: Mapped[Decimal] = mapped_column(Numeric)
+    request_count: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_read_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_creation_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    reasoning_output_tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class Budget(Base):
+    __tablename__ = "budgets"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    budget_type: Mapped[str] = mapped_column(String(16))
+    entity_key: Mapped[str] = mapped_column(String(256))
+    daily_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    monthly_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    warn_threshold_pct: Mapped[int] = mapped_column(default=80)
+    hard_limit_enabled: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Anomaly(Base):
+    __tablename__ = "anomalies"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    anomaly_type: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(256))
+    day: Mapped[date] = mapped_column(Date)
+    current_value_cents: Mapped[Decimal] = mapped_column(Numeric)
+    expected_value_cents: Mapped[Decimal] = mapped_column(Numeric)
+    deviation_pct: Mapped[Decimal] = mapped_column(Numeric)
+    message: Mapped[str] = mapped_column(Text)
+    derived_cause: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[str | None] = mapped_column(String(64))
+    action_taken: Mapped[str | None] = mapped_column(Text)
+    resolved: Mapped[bool] = mapped_column(default=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(TS)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    detected_at: Mapped[datetime] = mapped_column(TS)
+
+
+class BudgetBreach(Base):
+    __tablename__ = "budget_breaches"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    budget_id: Mapped[str] = mapped_column(String(32))
+    anomaly_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    limit_cents: Mapped[Decimal] = mapped_column(Numeric)
+    spend_cents: Mapped[Decimal] = mapped_column(Numeric)
+    day: Mapped[date] = mapped_column(Date)
+    occurred_at: Mapped[datetime] = mapped_column(TS)

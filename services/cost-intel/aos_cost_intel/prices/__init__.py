@@ -1,0 +1,1 @@
+"""The prices domain of cost-intel."""

@@ -1,0 +1,1 @@
+"""The records domain of cost-intel."""

@@ -1,0 +1,154 @@
+"""Routes: POST /api/v1/cost/record, /cost/records/batch, /cost/reprice and the internal
+record and run routes of contracts.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from aos_common.auth import InternalCallerDep, Principal, require_permission, require_role
+from aos_common.db import SessionDep
+from aos_common.envelope import envelope, json_response
+from aos_common.errors import PayloadTooLarge
+from aos_common.idempotency import idempotent
+from aos_cost_intel.audit import kick_outbox_after_commit
+from aos_cost_intel.engines.money import exact_sum, plain
+from aos_cost_intel.records import repository
+from aos_cost_intel.records.reprice import reprice
+from aos_cost_intel.records.schemas import (
+    MAX_BATCH,
+    BatchResult,
+    CostRecordBatch,
+    CostRecordCreate,
+    CostRecordRead,
+    InternalCostRecordCreate,
+    RecordResult,
+    RepriceRequest,
+    RepriceResult,
+    RunCostRead,
+)
+from aos_cost_intel.records.service import Outcome, record_costs, total_of
+from aos_cost_intel.scope import TenantQuery, tenant_for
+
+router = APIRouter(tags=["cost records"])
+internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)
+
+
+def _result(outcome: Outcome) -> RecordResult:
+    return RecordResult(
+        id=outcome.id,
+        cost_cents=outcome.cost_cents,
+        price_version=outcome.price_version,
+        duplicate=outcome.duplicate,
+    )
+
+
+async def _record_one(
+    request: Request, session: SessionDep, tenant: str, item: CostRecordCreate
+) -> Outcome:
+    [outcome] = await record_costs(session, tenant, [item], request.app.state.prices)
+    return outcome
+
+
+@router.post("/api/v1/cost/record", status_code=201)
+async def record_cost(
+    body: CostRecordCreate,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("cost:write"),
+) -> Response:
+    """(envelope) A repeated request_id answers 200 with the record stored the first time."""
+    tenant = tenant_for(principal, tenant_id)
+
+    async def produce() -> Response:
+        outcome = await _record_one(request, session, tenant, body)
+        payload = _result(outcome).model_dump(mode="json")
+        return json_response(envelope(payload), 200 if outcome.duplicate else 201)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.post("/api/v1/cost/records/batch", status_code=201, response_model=BatchResult)
+async def record_batch(
+    body: CostRecordBatch,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("cost:write"),
+) -> Response:
+    """Up to 10,000 records in one transaction (COPY): all are stored or none."""
+    tenant = tenant_for(principal, tenant_id)
+    if len(body.records) > MAX_BATCH:
+        raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH:,} records")
+
+    async def produce() -> Response:
+        outcomes = await record_costs(
+            session, tenant, body.records, request.app.state.prices, field_prefix="records."
+        )
+        # Built as plain dicts (the shape of BatchResult): 10,000 pydantic items cost more than
+        # the database work of the batch.
+        items = [
+            {
+                "index": index,
+                "id": o.id,
+                "status": "duplicate" if o.duplicate else "recorded",
+                "cost_cents": plain(o.cost_cents),
+                "price_version": o.price_version,
+            }
+            for index, o in enumerate(outcomes)
+        ]
+        duplicates = sum(1 for o in outcomes if o.duplicate)
+        result = {
+            "recorded_count": len(outcomes) - duplicates,
+            "duplicate_count": duplicates,
+            "total_cost_cents": plain(total_of(outcomes)),
+            "records": items,
+        }
+        return json_response(result, 201)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.post("/api/v1/cost/reprice", response_model=RepriceResult)
+async def reprice_window(
+    body: RepriceRequest,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_role("admin"),
+) -> Response:
+    tenant = tenant_for(principal, tenant_id)
+    result = await reprice(session, tenant, body, principal)
+    kick_outbox_after_commit(request, session)
+    return json_response(result.model_dump(mode="json", by_alias=True))
+
+
+@internal_router.post("/records", status_code=201)
+async def internal_record(
+    body: InternalCostRecordCreate, request: Request, session: SessionDep, caller: InternalCallerDep
+) -> Response:
+    """From peers (the traces outbox): exactly-once per request_id, else per outbox message id."""
+    item = body
+    if body.request_id is None and body.id:
+        item = body.model_copy(update={"request_id": f"outbox:{body.id}"})
+    outcome = await _record_one(request, session, body.tenant_id, item)
+    return json_response(_result(outcome), 200 if outcome.duplicate else 201)
+
+
+@internal_router.get("/runs/{run_id}", response_model=RunCostRead)
+async def internal_run_costs(
+    run_id: Annotated[str, Path(min_length=1, max_length=256)],
+    session: SessionDep,
+    caller: InternalCallerDep,
+    tenant_id: Annotated[str, Query(min_length=1, max_length=64)],
+) -> Response:
+    conn = await repository.driver(session)
+    rows = await repository.records_for_run(conn, tenant_id, run_id)
+    records = [CostRecordRead.model_validate(dict(row)) for row in rows]
+    result = RunCostRead(
+        run_id=run_id, records=records, total_cost_cents=exact_sum(r.cost_cents for r in records)
+    )
+    return json_response(result)

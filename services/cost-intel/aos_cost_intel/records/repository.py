@@ -1,0 +1,381 @@
+"""SQL for cost records, request-id claims and rollups.
+
+Bulk paths talk to the request's asyncpg connection directly (same transaction as the session):
+COPY for records, `unnest` arrays for claims and rollup upserts, so a 10,000-record batch is a
+handful of round trips. Rollups are changed in the same transaction as the records they sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aos_cost_intel.models import SCHEMA
+
+RECORD_COLUMNS = (
+    "tenant_id",
+    "occurred_at",
+    "id",
+    "user_id",
+    "feature_tag",
+    "request_id",
+    "workflow_id",
+    "skill_id",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_output_tokens",
+    "cost_cents",
+    "cost_source",
+    "price_version",
+)
+TOKEN_COLUMNS = RECORD_COLUMNS[9:14]
+
+
+class NewRecord(NamedTuple):
+    """A priced record ready to store; field order is RECORD_COLUMNS."""
+
+    tenant_id: str
+    occurred_at: datetime
+    id: str
+    user_id: str | None
+    feature_tag: str
+    request_id: str | None
+    workflow_id: str | None
+    skill_id: str | None
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    reasoning_output_tokens: int
+    cost_cents: Decimal
+    cost_source: str
+    price_version: str | None
+
+
+class RollupDelta(NamedTuple):
+    """What a set of new records adds to one rollup row."""
+
+    tenant_id: str
+    bucket: datetime | date
+    feature_tag: str
+    user_id: str
+    model: str
+    cost_cents: Decimal
+    request_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    reasoning_output_tokens: int
+
+
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's current transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection  # type: ignore[return-value]
+
+
+async def copy_records(conn: asyncpg.Connection, records: Sequence[NewRecord]) -> None:
+    if records:
+        await conn.copy_records_to_table(
+            "cost_records",
+            schema_name=SCHEMA,
+            columns=list(RECORD_COLUMNS),
+            records=records,
+        )
+
+
+async def claim_request_ids(
+    conn: asyncpg.Connection, tenant_id: str, claims: Sequence[tuple[str, str, datetime]]
+) -> set[str]:
+    """Claim (request_id, record_id, occurred_at) rows; returns the request ids newly claimed.
+
+    A request id claimed by a concurrent, uncommitted transaction makes this wait for it: the
+    primary key is the final word on exactly-once, with or without Redis.
+    """
+    if not claims:
+        return set()
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO {SCHEMA}.cost_request_ids (tenant_id, request_id, record_id, occurred_at)
+        SELECT $1, r, i, o FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS t(r, i, o)
+        ORDER BY r
+        ON CONFLICT (tenant_id, request_id) DO NOTHING
+        RETURNING request_id
+        """,
+        tenant_id,
+        [c[0] for c in claims],
+        [c[1] for c in claims],
+        [c[2] for c in claims],
+    )
+    return {row["request_id"] for row in rows}
+
+
+async def claimed_records(
+    conn: asyncpg.Connection, tenant_id: str, request_ids: Sequence[str]
+) -> dict[str, tuple[str, Decimal, str | None]]:
+    """request_id -> (record id, cost_cents, price_version) of records stored earlier."""
+    if not request_ids:
+        return {}
+    rows = await conn.fetch(
+        f"""
+        SELECT q.request_id, r.id, r.cost_cents, r.price_version
+        FROM {SCHEMA}.cost_request_ids q
+        JOIN {SCHEMA}.cost_records r
+          ON r.tenant_id = q.tenant_id AND r.occurred_at = q.occurred_at AND r.id = q.record_id
+        WHERE q.tenant_id = $1 AND q.request_id = ANY($2::text[])
+        """,
+        tenant_id,
+        list(request_ids),
+    )
+    return {row["request_id"]: (row["id"], row["cost_cents"], row["price_version"]) for row in rows}
+
+
+def _rollup_sql(table: str, bucket: str, bucket_type: str) -> str:
+    sums = ", ".join(
+        f"{c} = r.{c} + EXCLUDED.{c}" for c in ("cost_cents", "request_count", *TOKEN_COLUMNS)
+    )
+    return f"""
+        INSERT INTO {SCHEMA}.{table} AS r (tenant_id, {bucket}, feature_tag, user_id, model,
+            cost_cents, request_count, {", ".join(TOKEN_COLUMNS)})
+        SELECT * FROM unnest($1::text[], $2::{bucket_type}[], $3::text[], $4::text[], $5::text[],
+            $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+            $12::bigint[])
+        ON CONFLICT (tenant_id, {bucket}, feature_tag, user_id, model) DO UPDATE SET {sums}
+    """
+
+
+HOURLY_UPSERT = _rollup_sql("cost_rollups_hourly", "hour", "timestamptz")
+DAILY_UPSERT = _rollup_sql("cost_rollups_daily", "day", "date")
+_DIM_SUMS = ", ".join(
+    f"{c} = r.{c} + EXCLUDED.{c}" for c in ("cost_cents", "request_count", *TOKEN_COLUMNS)
+)
+DIMENSION_UPSERT = f"""
+    INSERT INTO {SCHEMA}.cost_rollups_dim AS r (tenant_id, dim, grain, bucket, key,
+        cost_cents, request_count, {", ".join(TOKEN_COLUMNS)})
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+        $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+        $12::bigint[])
+    ON CONFLICT (tenant_id, dim, grain, bucket, key) DO UPDATE SET {_DIM_SUMS}
+"""
+
+
+class DimensionDelta(NamedTuple):
+    tenant_id: str
+    dim: str
+    grain: str
+    bucket: datetime
+    key: str
+    cost_cents: Decimal
+    request_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    reasoning_output_tokens: int
+
+
+async def upsert_rollups(
+    conn: asyncpg.Connection,
+    statement: str,
+    deltas: Sequence[RollupDelta] | Sequence[DimensionDelta],
+) -> None:
+    """Add deltas to rollup rows; callers pass them sorted by key so that concurrent writers take
+    row locks in one order and cannot deadlock each other."""
+    if not deltas:
+        return
+    columns: list[list[Any]] = [list(column) for column in zip(*deltas, strict=True)]
+    await conn.execute(statement, *columns)
+
+
+async def records_for_run(
+    conn: asyncpg.Connection, tenant_id: str, run_id: str
+) -> list[asyncpg.Record]:
+    """Records whose workflow_id is the run id or whose request_id starts with it."""
+    upper = run_id + "\U0010ffff"
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT r.* FROM {SCHEMA}.cost_records r
+            WHERE r.tenant_id = $1 AND r.workflow_id = $2
+            UNION
+            SELECT r.* FROM {SCHEMA}.cost_request_ids q
+            JOIN {SCHEMA}.cost_records r
+              ON r.tenant_id = q.tenant_id AND r.occurred_at = q.occurred_at AND r.id = q.record_id
+            WHERE q.tenant_id = $1 AND q.request_id >= $2 AND q.request_id < $3
+              AND left(q.request_id, length($2)) = $2
+            ORDER BY occurred_at, id
+            LIMIT 100000
+            """,
+            tenant_id,
+            run_id,
+            upper,
+        )
+    )
+
+
+async def records_in_window(
+    conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"""
+            SELECT occurred_at, id, model, cost_source, cost_cents, price_version,
+                   {", ".join(TOKEN_COLUMNS)}
+            FROM {SCHEMA}.cost_records
+            WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+            ORDER BY occurred_at, id
+            """,
+            tenant_id,
+            start,
+            end,
+        )
+    )
+
+
+async def update_costs(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    changes: Sequence[tuple[datetime, str, Decimal]],
+    price_version: str,
+) -> None:
+    if not changes:
+        return
+    await conn.execute(
+        f"""
+        UPDATE {SCHEMA}.cost_records r SET cost_cents = c.cost, price_version = $5
+        FROM unnest($2::timestamptz[], $3::text[], $4::numeric[]) AS c(occurred_at, id, cost)
+        WHERE r.tenant_id = $1 AND r.occurred_at = c.occurred_at AND r.id = c.id
+        """,
+        tenant_id,
+        [c[0] for c in changes],
+        [c[1] for c in changes],
+        [c[2] for c in changes],
+        price_version,
+    )
+
+
+async def rebuild_rollups(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    hour_start: datetime,
+    hour_end: datetime,
+    day_start: date,
+    day_end: date,
+) -> None:
+    """Recompute rollups of a tenant from its records: hours [hour_start, hour_end) and days
+    [day_start, day_end] (after a reprice changed costs inside them)."""
+    sums = "sum(cost_cents), count(*), " + ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
+    columns = "cost_cents, request_count, " + ", ".join(TOKEN_COLUMNS)
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.cost_rollups_hourly WHERE tenant_id = $1 AND hour >= $2 AND hour < $3",
+        tenant_id,
+        hour_start,
+        hour_end,
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {SCHEMA}.cost_rollups_hourly (tenant_id, hour, feature_tag, user_id, model, {columns})
+        SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), feature_tag, coalesce(user_id, ''),
+               model, {sums}
+        FROM {SCHEMA}.cost_records
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        tenant_id,
+        hour_start,
+        hour_end,
+    )
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.cost_rollups_daily WHERE tenant_id = $1 AND day >= $2 AND day <= $3",
+        tenant_id,
+        day_start,
+        day_end,
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {SCHEMA}.cost_rollups_daily (tenant_id, day, feature_tag, user_id, model, {columns})
+        SELECT tenant_id, (occurred_at AT TIME ZONE 'UTC')::date, feature_tag, coalesce(user_id, ''),
+               model, {sums}
+        FROM {SCHEMA}.cost_records
+        WHERE tenant_id = $1 AND occurred_at >= ($2::date)::timestamp AT TIME ZONE 'UTC'
+          AND occurred_at < (($3::date + 1)::timestamp AT TIME ZONE 'UTC')
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        tenant_id,
+        day_start,
+        day_end,
+    )
+    await rebuild_dimension_rollups(conn, tenant_id, hour_start, hour_end, day_start, day_end)
+
+
+_DIM_SELECT = """
+    SELECT tenant_id,
+           CASE WHEN GROUPING(feature_tag) = 0 THEN 'feature' WHEN GROUPING(user_id) = 0 THEN 'user'
+                WHEN GROUPING(model) = 0 THEN 'model' ELSE 'total' END,
+           '{grain}', {bucket}, coalesce(feature_tag, user_id, model, ''),
+           sum(cost_cents), sum(request_count), sum(input_tokens), sum(output_tokens),
+           sum(cache_read_input_tokens), sum(cache_creation_input_tokens), sum(reasoning_output_tokens)
+    FROM {schema}.{table}
+    WHERE tenant_id = $1 AND {column} >= $2 AND {column} {upper} $3
+    GROUP BY GROUPING SETS ((tenant_id, {column}), (tenant_id, {column}, feature_tag),
+                            (tenant_id, {column}, user_id), (tenant_id, {column}, model))
+"""
+
+
+async def rebuild_dimension_rollups(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    hour_start: datetime,
+    hour_end: datetime,
+    day_start: date,
+    day_end: date,
+) -> None:
+    """Recompute the per-dimension rollups of a range from the wide ones."""
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.cost_rollups_dim WHERE tenant_id = $1 AND grain = 'h' "
+        "AND bucket >= $2 AND bucket < $3",
+        tenant_id,
+        hour_start,
+        hour_end,
+    )
+    hourly = _DIM_SELECT.format(
+        grain="h",
+        bucket="hour",
+        schema=SCHEMA,
+        table="cost_rollups_hourly",
+        column="hour",
+        upper="<",
+    )
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.cost_rollups_dim {hourly}", tenant_id, hour_start, hour_end
+    )
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.cost_rollups_dim WHERE tenant_id = $1 AND grain = 'd' "
+        "AND bucket >= ($2::date)::timestamp AT TIME ZONE 'UTC' "
+        "AND bucket <= ($3::date)::timestamp AT TIME ZONE 'UTC'",
+        tenant_id,
+        day_start,
+        day_end,
+    )
+    daily = _DIM_SELECT.format(
+        grain="d",
+        bucket="(day::timestamp AT TIME ZONE 'UTC')",
+        schema=SCHEMA,
+        table="cost_rollups_daily",
+        column="day",
+        upper="<=",
+    )
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.cost_rollups_dim {daily}", tenant_id, day_start, day_end
+    )

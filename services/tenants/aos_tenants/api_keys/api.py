@@ -1,0 +1,76 @@
+"""Routes: /api/v1/tenant/api-keys (list, create, revoke)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.db import SessionDep
+from aos_common.envelope import envelope, json_response
+from aos_tenants.api_keys import service
+from aos_tenants.api_keys.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreatedRead,
+    ApiKeyRead,
+    ApiKeyRevokedRead,
+)
+from aos_tenants.outbox_kick import kick_outbox_after_commit
+from aos_tenants.secret_idempotency import idempotent_without_secret
+
+router = APIRouter(prefix="/api/v1/tenant/api-keys", tags=["api-keys"])
+TenantQuery = Annotated[str | None, Query(max_length=64)]
+
+
+def redact_key(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "key": None}
+
+
+@router.get("", response_model=list[ApiKeyRead])
+async def list_api_keys(
+    session: SessionDep,
+    principal: Principal = require_permission("keys:read"),
+    include_revoked: bool = False,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    keys = await service.list_keys(session, tenant, include_revoked=include_revoked)
+    return json_response([key.model_dump(mode="json") for key in keys])
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreatedRead)
+async def create_api_key(
+    body: ApiKeyCreate,
+    request: Request,
+    session: SessionDep,
+    principal: Principal = require_permission("keys:create"),
+    tenant_id: TenantQuery = None,
+) -> Response:
+    """The reply carries the full key once; an idempotent replay shows it as null."""
+    tenant = scoped_tenant(principal, tenant_id)
+
+    async def produce() -> Response:
+        created = await service.create_key(session, tenant, body, actor=principal)
+        kick_outbox_after_commit(request, session)
+        return json_response(created, 201)
+
+    return await idempotent_without_secret(request, session, tenant, produce, redact_key)
+
+
+@router.delete("/{key_id}", response_model=ApiKeyRevokedRead)
+async def revoke_api_key(
+    key_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: Principal = require_permission("keys:revoke"),
+    reason: Annotated[str, Query(min_length=1, max_length=500)] = "Manual revocation",
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    revoked = await service.revoke_key(session, tenant, key_id, reason=reason, actor=principal)
+    kick_outbox_after_commit(request, session)
+    body = envelope(revoked.model_dump(mode="json"))
+    body["message"] = f"API key {key_id} revoked"
+    return json_response(body)

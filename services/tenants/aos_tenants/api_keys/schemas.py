@@ -1,0 +1,53 @@
+"""Pydantic I/O of API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Permission = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*|[a-z][a-z0-9_-]{0,31}:(\*|[a-z0-9][a-z0-9_.-]{0,63}))$", max_length=100
+    ),
+]
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[Permission] | None = Field(default=None, max_length=50)
+    allowed_workers: list[WorkerId] | None = Field(default=None, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=365)
+    rate_limit_rpm: int | None = Field(default=None, ge=1, le=1000)
+    max_concurrent_runs: int | None = Field(default=None, ge=1, le=100)
+
+
+class ApiKeyRead(BaseModel):
+    id: str
+    name: str
+    key_prefix: str
+    status: str
+    permissions: list[str]
+    last_used_at: datetime | None
+    total_requests: int
+    expires_at: datetime | None
+    created_at: datetime
+    allowed_workers: list[str] | None = None
+    rate_limit_rpm: int | None = None
+    max_concurrent_runs: int | None = None
+
+
+class ApiKeyCreatedRead(ApiKeyRead):
+    key: str | None = Field(description="The full key: shown once, at creation, never again.")
+
+
+class ApiKeyRevokedRead(BaseModel):
+    success: bool = True
+    message: str
+    data: dict[str, Any]
+    meta: dict[str, Any]

@@ -1,0 +1,97 @@
+"""Credential lookups: one indexed query per resolution, and batched usage write-backs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from aos_tenants.models import ApiKey, Tenant
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    id: str
+    tenant_id: str
+    status: str
+    roles: list[str]
+    permissions: list[str]
+    rate_limit_rpm: int | None
+    expires_at: datetime | None
+
+
+_KEY_BY_HASH = select(
+    ApiKey.id,
+    ApiKey.tenant_id,
+    ApiKey.status,
+    ApiKey.roles,
+    ApiKey.permissions,
+    ApiKey.rate_limit_rpm,
+    ApiKey.expires_at,
+).where(ApiKey.key_hash == bindparam("key_hash"))
+_TENANT_ID = select(Tenant.id).where(Tenant.id == bindparam("tenant_id"))
+
+Executor = AsyncConnection | AsyncSession
+
+
+async def find_key_by_hash(executor: Executor, key_hash: str) -> StoredKey | None:
+    """The key with this hash. Not tenant-scoped on purpose: the key is what names the tenant."""
+    row = (await executor.execute(_KEY_BY_HASH, {"key_hash": key_hash})).one_or_none()
+    if row is None:
+        return None
+    return StoredKey(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        status=row.status,
+        roles=list(row.roles),
+        permissions=list(row.permissions),
+        rate_limit_rpm=row.rate_limit_rpm,
+        expires_at=row.expires_at,
+    )
+
+
+async def tenant_exists(executor: Executor, tenant_id: str) -> bool:
+    row = (await executor.execute(_TENANT_ID, {"tenant_id": tenant_id})).one_or_none()
+    return row is not None
+
+
+_TOUCH_KEYS = text(
+    """
+    UPDATE tenants.api_keys AS k
+       SET last_used_at = now(), total_requests = k.total_requests + v.n
+      FROM unnest(CAST(:tenant_ids AS text[]), CAST(:key_ids AS text[]), CAST(:counts AS bigint[]))
+           AS v(tenant_id, id, n)
+     WHERE k.tenant_id = v.tenant_id AND k.id = v.id
+    """
+).bindparams(bindparam("tenant_ids"), bindparam("key_ids"), bindparam("counts"))
+
+_RECORD_API_CALLS = text(
+    """
+    INSERT INTO tenants.usage_records (tenant_id, meter, quantity, unit, source)
+    SELECT t, 'api_calls', n, 'requests', 'tenants.forward_auth'
+      FROM unnest(CAST(:tenant_ids AS text[]), CAST(:counts AS bigint[])) AS v(t, n)
+    """
+)
+
+
+async def touch_keys(
+    session: AsyncSession, keys: dict[tuple[str, str], int], api_calls: dict[str, int]
+) -> None:
+    """Write back key use (last_used_at, total_requests) and api_call meters, one batch each."""
+    if keys:
+        tenant_ids, key_ids = zip(*keys.keys(), strict=True)
+        await session.execute(
+            _TOUCH_KEYS,
+            {
+                "tenant_ids": list(tenant_ids),
+                "key_ids": list(key_ids),
+                "counts": list(keys.values()),
+            },
+        )
+    if api_calls:
+        await session.execute(
+            _RECORD_API_CALLS,
+            {"tenant_ids": list(api_calls.keys()), "counts": list(api_calls.values())},
+        )

@@ -1,0 +1,88 @@
+"""The tenants service app: tenants, API keys, roles, quotas, runs, workers, credential resolution."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from aos_common.app import create_service_app
+from aos_tenants.api_keys.api import router as api_keys_router
+from aos_tenants.catalogue import load_catalogue
+from aos_tenants.credentials.api import router as credentials_router
+from aos_tenants.credentials.resolver import LocalCredentialResolver, create_lookup_engine
+from aos_tenants.credentials.usage_tracker import KeyUsageTracker
+from aos_tenants.models import outbox
+from aos_tenants.runs.api import router as runs_router
+from aos_tenants.runs.budget import CostGuard
+from aos_tenants.settings import TenantsSettings
+from aos_tenants.tenants.api import router as tenants_router
+from aos_tenants.text_errors import install_text_error_handler
+from aos_tenants.tokens import ConsoleTokenVerifier
+from aos_tenants.workers import repository as workers_repository
+from aos_tenants.workers.api import router as workers_router
+
+
+def create_app(
+    settings: TenantsSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or TenantsSettings()
+
+    def resolver_factory(app: FastAPI) -> LocalCredentialResolver:
+        """Credentials are resolved here, from this service's own tables (no network hop)."""
+        tracker = KeyUsageTracker(
+            app.state.sessionmaker, interval_seconds=settings.usage_flush_interval_seconds
+        )
+        verifier = ConsoleTokenVerifier(
+            hs_secret=settings.hs_jwt_secret(),
+            jwks_url=settings.jwt_jwks_url,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
+        app.state.lookup_engine = create_lookup_engine(settings.database_url)
+        resolver = LocalCredentialResolver(app.state.lookup_engine, verifier, tracker)
+        app.state.key_usage = tracker
+        app.state.credential_resolver = resolver
+        app.state.cost_guard = CostGuard(
+            app.state.http,
+            enabled=settings.cost_guard_enabled,
+            timeout_seconds=settings.cost_guard_timeout_seconds,
+            retry_seconds=settings.cost_guard_retry_seconds,
+        )
+        return resolver
+
+    @asynccontextmanager
+    async def load_worker_catalogue(app: FastAPI) -> AsyncIterator[None]:
+        workers = load_catalogue()
+        async with app.state.sessionmaker() as session, session.begin():
+            await workers_repository.load_catalogue(session, workers)
+        yield
+
+    @asynccontextmanager
+    async def flush_key_usage(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with app.state.key_usage.running():
+                yield
+        finally:
+            await app.state.lookup_engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="AOS tenants",
+        routers=[
+            tenants_router,
+            api_keys_router,
+            runs_router,
+            workers_router,
+            credentials_router,
+        ],
+        outbox=outbox,
+        resolver_factory=resolver_factory,
+        lifespan_hooks=[load_worker_catalogue, flush_key_usage],
+        transports=transports,
+    )
+    install_text_error_handler(app)
+    return app

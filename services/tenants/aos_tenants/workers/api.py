@@ -1,0 +1,110 @@
+"""Routes: /api/v1/workers (catalogue, availability, per-tenant configs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from aos_common.auth import Principal, PrincipalDep, require_permission, scoped_tenant
+from aos_common.db import SessionDep
+from aos_common.envelope import envelope, json_response
+from aos_common.errors import Forbidden
+from aos_tenants.workers import service
+from aos_tenants.workers.schemas import (
+    AvailableWorker,
+    WorkerConfigRead,
+    WorkerConfigUpdate,
+    WorkerDetail,
+    WorkerSummary,
+)
+
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
+TenantQuery = Annotated[str | None, Query(max_length=64)]
+WorkerStatusQuery = Annotated[str | None, Query(pattern=r"^(active|beta|deprecated)$")]
+
+
+async def _configurer(principal: PrincipalDep) -> Principal:
+    if principal.has_permission("admin:*") or principal.has_permission("workers:configure"):
+        return principal
+    raise Forbidden("Requires permission workers:configure")
+
+
+def _optional_tenant(principal: Principal, tenant_id: str | None) -> str | None:
+    """Operators may browse the catalogue without naming a tenant."""
+    if principal.is_operator and tenant_id is None:
+        return principal.tenant_id
+    return scoped_tenant(principal, tenant_id)
+
+
+@router.get("", response_model=list[WorkerSummary])
+async def list_workers(
+    session: SessionDep,
+    principal: Principal = require_permission("read:workers"),
+    status: WorkerStatusQuery = None,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = _optional_tenant(principal, tenant_id)
+    workers = await service.list_workers(
+        session, tenant, status=status, is_operator=principal.is_operator
+    )
+    return json_response([worker.model_dump(mode="json") for worker in workers])
+
+
+@router.get("/available")
+async def available_workers(
+    session: SessionDep,
+    principal: Principal = require_permission("read:workers"),
+    include_disabled: bool = False,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    """(envelope) The workers this tenant may see, with its `enabled` flag."""
+    tenant = scoped_tenant(principal, tenant_id)
+    workers: list[AvailableWorker] = await service.available_workers(
+        session, tenant, include_disabled=include_disabled
+    )
+    return json_response(envelope([worker.model_dump(mode="json") for worker in workers]))
+
+
+@router.get("/{worker_id}", response_model=WorkerDetail)
+async def get_worker(
+    worker_id: str,
+    session: SessionDep,
+    principal: Principal = require_permission("read:workers"),
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = _optional_tenant(principal, tenant_id)
+    worker = await service.get_worker(
+        session, tenant, worker_id, is_operator=principal.is_operator
+    )
+    return json_response(worker)
+
+
+@router.get("/{worker_id}/config", response_model=WorkerConfigRead)
+async def get_worker_config(
+    worker_id: str,
+    session: SessionDep,
+    principal: Principal = require_permission("read:workers"),
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    config = await service.get_config(
+        session, tenant, worker_id, is_operator=principal.is_operator
+    )
+    return json_response(config)
+
+
+@router.put("/{worker_id}/config", response_model=WorkerConfigRead)
+async def put_worker_config(
+    worker_id: str,
+    body: WorkerConfigUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(_configurer)],
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    config = await service.put_config(
+        session, tenant, worker_id, body, is_operator=principal.is_operator
+    )
+    return json_response(config)

@@ -1,0 +1,403 @@
+"""OTLP/HTTP trace payloads (protobuf and JSON) -> spans -> AOS trace steps and cost records.
+
+Spans are grouped by trace id. A span carrying any `gen_ai.*` attribute becomes a step; the
+GenAI semantic conventions are read in their current spelling and in the older one
+(`gen_ai.system`, `gen_ai.usage.prompt_tokens` / `completion_tokens`). Pure functions: the
+route runs them in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+STATUS_ERROR = 2
+LLM_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "completion", "embeddings"}
+)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class OtlpDecodeError(ValueError):
+    """The body is not a decodable OTLP export request."""
+
+
+class OtlpTooLarge(OtlpDecodeError):
+    """The (decompressed) body is larger than the service accepts."""
+
+
+@dataclass(slots=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+
+    @property
+    def is_gen_ai(self) -> bool:
+        return any(key.startswith("gen_ai.") for key in self.attributes)
+
+
+@dataclass(slots=True)
+class SpanGroup:
+    """The spans of one OTLP trace id in one export request."""
+
+    otlp_trace_id: str
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def root(self) -> Span | None:
+        return next((span for span in self.spans if not span.parent_span_id), None)
+
+    @property
+    def gen_ai_spans(self) -> list[Span]:
+        return sorted(
+            (span for span in self.spans if span.is_gen_ai),
+            key=lambda span: (span.start_ns, span.span_id),
+        )
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+def decompress(body: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Undo Content-Encoding, refusing to inflate past `limit` bytes (a small gzip bomb must not
+    take the process's memory)."""
+    encoding = (encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        if len(body) > limit:
+            raise OtlpTooLarge(f"OTLP export exceeds {limit} bytes")
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise OtlpDecodeError(f"Unsupported Content-Encoding: {encoding}")
+    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    try:
+        payload = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise OtlpDecodeError(f"Body is not valid {encoding} data") from error
+    if len(payload) > limit or inflater.unconsumed_tail:
+        raise OtlpTooLarge(f"OTLP export exceeds {limit} bytes")
+    return payload
+
+
+def _any_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {item.key: _any_value(item.value) for item in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def decode_protobuf(body: bytes) -> list[Span]:
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise OtlpDecodeError("Body is not a valid OTLP ExportTraceServiceRequest") from error
+    spans: list[Span] = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _any_value(kv.value) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    Span(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        attributes={kv.key: _any_value(kv.value) for kv in span.attributes},
+                        resource=resource,
+                    )
+                )
+    return spans
+
+
+def _get(mapping: Mapping[str, Any], camel: str, snake: str, default: Any = None) -> Any:
+    value = mapping.get(camel)
+    if value is None:
+        value = mapping.get(snake, default)
+    return value
+
+
+def _json_any_value(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return None
+    for camel, snake in (("stringValue", "string_value"), ("boolValue", "bool_value")):
+        if camel in value or snake in value:
+            return _get(value, camel, snake)
+    if "intValue" in value or "int_value" in value:
+        return int(_get(value, "intValue", "int_value"))
+    if "doubleValue" in value or "double_value" in value:
+        return float(_get(value, "doubleValue", "double_value"))
+    array = _get(value, "arrayValue", "array_value")
+    if isinstance(array, Mapping):
+        return [_json_any_value(item) for item in array.get("values") or []]
+    kvlist = _get(value, "kvlistValue", "kvlist_value")
+    if isinstance(kvlist, Mapping):
+        return _json_attributes(kvlist.get("values"))
+    bytes_value = _get(value, "bytesValue", "bytes_value")
+    return bytes_value
+
+
+def _json_attributes(items: Any) -> dict[str, Any]:
+    if not isinstance(items, list):
+        return {}
+    attributes: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, Mapping) and isinstance(item.get("key"), str):
+            attributes[item["key"]] = _json_any_value(item.get("value"))
+    return attributes
+
+
+def _hex_id(value: Any, length: int, name: str) -> str:
+    """OTLP/JSON carries trace and span ids as hex strings (not base64, unlike proto3 JSON)."""
+    text = "" if value is None else str(value).lower()
+    if text and (len(text) != length or any(c not in "0123456789abcdef" for c in text)):
+        raise OtlpDecodeError(f"{name} must be {length} hex characters")
+    return text
+
+
+def decode_json(body: bytes) -> list[Span]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise OtlpDecodeError("Body is not valid JSON") from error
+    if not isinstance(document, Mapping):
+        raise OtlpDecodeError("Body must be an OTLP ExportTraceServiceRequest object")
+    spans: list[Span] = []
+    try:
+        for resource_spans in _get(document, "resourceSpans", "resource_spans", []) or []:
+            resource = _json_attributes((resource_spans.get("resource") or {}).get("attributes"))
+            for scope_spans in _get(resource_spans, "scopeSpans", "scope_spans", []) or []:
+                for span in scope_spans.get("spans") or []:
+                    status = span.get("status") or {}
+                    spans.append(
+                        Span(
+                            trace_id=_hex_id(_get(span, "traceId", "trace_id"), 32, "traceId"),
+                            span_id=_hex_id(_get(span, "spanId", "span_id"), 16, "spanId"),
+                            parent_span_id=_hex_id(
+                                _get(span, "parentSpanId", "parent_span_id"), 16, "parentSpanId"
+                            ),
+                            name=str(span.get("name") or ""),
+                            start_ns=int(
+                                _get(span, "startTimeUnixNano", "start_time_unix_nano", 0)
+                            ),
+                            end_ns=int(_get(span, "endTimeUnixNano", "end_time_unix_nano", 0)),
+                            status_code=_status_code(status.get("code")),
+                            status_message=str(status.get("message") or ""),
+                            attributes=_json_attributes(span.get("attributes")),
+                            resource=resource,
+                        )
+                    )
+    except (AttributeError, TypeError, ValueError) as error:
+        if isinstance(error, OtlpDecodeError):
+            raise
+        raise OtlpDecodeError("Body is not a valid OTLP/JSON ExportTraceServiceRequest") from error
+    return spans
+
+
+def _status_code(value: Any) -> int:
+    if value in (None, "", "STATUS_CODE_UNSET"):
+        return 0
+    if value == "STATUS_CODE_OK":
+        return 1
+    if value == "STATUS_CODE_ERROR":
+        return STATUS_ERROR
+    return int(value)
+
+
+def group_spans(spans: Iterable[Span]) -> list[SpanGroup]:
+    groups: dict[str, SpanGroup] = {}
+    for span in spans:
+        if not span.trace_id or not span.span_id:
+            continue
+        groups.setdefault(span.trace_id, SpanGroup(span.trace_id)).spans.append(span)
+    return list(groups.values())
+
+
+# --- mapping --------------------------------------------------------------------------------------
+
+
+def _first(attributes: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = attributes.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _tokens(attributes: Mapping[str, Any], *names: str) -> int:
+    value = _first(attributes, *names)
+    try:
+        return max(int(value), 0) if value is not None and not isinstance(value, bool) else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(slots=True)
+class LlmUsage:
+    """What one gen_ai span tells about model usage, in cost-intel's vocabulary."""
+
+    model: str | None
+    provider: str | None
+    operation: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    reasoning_output_tokens: int
+    cost_cents: float | None
+
+    @property
+    def is_llm_call(self) -> bool:
+        """A model call worth a cost record: a model and an LLM operation (or no operation but
+        token counts). Agent and tool spans carry aggregate or no usage and are not billed."""
+        if not self.model:
+            return False
+        if self.operation is None:
+            return self.input_tokens + self.output_tokens > 0
+        return self.operation in LLM_OPERATIONS
+
+
+def usage_of(span: Span) -> LlmUsage:
+    attributes = span.attributes
+    cost = _first(attributes, "aos.cost_cents", "gen_ai.usage.cost_cents")
+    cost_cents = None
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        cost_cents = float(cost)
+    return LlmUsage(
+        model=_first(attributes, "gen_ai.response.model", "gen_ai.request.model"),
+        provider=_first(attributes, "gen_ai.provider.name", "gen_ai.system"),
+        operation=_first(attributes, "gen_ai.operation.name"),
+        input_tokens=_tokens(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+        output_tokens=_tokens(
+            attributes, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"
+        ),
+        cache_read_input_tokens=_tokens(
+            attributes,
+            "gen_ai.usage.cache_read.input_tokens",
+            "gen_ai.usage.cache_read_input_tokens",
+        ),
+        cache_creation_input_tokens=_tokens(
+            attributes,
+            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_creation_input_tokens",
+        ),
+        reasoning_output_tokens=_tokens(
+            attributes,
+            "gen_ai.usage.reasoning.output_tokens",
+            "gen_ai.usage.reasoning_tokens",
+        ),
+        cost_cents=cost_cents,
+    )
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Attribute text as a column can hold it: NUL replaced, cut to the column's length."""
+    return str(value).replace("\x00", "\ufffd")[:limit]
+
+
+def span_to_step(
+    span: Span, step_index: int, idempotency_key: str, usage: LlmUsage | None = None
+) -> dict[str, Any]:
+    """A gen_ai span as a raw step (the same shape a client posts; normalised afterwards)."""
+    usage = usage or usage_of(span)
+    attributes = span.attributes
+    params: dict[str, Any] = {
+        key: value
+        for key, value in attributes.items()
+        if key.startswith("gen_ai.request.") or key in ("gen_ai.operation.name", "gen_ai.system")
+    }
+    if usage.provider is not None:
+        params["gen_ai.provider.name"] = usage.provider
+    outcome_data: dict[str, Any] = {
+        key: value
+        for key, value in attributes.items()
+        if key.startswith(("gen_ai.response.", "gen_ai.usage."))
+    }
+    failed = span.status_code == STATUS_ERROR
+    error_type = attributes.get("error.type")
+    return {
+        "step_index": step_index,
+        "skill_id": clean_text(f"gen_ai.{usage.operation}" if usage.operation else "gen_ai", 256),
+        "skill_name": clean_text(span.name or usage.operation or "gen_ai", 256),
+        "params": params,
+        "status": "failure" if failed else "success",
+        "outcome_category": "failure" if failed else "success",
+        "outcome_code": clean_text(error_type or span.status_message or "", 128) or None,
+        "outcome_data": outcome_data,
+        "cost_cents": usage.cost_cents or 0.0,
+        "duration_ms": max(span.end_ns - span.start_ns, 0) / 1e6,
+        "retry_count": 0,
+        "timestamp": datetime.fromtimestamp(span.start_ns / 1e9, UTC),
+        "source": "external",
+        "idempotency_key": idempotency_key,
+        "replay_behavior": "execute",
+    }
+
+
+def cost_record(
+    span: Span,
+    usage: LlmUsage,
+    *,
+    tenant_id: str,
+    request_id: str,
+    run_id: str,
+    skill_id: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The cost-intel record for one LLM step. OTel counts cached tokens inside input tokens and
+    reasoning tokens inside output tokens; cost-intel prices each type separately, so they are
+    taken out. `occurred_at` is the span's end when cost-intel would accept it (not ahead of
+    now, at most 400 days back); otherwise cost-intel stamps the delivery time."""
+    uncached = (
+        usage.input_tokens - usage.cache_read_input_tokens - usage.cache_creation_input_tokens
+    )
+    ended = datetime.fromtimestamp(span.end_ns / 1e9, UTC)
+    age = (now or datetime.now(UTC)) - ended
+    record: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "request_id": request_id,
+        "workflow_id": run_id,
+        "skill_id": skill_id,
+        "model": usage.model,
+        "input_tokens": max(uncached, 0),
+        "output_tokens": max(usage.output_tokens - usage.reasoning_output_tokens, 0),
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "reasoning_output_tokens": usage.reasoning_output_tokens,
+    }
+    user = _first(span.attributes, "enduser.id", "user.id", "aos.user_id")
+    if isinstance(user, str):
+        record["user_id"] = user
+    feature = _first(span.attributes, "aos.feature_tag")
+    if isinstance(feature, str):
+        record["feature_tag"] = feature
+    if usage.cost_cents is not None:
+        record["cost_cents"] = usage.cost_cents
+    if timedelta(0) <= age <= timedelta(days=399):
+        record["occurred_at"] = ended.isoformat()
+    return record

@@ -1,0 +1,248 @@
+"""Step vocabulary: statuses, levels, outcomes, and the normalisation of one step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aos_traces.domain.errors import TraceInputError
+from aos_traces.domain.hashing import hash_data, step_hash
+from aos_traces.domain.redaction import redact
+from aos_traces.domain.timestamps import parse_timestamp
+
+STEP_STATUSES = ("success", "failure", "retry", "skipped")
+STATUS_ALIASES = {"error": "failure", "failed": "failure", "succeeded": "success", "ok": "success"}
+SOURCES = ("engine", "external", "replay")
+REPLAY_BEHAVIORS = ("execute", "skip", "check")
+LEVELS = ("INFO", "WARN", "ERROR")
+_LEVEL_RANK = {"INFO": 0, "WARN": 1, "ERROR": 2}
+
+
+def level_for(status: str) -> str:
+    """API.md: failure/error -> ERROR, retry -> WARN, anything else INFO."""
+    if status in ("failure", "error"):
+        return "ERROR"
+    if status == "retry":
+        return "WARN"
+    return "INFO"
+
+
+def outcome_for(status: str) -> str:
+    """The hashed outcome: success and skipped stay, retry (and failure) become failure."""
+    return status if status in ("success", "skipped") else "failure"
+
+
+def worst_level(levels: list[str]) -> str:
+    return max(levels, key=_LEVEL_RANK.__getitem__, default="INFO")
+
+
+@dataclass(slots=True)
+class Step:
+    step_index: int
+    skill_id: str
+    skill_name: str
+    params: Any
+    status: str
+    outcome_category: str
+    outcome_code: str | None
+    outcome_data: Any
+    cost_cents: float
+    duration_ms: float
+    retry_count: int
+    timestamp: datetime
+    source: str
+    level: str
+    input_hash: str
+    output_hash: str
+    rng_state_before: str | None
+    idempotency_key: str | None
+    replay_behavior: str
+    span_id: str | None = None
+
+    @property
+    def step_hash(self) -> str:
+        return step_hash(
+            self.step_index,
+            self.skill_id,
+            self.input_hash,
+            self.output_hash,
+            self.rng_state_before,
+            outcome_for(self.status),
+            self.idempotency_key,
+            self.replay_behavior,
+        )
+
+    def hash_fields(self) -> dict[str, Any]:
+        """What the schema-1.1 step hash reads (aos_common.hashing.step_hash)."""
+        return {
+            "step_index": self.step_index,
+            "skill_id": self.skill_id,
+            "input_hash": self.input_hash,
+            "output_hash": self.output_hash,
+            "rng_state_before": self.rng_state_before,
+            "status": self.status,
+            "idempotency_key": self.idempotency_key,
+            "replay_behavior": self.replay_behavior,
+        }
+
+
+_INF = float("inf")
+
+
+class _F:
+    """A field path such as `steps[3].cost_cents`, formatted only when an error needs it."""
+
+    __slots__ = ("name", "position")
+
+    def __init__(self, position: int, name: str) -> None:
+        self.position = position
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return f"steps[{self.position}].{self.name}"
+
+    __str__ = __repr__ = lambda self: format(self, "")
+
+
+def _text(value: Any, field: Any, *, limit: int = 256, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise TraceInputError(f"{field} is required")
+        return None
+    if type(value) is str and len(value) <= limit and "\x00" not in value:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TraceInputError(f"{field} must be a string")
+    text = str(value)
+    if "\x00" in text:
+        raise TraceInputError(f"{field} must not contain NUL characters")
+    if len(text) > limit:
+        raise TraceInputError(f"{field} must be at most {limit} characters")
+    return text
+
+
+def _number(value: Any, field: Any, default: float = 0.0) -> float:
+    if value is None:
+        return default
+    kind = type(value)
+    if (kind is float or kind is int) and 0 <= value < _INF:
+        return float(value)
+    raise TraceInputError(f"{field} must be a finite number >= 0")
+
+
+def _fast_number(value: Any, position: int, name: str) -> float:
+    kind = type(value)
+    if (kind is float or kind is int) and 0 <= value < _INF:
+        return float(value)
+    if value is None:
+        return 0.0
+    return _number(value, _F(position, name))
+
+
+def _integer(value: Any, field: Any, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if type(value) is not int:
+        raise TraceInputError(f"{field} must be an integer")
+    if not -(2**31) <= value < 2**31:
+        raise TraceInputError(f"{field} is out of range")
+    return value
+
+
+def _hash_or(value: Any, field: Any, data: Any) -> str:
+    if value is None:
+        return hash_data(data)
+    text = _text(value, field, limit=128)
+    assert text is not None
+    return text
+
+
+def normalize_step(raw: Any, position: int, default_timestamp: datetime) -> Step:
+    """One client step -> a stored step: defaults filled, level derived, hashes computed on the
+    data as sent (before redaction, so they match what the client hashed), then redacted."""
+    if type(raw) is not dict:
+        raise TraceInputError(f"steps[{position}] must be an object")
+    get = raw.get
+
+    step_index = get("step_index")
+    if step_index is None:
+        step_index = position
+    elif type(step_index) is not int or not 0 <= step_index < 2**31:
+        raise TraceInputError(f"{_F(position, 'step_index')} must be an integer >= 0")
+    skill_id = get("skill_id")
+    if skill_id is not None and not (
+        type(skill_id) is str and len(skill_id) <= 256 and "\x00" not in skill_id
+    ):
+        skill_id = _text(skill_id, _F(position, "skill_id"))
+    skill_name = get("skill_name")
+    if skill_name is not None and not (
+        type(skill_name) is str and len(skill_name) <= 256 and "\x00" not in skill_name
+    ):
+        skill_name = _text(skill_name, _F(position, "skill_name"))
+    if skill_id is None and skill_name is None:
+        raise TraceInputError(f"steps[{position}] must have skill_id or skill_name")
+    status = get("status") or "success"
+    if status not in STEP_STATUSES:
+        status = str(status).lower()
+        status = STATUS_ALIASES.get(status, status)
+        if status not in STEP_STATUSES:
+            raise TraceInputError(
+                f"{_F(position, 'status')} must be one of {', '.join(STEP_STATUSES)}"
+            )
+    source = get("source") or "engine"
+    if source not in SOURCES:
+        raise TraceInputError(f"{_F(position, 'source')} must be one of {', '.join(SOURCES)}")
+    replay_behavior = get("replay_behavior") or "execute"
+    if replay_behavior not in REPLAY_BEHAVIORS:
+        raise TraceInputError(
+            f"{_F(position, 'replay_behavior')} must be one of {', '.join(REPLAY_BEHAVIORS)}"
+        )
+    params = get("params")
+    if params is None:
+        params = {}
+    outcome_data = get("outcome_data")
+    timestamp = get("timestamp")
+    input_hash = get("input_hash")
+    output_hash = get("output_hash")
+    outcome_category = get("outcome_category")
+    retry_count = get("retry_count")
+    return Step(
+        step_index=step_index,
+        skill_id=skill_id or skill_name or "",
+        skill_name=skill_name or skill_id or "",
+        params=redact(params),
+        status=status,
+        outcome_category=(
+            status
+            if outcome_category is None
+            else _text(outcome_category, _F(position, "outcome_category"), limit=64) or status
+        ),
+        outcome_code=None
+        if (outcome_code := get("outcome_code")) is None
+        else _text(outcome_code, _F(position, "outcome_code"), limit=128),
+        outcome_data=redact(outcome_data),
+        cost_cents=_fast_number(get("cost_cents"), position, "cost_cents"),
+        duration_ms=_fast_number(get("duration_ms"), position, "duration_ms"),
+        retry_count=0
+        if retry_count is None
+        else _integer(retry_count, _F(position, "retry_count")),
+        timestamp=default_timestamp
+        if timestamp is None
+        else parse_timestamp(timestamp, _F(position, "timestamp")),
+        source=source,
+        level=level_for(status),
+        input_hash=hash_data(params)
+        if input_hash is None
+        else _hash_or(input_hash, _F(position, "input_hash"), params),
+        output_hash=hash_data(outcome_data)
+        if output_hash is None
+        else _hash_or(output_hash, _F(position, "output_hash"), outcome_data),
+        rng_state_before=None
+        if (rng_state := get("rng_state_before")) is None
+        else _text(rng_state, _F(position, "rng_state_before"), limit=512),
+        idempotency_key=key
+        if type(key := get("idempotency_key")) is str and len(key) <= 256 and "\x00" not in key
+        else _text(key, _F(position, "idempotency_key")),
+        replay_behavior=replay_behavior,
+    )

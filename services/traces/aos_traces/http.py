@@ -1,0 +1,44 @@
+"""Small HTTP helpers shared by the traces routers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from aos_common.errors import BadRequest
+from aos_traces.domain.errors import TraceInputError
+from aos_traces.domain.timestamps import parse_timestamp
+from aos_traces.ingest.service import IngestContext
+
+
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    body = await request.body()
+    if not body.strip():
+        if required:
+            raise BadRequest("Request body must be a JSON object")
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest("Request body must be valid JSON") from error
+
+
+def iso_param(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_timestamp(value, name)
+    except TraceInputError as error:
+        raise BadRequest(f"{name} must be ISO-8601 UTC") from error
+
+
+def ingest_context(request: Request) -> IngestContext:
+    state = request.app.state
+    context = getattr(state, "ingest", None)
+    if context is None or context.engine is not state.engine:
+        context = IngestContext(engine=state.engine)
+        state.ingest = context
+    return context

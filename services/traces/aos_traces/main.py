@@ -1,0 +1,50 @@
+"""The traces service app: traces, steps, OTLP ingestion, replay checks, mismatches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from fastapi import APIRouter, FastAPI
+
+from aos_common.app import create_service_app
+from aos_traces.errors import install_database_text_handler
+from aos_traces.evidence import api as evidence_api
+from aos_traces.internal import api as internal_api
+from aos_traces.mismatches import api as mismatches_api
+from aos_traces.models import outbox
+from aos_traces.otlp import api as otlp_api
+from aos_traces.replay import api as replay_api
+from aos_traces.settings import TracesSettings
+from aos_traces.traces import api as traces_api
+
+
+def routers() -> list[APIRouter]:
+    """Static paths first: `/summary`, `/mismatches`, `/batch` ... before `/{run_id}`."""
+    return [
+        traces_api.static_router,
+        mismatches_api.static_router,
+        traces_api.item_router,
+        mismatches_api.item_router,
+        replay_api.router,
+        evidence_api.router,
+        otlp_api.router,
+        internal_api.router,
+    ]
+
+
+def create_app(
+    settings: TracesSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    settings = settings or TracesSettings()
+    app = create_service_app(
+        settings,
+        title="AOS traces",
+        routers=routers(),
+        outbox=outbox,
+        transports=transports,
+    )
+    install_database_text_handler(app)
+    return app

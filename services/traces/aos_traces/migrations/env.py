@@ -1,0 +1,4 @@
+from aos_common.migrations import run_env
+from aos_traces.models import SCHEMA, Base
+
+run_env(Base.metadata, SCHEMA)

@@ -1,0 +1,30 @@
+"""Settings of the traces service, read once from the environment."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from aos_common.settings import ServiceSettings
+
+
+class TracesSettings(ServiceSettings):
+    service_name: str = "traces"
+    port: int = 8002
+    # Mismatch notifications: a GitHub issue when token and repo are set, else a generic webhook.
+    github_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_TOKEN", "github_token")
+    )
+    github_repo: str | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_REPO", "github_repo")
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        validation_alias=AliasChoices("GITHUB_API_URL", "github_api_url"),
+    )
+    mismatch_webhook: str | None = Field(
+        default=None, validation_alias=AliasChoices("AOS_MISMATCH_WEBHOOK", "mismatch_webhook")
+    )
+    notification_timeout_seconds: float = 10.0
+    # Bulk ingestion limits (API.md): per call.
+    batch_max_traces: int = 1_000
+    batch_max_steps: int = 50_000

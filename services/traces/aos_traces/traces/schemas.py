@@ -1,0 +1,89 @@
+"""Trace documents and summaries as the API returns them (API.md, traces service)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class TraceSummary(BaseModel):
+    trace_id: str
+    run_id: str
+    correlation_id: str
+    tenant_id: str
+    agent_id: str | None
+    total_steps: int
+    success_count: int
+    failure_count: int
+    total_cost_cents: float
+    total_duration_ms: float
+    started_at: datetime
+    completed_at: datetime | None
+    status: str
+    seed: int
+    root_hash: str
+    is_synthetic: bool
+    incident_id: str | None
+
+
+class StepRead(BaseModel):
+    step_index: int
+    skill_id: str
+    skill_name: str
+    params: Any
+    status: str
+    outcome_category: str
+    outcome_code: str | None
+    outcome_data: Any
+    cost_cents: float
+    duration_ms: float
+    retry_count: int
+    timestamp: datetime
+    source: str
+    level: str
+    input_hash: str
+    output_hash: str
+    rng_state_before: str | None
+    idempotency_key: str | None
+    replay_behavior: str
+
+
+class TraceDocument(BaseModel):
+    trace_id: str
+    run_id: str
+    correlation_id: str
+    tenant_id: str
+    agent_id: str | None
+    plan: Any
+    steps: list[StepRead]
+    started_at: datetime
+    completed_at: datetime | None
+    status: str
+    metadata: Any
+    seed: int
+    frozen_timestamp: str | None
+    root_hash: str
+    plan_hash: str | None
+    schema_version: str
+    is_synthetic: bool
+    incident_id: str | None
+    replay_mode: str
+    hash_verified: bool
+    level: str
+
+
+class TraceFilters(BaseModel):
+    agent_id: str | None = None
+    status: str | None = None
+    root_hash: str | None = None
+    plan_hash: str | None = None
+    seed: int | None = None
+    level: str | None = None
+    is_synthetic: bool | None = None
+    incident_id: str | None = None
+    run_id: str | None = None
+    from_date: datetime | None = None
+    to_date: datetime | None = None
+    as_of: datetime | None = None
