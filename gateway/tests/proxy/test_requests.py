@@ -132,7 +132,8 @@ def test_rate_limit_by_source_header_answers_429_with_retry_after(lab: Stack) ->
     assert other.status_code == 200
 
 
-def test_in_flight_limit_refuses_a_second_concurrent_request(lab: Stack) -> None:
+def _refused_while_a_slow_request_is_in_flight(lab: Stack) -> tuple[httpx.Response | None, list[int]]:
+    """Starts a slow request and polls beside it; returns the first 429 seen and the slow one's status."""
     results: list[int] = []
     slow = threading.Thread(
         target=lambda: results.append(
@@ -148,9 +149,19 @@ def test_in_flight_limit_refuses_a_second_concurrent_request(lab: Stack) -> None
             refused = second
         time.sleep(0.05)
     slow.join()
+    return refused, results
+
+
+def test_in_flight_limit_refuses_a_second_concurrent_request(lab: Stack) -> None:
+    # A poll can reach the gateway before the slow request does, and then the slow one is the
+    # request refused; that round proves nothing either way, so it is run again.
+    for _ in range(5):
+        refused, results = _refused_while_a_slow_request_is_in_flight(lab)
+        if refused is not None:
+            break
     assert refused is not None, "no concurrent request was refused"
     assert refused.headers["retry-after"] == "1"
-    assert len(results) == 1  # the slow one finished (200, or 504 past the lab's 1 s timeout)
+    assert results[0] in (200, 504)  # the slow one finished (504 past the lab's 1 s timeout)
     assert httpx.get(lab.url + "/inflight").status_code == 200
 
 
