@@ -344,3 +344,48 @@ def test_a_run_is_refused_once_a_hard_tenant_budget_is_exhausted(
     )
     assert refused.status_code == 402, refused.text
     assert refused.json()["detail"] == f"Budget exhausted: {budget_id}"
+
+
+def test_budget_changes_and_a_reprice_are_recorded_in_the_audit_ledger(
+    gateway: httpx.Client, new_tenant: Callable[[], Tenant]
+) -> None:
+    tenant = new_tenant()
+    created = gateway.post(
+        "/api/v1/cost/budgets",
+        json={"budget_type": "tenant", "monthly_limit_cents": 10_000},
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    budget_id = created.json()["id"]
+    updated = gateway.post(
+        "/api/v1/cost/budgets",
+        json={"budget_type": "tenant", "monthly_limit_cents": 20_000},
+        headers=tenant.headers,
+    )
+    assert updated.status_code == 200, updated.text
+    version = gateway.get("/api/v1/cost/prices", headers=tenant.headers).json()["current_version"]
+    now = time.time()
+    window = {
+        "from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)),
+        "to": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "price_version": version,
+    }
+    repriced = gateway.post("/api/v1/cost/reprice", json=window, headers=tenant.headers)
+    assert repriced.status_code == 200, repriced.text
+
+    def entries() -> list[dict[str, Any]] | None:
+        response = gateway.get("/api/v1/audit/entries", headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        kinds = {"LimitCreated", "LimitUpdated", "CostRepriced"}  # not the initial key's entry
+        found = [e for e in response.json()["data"] if e["event_type"] in kinds]
+        return found if len(found) >= 3 else None
+
+    found = _eventually(entries, "the LimitCreated, LimitUpdated and CostRepriced entries")
+    kinds = sorted((e["event_type"], e["entity_type"], e["entity_id"]) for e in found)
+    assert kinds == [
+        ("CostRepriced", "PRICE_BOOK", version),
+        ("LimitCreated", "LIMIT", budget_id),
+        ("LimitUpdated", "LIMIT", budget_id),
+    ]
+    assert {e["actor_type"] for e in found} == {"AGENT"}
+    assert repriced.json()["audit_entry_id"] in {e["id"] for e in found}

@@ -22,11 +22,16 @@ AUDIT_PATH = "/internal/v1/audit/entries"
 
 
 def actor_of(principal: Principal | None) -> tuple[str, str]:
-    """(actor_type, actor_id): people are HUMAN, keys and services AGENT, no principal SYSTEM."""
+    """(actor_type, actor_id): people are HUMAN, API keys AGENT, services and no principal SYSTEM.
+
+    The same mapping the ledger applies to a principal type it is sent (aos_audit_ledger.schemas).
+    """
     if principal is None:
         return "SYSTEM", "system"
     if principal.principal_type in ("user", "operator"):
         return "HUMAN", principal.principal_id
+    if principal.principal_type == "service":
+        return "SYSTEM", principal.principal_id
     return "AGENT", principal.principal_id
 
 

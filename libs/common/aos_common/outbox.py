@@ -32,6 +32,9 @@ from aos_common.http_client import PeerUnavailable, ServiceClient
 
 logger = logging.getLogger("aos.outbox")
 MAX_BACKOFF = timedelta(minutes=5)
+# Answers that may go away by themselves; any other 3xx/4xx is the receiver refusing the message.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+REFUSED = "refused:"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -158,6 +161,12 @@ class OutboxRelay:
                     )
                 else:
                     delay = min(timedelta(seconds=2 ** min(row.attempts, 16)), MAX_BACKOFF)
+                    if error.startswith(REFUSED):
+                        # Kept, not dropped: a fixed receiver still gets it, at the slowest pace.
+                        logger.error(
+                            "outbox message %s refused by %s: %s", row.id, row.destination, error
+                        )
+                        delay = MAX_BACKOFF
                     await session.execute(
                         update(table)
                         .where(table.c.id == row.id)
@@ -181,8 +190,10 @@ class OutboxRelay:
             )
         except PeerUnavailable as error:
             return str(error)
-        if response.status_code >= 300:
+        if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
             return f"HTTP {response.status_code}: {response.text[:500]}"
+        if response.status_code >= 300:
+            return f"{REFUSED} HTTP {response.status_code}: {response.text[:500]}"
         return None
 
     async def pending_count(self) -> int:

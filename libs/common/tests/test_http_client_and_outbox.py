@@ -144,3 +144,49 @@ async def test_outbox_message_waits_while_peer_is_down_then_arrives_once(session
             text("SELECT attempts FROM tenants.outbox WHERE id = :id"), {"id": message_id}
         )
     assert attempts == 2
+
+
+async def _next_attempt_in_seconds(sessionmaker, answer: int) -> tuple[float, str, bool]:  # type: ignore[no-untyped-def]
+    """Enqueues one message, lets a peer answering `answer` receive it, reads back its state."""
+    message_id = f"msg-{secrets.token_hex(6)}"
+    async with sessionmaker() as session, session.begin():
+        await enqueue(
+            session,
+            outbox,
+            destination="sink",
+            path="/internal/v1/sink",
+            payload={"tenant_id": "tnt_x"},
+            message_id=message_id,
+        )
+    peer = ServiceClient(
+        service_name="test",
+        base_urls={"sink": "http://sink"},
+        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
+        backoff_base=0.001,
+        transports={"sink": httpx.MockTransport(lambda request: httpx.Response(answer))},
+    )
+    relay = OutboxRelay(sessionmaker=sessionmaker, table=outbox, client=peer)
+    await relay.deliver_pending()
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT extract(epoch FROM next_attempt_at - now()), last_error, "
+                    "delivered_at IS NULL FROM tenants.outbox WHERE id = :id"
+                ),
+                {"id": message_id},
+            )
+        ).one()
+    return float(row[0]), row[1], row[2]
+
+
+async def test_a_refused_message_is_kept_and_retried_at_the_slowest_pace(sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    wait, error, pending = await _next_attempt_in_seconds(sessionmaker, 422)
+    assert pending and error.startswith("refused: HTTP 422")
+    assert wait > 200  # the five-minute ceiling, not the first attempt's seconds
+
+
+async def test_a_busy_peer_is_retried_soon(sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    wait, error, pending = await _next_attempt_in_seconds(sessionmaker, 429)
+    assert pending and error.startswith("HTTP 429")
+    assert wait < 10

@@ -35,6 +35,8 @@ class EventType(enum.StrEnum):
     API_KEY_REVOKED = "ApiKeyRevoked"
     LOGS_EXPORTED = "LogsExported"
     TRACE_DELETED = "TraceDeleted"
+    # Beyond API.md's list: API.md has cost-intel's reprice audited, and no listed type names it.
+    COST_REPRICED = "CostRepriced"
 
 
 class EntityType(enum.StrEnum):
@@ -46,6 +48,7 @@ class EntityType(enum.StrEnum):
     API_KEY = "API_KEY"
     TRACE = "TRACE"
     EXPORT = "EXPORT"
+    PRICE_BOOK = "PRICE_BOOK"  # beyond API.md's list: the entity a CostRepriced entry is about
 
 
 class ActorType(enum.StrEnum):

@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aos_common.testing import app_client, migrate
+from aos_common.testing import app_client, create_database, drop_database, migrate
 from aos_tenants.main import create_app as create_tenants_app
 from aos_tenants.settings import TenantsSettings
 from aos_tenants.testing import (
@@ -101,13 +101,21 @@ class Producer:
 
 
 @pytest.fixture
+def producer_database_url(postgres_server_url: str) -> Iterator[str]:
+    """The producer's own database: no other test's tenants app (and its relay) can drain it."""
+    url = create_database(postgres_server_url)
+    migrate("aos_tenants", url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
 async def producer(
-    client: httpx.AsyncClient, app: FastAPI, ledger_database_url: str, redis_url: str
+    client: httpx.AsyncClient, app: FastAPI, producer_database_url: str, redis_url: str
 ) -> AsyncIterator[Producer]:
-    migrate("aos_tenants", ledger_database_url)
     link = FlakyLink(app)
     settings = TenantsSettings(
-        database_url=ledger_database_url,
+        database_url=producer_database_url,
         redis_url=redis_url,
         environment="test",
         telemetry_enabled=False,
@@ -123,7 +131,7 @@ async def producer(
         },
     )
     async with app_client(tenants) as tenants_client:
-        yield Producer(tenants_client, link, ledger_database_url)
+        yield Producer(tenants_client, link, producer_database_url)
 
 
 async def ledger_entries(client: httpx.AsyncClient, tenant_id: str) -> list[dict]:

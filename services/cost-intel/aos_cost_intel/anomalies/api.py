@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
@@ -19,7 +20,6 @@ from aos_cost_intel.anomalies.schemas import (
     DetectRequest,
     DetectResult,
 )
-from aos_cost_intel.audit import kick_outbox_after_commit
 from aos_cost_intel.scope import TenantQuery, tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost anomalies"])

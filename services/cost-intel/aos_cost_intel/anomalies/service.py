@@ -16,6 +16,7 @@ from decimal import Decimal
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import on_commit
 from aos_common.errors import NotFound
@@ -26,7 +27,6 @@ from aos_cost_intel.anomalies.schemas import (
     EscalationRead,
     anomaly_payload,
 )
-from aos_cost_intel.audit import record_audit
 from aos_cost_intel.budgets import repository as budgets_repository
 from aos_cost_intel.budgets.service import spend_of
 from aos_cost_intel.engines.budgets import evaluate_budget
@@ -40,6 +40,7 @@ from aos_cost_intel.engines.detector import (
 from aos_cost_intel.engines.history import DayStats, EntityHistory
 from aos_cost_intel.engines.kinds import AnomalyType, Severity
 from aos_cost_intel.ids import new_id
+from aos_cost_intel.models import outbox
 from aos_cost_intel.records.repository import driver
 from aos_cost_intel.reports.repository import midnight
 
@@ -190,12 +191,14 @@ async def escalate_anomaly(
     webhook_url: str | None,
 ) -> tuple[CostAnomalyRead, EscalationRead]:
     incident_id = new_id("inc_")
-    entry_id = await record_audit(
+    # The escalation opens an incident; the entry is that incident's, the anomaly is in its state.
+    entry_id = await enqueue_audit_entry(
         session,
+        outbox,
         tenant_id=anomaly.tenant_id,
         event_type="LimitBreached",
-        entity_type="cost_anomaly",
-        entity_id=anomaly.id,
+        entity_type="INCIDENT",
+        entity_id=incident_id,
         actor=actor,
         action_reason=anomaly.message,
         before_state=None,

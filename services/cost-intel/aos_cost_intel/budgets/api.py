@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import InternalCallerDep, Principal, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
-from aos_cost_intel.audit import kick_outbox_after_commit
 from aos_cost_intel.budgets import service
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead, GuardRequest
 from aos_cost_intel.schemas import MAX_CENTS

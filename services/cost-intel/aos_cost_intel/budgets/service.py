@@ -10,14 +10,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.errors import BadRequest
-from aos_cost_intel.audit import record_audit
 from aos_cost_intel.budgets import repository
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
 from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
 from aos_cost_intel.engines.money import plain
 from aos_cost_intel.ids import new_id
+from aos_cost_intel.models import outbox
 from aos_cost_intel.records.repository import driver
 from aos_cost_intel.reports.repository import spend_between
 
@@ -93,11 +94,12 @@ async def upsert_budget(
             "updated_at": now,
         },
     )
-    await record_audit(
+    await enqueue_audit_entry(
         session,
+        outbox,
         tenant_id=tenant_id,
         event_type="LimitCreated" if before is None else "LimitUpdated",
-        entity_type="budget",
+        entity_type="LIMIT",
         entity_id=after.id,
         actor=actor,
         action_reason=f"{body.budget_type} budget {'created' if before is None else 'updated'}",

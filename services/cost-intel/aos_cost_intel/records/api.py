@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import InternalCallerDep, Principal, require_permission, require_role
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge
 from aos_common.idempotency import idempotent
-from aos_cost_intel.audit import kick_outbox_after_commit
 from aos_cost_intel.engines.money import exact_sum, plain
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.reprice import reprice

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.errors import BadRequest
-from aos_cost_intel.audit import record_audit
 from aos_cost_intel.engines.money import EXACT, ZERO, plain
 from aos_cost_intel.engines.periods import floor_hour
 from aos_cost_intel.engines.pricing import TokenUsage, cost_cents
+from aos_cost_intel.models import outbox
 from aos_cost_intel.prices.service import book_for_version
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.schemas import RepriceRequest, RepriceResult
@@ -75,16 +76,23 @@ async def reprice(
         "skipped_count": skipped,
         "client_priced_count": client,
     }
-    entry_id = await record_audit(
+    entry_id = await enqueue_audit_entry(
         session,
+        outbox,
         tenant_id=tenant_id,
         event_type="CostRepriced",
-        entity_type="cost_records",
-        entity_id=f"{start.isoformat()}/{end.isoformat()}",
+        entity_type="PRICE_BOOK",
+        entity_id=book.version,
         actor=actor,
         action_reason=f"Reprice under price version {book.version}",
         before_state={"total_cost_cents": plain(previous)},
-        after_state={"total_cost_cents": plain(new_total), "price_version": book.version, **counts},
+        after_state={
+            "total_cost_cents": plain(new_total),
+            "price_version": book.version,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            **counts,
+        },
     )
     return RepriceResult.model_validate(
         {

@@ -117,7 +117,8 @@ async def test_escalation_posts_the_webhook_and_the_outbox_reaches_the_ledger(
         await asyncio.sleep(0.1)
     assert sorted(e["id"] for e in mine) == sorted(e["audit_entry_id"] for e in result["escalated"])
     assert {e["event_type"] for e in mine} == {"LimitBreached"}
-    assert {e["entity_type"] for e in mine} == {"cost_anomaly"}
+    assert {e["entity_type"] for e in mine} == {"INCIDENT"}
+    assert {e["entity_id"] for e in mine} == {a["incident_id"] for a in result["anomalies"]}
 
 
 async def test_the_sweep_skips_a_tenant_another_instance_is_detecting(

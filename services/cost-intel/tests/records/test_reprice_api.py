@@ -62,6 +62,10 @@ async def test_reprice_recomputes_derived_costs_only_and_is_audited(
             )
         ).all()
     assert payloads[0]["event_type"] == "CostRepriced"
+    assert (payloads[0]["entity_type"], payloads[0]["entity_id"]) == (
+        "PRICE_BOOK",
+        result["price_version"],
+    )
     assert payloads[0]["tenant_id"] == tenant
 
 

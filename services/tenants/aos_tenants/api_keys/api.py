@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
@@ -17,7 +18,6 @@ from aos_tenants.api_keys.schemas import (
     ApiKeyRead,
     ApiKeyRevokedRead,
 )
-from aos_tenants.outbox_kick import kick_outbox_after_commit
 from aos_tenants.secret_idempotency import idempotent_without_secret
 
 router = APIRouter(prefix="/api/v1/tenant/api-keys", tags=["api-keys"])

@@ -6,14 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import DEFAULT_KEY_PERMISSIONS, Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Forbidden, NotFound, TooManyRequests
 from aos_tenants.api_keys import repository
 from aos_tenants.api_keys.repository import KeyRecord
 from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead, ApiKeyRead
-from aos_tenants.audit import record_audit
 from aos_tenants.keys import generate_api_key, new_id
+from aos_tenants.models import outbox
 from aos_tenants.tenants import repository as tenants_repository
 
 KEY_LIMIT_EXCEEDED = "API key limit exceeded"
@@ -98,11 +99,12 @@ async def create_key(
             "created_by": actor.principal_id if actor else "system",
         },
     )
-    await record_audit(
+    await enqueue_audit_entry(
         session,
+        outbox,
         tenant_id=tenant_id,
         event_type="ApiKeyCreated",
-        entity_type="api_key",
+        entity_type="API_KEY",
         entity_id=record.id,
         actor=actor,
         action_reason=f"API key {record.name!r} created",
@@ -130,11 +132,12 @@ async def revoke_key(
             raise NotFound(KEY_NOT_FOUND)
         return to_read(existing)
     before = {**_audit_state(record), "status": "active"}
-    await record_audit(
+    await enqueue_audit_entry(
         session,
+        outbox,
         tenant_id=tenant_id,
         event_type="ApiKeyRevoked",
-        entity_type="api_key",
+        entity_type="API_KEY",
         entity_id=record.id,
         actor=actor,
         action_reason=reason,

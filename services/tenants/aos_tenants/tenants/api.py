@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
-from aos_tenants.outbox_kick import kick_outbox_after_commit
 from aos_tenants.secret_idempotency import idempotent_without_secret
 from aos_tenants.tenants import service
 from aos_tenants.tenants.schemas import (

@@ -241,7 +241,7 @@ async def test_create_and_revoke_write_audit_entries(
     assert {e["event_type"] for e in entries} == {"ApiKeyCreated", "ApiKeyRevoked"}
     for entry in entries:
         assert entry["id"].startswith("al_") and entry["tenant_id"] == tenant.id
-        assert entry["entity_type"] == "api_key" and entry["actor_type"] == "api_key"
+        assert entry["entity_type"] == "API_KEY" and entry["actor_type"] == "AGENT"
         assert created["key"] not in str(entry)
 
 
