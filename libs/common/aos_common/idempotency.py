@@ -154,16 +154,23 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 async def idempotent(
     request: Request,
     session: AsyncSession,
     tenant_id: str,
     produce: Callable[[], Awaitable[Response]],
+    *,
+    redact: Redactor | None = None,
 ) -> Response:
     """Run a creating POST at most once per `Idempotency-Key`.
 
     The reply is stored only after the request's transaction commits (so a replay never describes
     data that was rolled back) and the key is released if it rolls back, so the client can retry.
+    A reply carrying a secret (a new API key) passes `redact`: Redis keeps, and a replay shows,
+    the JSON reply with the secret removed, since the secret must be stored nowhere.
     """
     key = request.headers.get("idempotency-key")
     if not key:
@@ -199,11 +206,13 @@ async def idempotent(
     except BaseException:
         await release()
         raise
-    stored = StoredResponse(
-        response.status_code,
-        bytes(response.body),
-        response.media_type or "application/json",
-    )
+    if redact is None:
+        stored = StoredResponse(
+            response.status_code, bytes(response.body), response.media_type or "application/json"
+        )
+    else:
+        redacted = orjson.dumps(redact(orjson.loads(bytes(response.body))))
+        stored = StoredResponse(response.status_code, redacted, "application/json")
 
     async def store_reply() -> None:
         try:

@@ -11,6 +11,7 @@ from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
+from aos_common.idempotency import idempotent
 from aos_tenants.api_keys import service
 from aos_tenants.api_keys.schemas import (
     ApiKeyCreate,
@@ -18,7 +19,6 @@ from aos_tenants.api_keys.schemas import (
     ApiKeyRead,
     ApiKeyRevokedRead,
 )
-from aos_tenants.secret_idempotency import idempotent_without_secret
 
 router = APIRouter(prefix="/api/v1/tenant/api-keys", tags=["api-keys"])
 TenantQuery = Annotated[str | None, Query(max_length=64)]
@@ -56,7 +56,7 @@ async def create_api_key(
         kick_outbox_after_commit(request, session)
         return json_response(created, 201)
 
-    return await idempotent_without_secret(request, session, tenant, produce, redact_key)
+    return await idempotent(request, session, tenant, produce, redact=redact_key)
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRevokedRead)

@@ -11,7 +11,7 @@ from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
-from aos_tenants.secret_idempotency import idempotent_without_secret
+from aos_common.idempotency import idempotent
 from aos_tenants.tenants import service
 from aos_tenants.tenants.schemas import (
     HealthRead,
@@ -55,8 +55,8 @@ async def create_tenant(
         kick_outbox_after_commit(request, session)
         return json_response(created, 201)
 
-    return await idempotent_without_secret(
-        request, session, "platform-operator", produce, redact_initial_key
+    return await idempotent(
+        request, session, "platform-operator", produce, redact=redact_initial_key
     )
 
 
