@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -178,6 +180,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra={"errors": errors},
         )
 
+    async def handle_database(request: Request, exc: Exception) -> Response:
+        sqlstate = _sqlstate(exc)
+        if sqlstate is None or not sqlstate.startswith(DATA_EXCEPTION_CLASS):
+            return await handle_unexpected(request, exc)
+        logger.warning("refused data on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            400,
+            "The request holds a value the database cannot store "
+            "(for example a NUL character or a number out of range)",
+            instance=request.url.path,
+        )
+
     async def handle_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(
@@ -189,4 +203,24 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_exception_handler(DBAPIError, handle_database)
+    app.add_exception_handler(asyncpg.PostgresError, handle_database)
     app.add_exception_handler(Exception, handle_unexpected)
+
+
+# SQLSTATE class 22, "data exception": the value a client sent cannot be stored (NUL in text,
+# an untranslatable character, a number out of range). Routes validate first; this is the net.
+DATA_EXCEPTION_CLASS = "22"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of an asyncpg error, raw or wrapped by SQLAlchemy."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        code = getattr(seen, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None

@@ -65,3 +65,14 @@ async def test_tampered_context_is_401(client: httpx.AsyncClient) -> None:
     headers["X-AOS-Context-Signature"] = "0" * 64
     response = await client.get("/guarded", headers=headers)
     assert response.status_code == 401
+
+
+async def test_a_value_the_database_cannot_store_is_a_400_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/widgets", json={"name": "nul\u0000byte", "size": 1}, headers=principal_headers("tnt_a")
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "cannot store" in response.json()["detail"]
