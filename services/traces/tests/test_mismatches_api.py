@@ -269,3 +269,27 @@ async def test_bulk_report_errors(client: httpx.AsyncClient, tenant: Tenant) -> 
     assert missing.status_code == 404 and missing.json()["detail"] == "No mismatches found"
     absent = await client.post("/api/v1/traces/mismatches/bulk-report", headers=tenant.admin)
     assert absent.status_code == 422
+
+
+async def test_a_report_repeated_with_its_idempotency_key_is_recorded_and_notified_once(
+    database_url: str, redis_url: str, tenant: Tenant, local_server: LocalServer
+) -> None:
+    async with app_with(
+        database_url, redis_url, mismatch_webhook=f"{local_server.url}/hook"
+    ) as client:
+        stored = await store(client, tenant, make_trace())
+        before = len(local_server.requests)
+        headers = {**tenant.developer, "Idempotency-Key": f"mm-{uuid.uuid4()}"}
+        url = f"/api/v1/traces/{stored['trace_id']}/mismatch"
+        first = await client.post(url, json=REPORT, headers=headers)
+        again = await client.post(url, json=REPORT, headers=headers)
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json()["mismatch_id"] == first.json()["mismatch_id"]
+        assert len(local_server.requests) == before + 1
+        listed = (
+            await client.get(
+                f"/api/v1/traces/{stored['trace_id']}/mismatches", headers=tenant.viewer
+            )
+        ).json()["data"]
+        assert len(listed["mismatches"]) == 1

@@ -166,3 +166,18 @@ async def test_evidence_validation(client: httpx.AsyncClient, tenant: Tenant) ->
     assert (
         await client.get("/api/v1/traces/trace_nope/integrity", headers=tenant.admin)
     ).status_code == 404
+
+
+async def test_a_capture_failure_repeated_with_its_idempotency_key_is_recorded_once(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    stored = await store(client, tenant, make_trace())
+    path = f"/api/v1/traces/{stored['trace_id']}/evidence"
+    headers = {**tenant.developer, "Idempotency-Key": f"ev-{stored['trace_id']}"}
+    body = {"evidence_class": "provider", "failure_type": "provider_timeout"}
+    first = await client.post(path, json=body, headers=headers)
+    again = await client.post(path, json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    report = await integrity(client, tenant, stored["trace_id"])
+    assert [f["failure_type"] for f in report["failures"]] == ["provider_timeout"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
+from aos_common.idempotency import idempotent
 from aos_traces.dependencies import ReaderDep, WriterDep
 from aos_traces.evidence import service
 
@@ -43,15 +44,18 @@ async def integrity(trace_id: str, caller: ReaderDep, session: SessionDep) -> Re
 
 @router.post("/{trace_id}/evidence", status_code=201)
 async def record_evidence(
-    trace_id: str, body: EvidenceCreate, caller: WriterDep, session: SessionDep
+    trace_id: str, body: EvidenceCreate, request: Request, caller: WriterDep, session: SessionDep
 ) -> Response:
-    result = await service.record(
-        session,
-        caller.tenant_id,
-        trace_id,
-        body.evidence_class,
-        body.failure_type,
-        body.details,
-        caller.actor,
-    )
-    return json_response(result, 201)
+    async def produce() -> Response:
+        result = await service.record(
+            session,
+            caller.tenant_id,
+            trace_id,
+            body.evidence_class,
+            body.failure_type,
+            body.details,
+            caller.actor,
+        )
+        return json_response(result, 201)
+
+    return await idempotent(request, session, caller.tenant_id, produce)

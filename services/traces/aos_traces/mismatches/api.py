@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
+from aos_common.idempotency import idempotent
 from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
 from aos_traces.mismatches import service
 from aos_traces.mismatches.schemas import MismatchCreate
@@ -53,10 +54,13 @@ async def bulk_report(
 async def report_mismatch(
     trace_id: str, body: MismatchCreate, request: Request, caller: WriterDep, session: SessionDep
 ) -> Response:
-    result = await service.report(
-        session, request.app.state.settings, caller.tenant_id, trace_id, body, caller.actor
-    )
-    return json_response(result, 201)
+    async def produce() -> Response:
+        result = await service.report(
+            session, request.app.state.settings, caller.tenant_id, trace_id, body, caller.actor
+        )
+        return json_response(result, 201)
+
+    return await idempotent(request, session, caller.tenant_id, produce)
 
 
 @item_router.get("/{trace_id}/mismatches")
