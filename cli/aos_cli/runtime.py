@@ -128,10 +128,6 @@ def start_embedded_postgres(config: PlatformConfig) -> EmbeddedServer:
             f"The embedded PostgreSQL in {postgres_dir(config)} failed to start ({_first_line(error)}); "
             f"see {postgres_dir(config) / 'log'}."
         ) from None
-    get_uri = getattr(server.handle, "get_uri", None)
-    if get_uri is not None:
-        # pgserver puts the socket elsewhere when the data path is too long for a Unix socket.
-        server.url = get_uri()
     return server
 
 

@@ -20,12 +20,13 @@ class EmbeddedServer:
 
 
 def start_postgres(directory: Path) -> EmbeddedServer:
-    """Start (or reuse) a PostgreSQL cluster in `directory`; its URL uses the Unix socket there."""
+    """Start (or reuse) a PostgreSQL cluster in `directory`; its URL uses the cluster's Unix socket
+    (pgserver's own URI: it puts the socket elsewhere when `directory` is too long for one)."""
     import pgserver
 
     directory.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(directory, cleanup_mode="stop")
-    return EmbeddedServer(url=f"postgresql://postgres@/postgres?host={directory}", handle=server)
+    return EmbeddedServer(url=server.get_uri("postgres"), handle=server)
 
 
 def start_redis(directory: Path) -> EmbeddedServer:
