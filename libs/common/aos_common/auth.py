@@ -278,10 +278,16 @@ def require_role(*roles: str) -> Any:
 
 
 async def get_internal_caller(request: Request) -> Principal:
-    """Internal routes: a valid signed context, or the internal secret itself (e.g. a sidecar)."""
+    """Internal routes: a signed *service* context, or the internal secret itself (a sidecar).
+
+    A signed context of a user or key (what the gateway attaches to public requests) is refused:
+    internal routes trust their caller's tenant_id parameter, which only a service may set.
+    """
     authenticator: Authenticator = request.app.state.authenticator
     principal = authenticator.context_principal(request.headers)
     if principal is not None:
+        if principal.principal_type != "service":
+            raise Forbidden("Internal route: only services may call it")
         return principal
     secret = request.headers.get(INTERNAL_SECRET_HEADER.lower())
     if secret and hmac.compare_digest(secret.encode(), authenticator._internal_secret.encode()):

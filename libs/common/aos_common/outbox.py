@@ -179,6 +179,8 @@ class OutboxRelay:
         return delivered
 
     async def _deliver(self, destination: str, path: str, payload: dict[str, Any]) -> str | None:
+        if not self._client.knows(destination):
+            return f"{REFUSED} no address is configured for {destination!r}"
         try:
             response = await self._client.request(
                 destination,

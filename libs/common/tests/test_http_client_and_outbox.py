@@ -89,6 +89,10 @@ def receiver_app(received: dict[str, int]) -> FastAPI:
 async def sessionmaker(migrated_database_url: str) -> AsyncIterator[object]:
     engine = create_engine(migrated_database_url, application_name="outbox-test")
     yield create_sessionmaker(engine)
+    async with engine.begin() as connection:  # the database is shared with the tenants tests
+        await connection.execute(
+            text("DELETE FROM tenants.outbox WHERE destination IN ('sink', 'nowhere')")
+        )
     await engine.dispose()
 
 
@@ -190,3 +194,39 @@ async def test_a_busy_peer_is_retried_soon(sessionmaker) -> None:  # type: ignor
     wait, error, pending = await _next_attempt_in_seconds(sessionmaker, 429)
     assert pending and error.startswith("HTTP 429")
     assert wait < 10
+
+
+async def test_a_message_for_an_unknown_destination_does_not_stop_the_others(sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    received: dict[str, int] = {}
+    app = receiver_app(received)
+    from aos_common.auth import Authenticator
+
+    app.state.authenticator = Authenticator(
+        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
+        operator_key=None,
+        resolver=None,  # type: ignore[arg-type]
+    )
+    stray, wanted = f"msg-{secrets.token_hex(6)}", f"msg-{secrets.token_hex(6)}"
+    async with sessionmaker() as session, session.begin():
+        for message_id, destination in ((stray, "nowhere"), (wanted, "sink")):
+            await enqueue(
+                session,
+                outbox,
+                destination=destination,
+                path="/internal/v1/sink",
+                payload={"tenant_id": "tnt_x"},
+                message_id=message_id,
+            )
+    up = ServiceClient(
+        service_name="test",
+        base_urls={"sink": "http://sink"},
+        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
+        transports={"sink": httpx.ASGITransport(app=app)},
+    )
+    await OutboxRelay(sessionmaker=sessionmaker, table=outbox, client=up).deliver_pending()
+    assert received.get(wanted) == 1
+    async with sessionmaker() as session:
+        error = await session.scalar(
+            text("SELECT last_error FROM tenants.outbox WHERE id = :id"), {"id": stray}
+        )
+    assert error.startswith("refused: no address")
