@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from aos_common.app import create_service_app
-from aos_common.auth import PrincipalDep, require_permission
+from aos_common.auth import InternalCallerDep, PrincipalDep, require_permission
 from aos_common.db import SessionDep, create_engine
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
@@ -48,6 +48,10 @@ def build_router() -> APIRouter:
     @router.get("/guarded", dependencies=[require_permission("keys:create")])
     async def guarded() -> dict[str, str]:
         return {"ok": "yes"}
+
+    @router.get("/internal/v1/whoami")
+    async def whoami(caller: InternalCallerDep) -> dict[str, str]:
+        return {"principal_id": caller.principal_id}
 
     @router.get("/boom")
     async def boom() -> None:

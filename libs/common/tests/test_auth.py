@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from aos_common.auth import (
@@ -15,6 +16,7 @@ from aos_common.auth import (
     verify_context,
 )
 from aos_common.errors import Forbidden, Unauthorized
+from aos_common.testing import principal_headers
 
 SECRET = "s" * 40
 OPERATOR_KEY = "aos_op_" + "x" * 40
@@ -137,3 +139,27 @@ def test_scoped_tenant_refuses_other_tenant() -> None:
 def test_scoped_tenant_lets_operator_read_across_tenants() -> None:
     assert scoped_tenant(principal("tnt_a", roles=["operator"]), "tnt_b") == "tnt_b"
     assert scoped_tenant(principal("tnt_a"), None) == "tnt_a"
+
+
+async def test_an_internal_route_answers_a_signed_service_context(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = principal_headers("tnt_a", principal_id="service:traces", principal_type="service")
+    response = await client.get("/internal/v1/whoami", headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"principal_id": "service:traces"}
+
+
+async def test_an_internal_route_refuses_a_signed_user_or_key_context(
+    client: httpx.AsyncClient,
+) -> None:
+    for principal_type in ("user", "api_key"):
+        headers = principal_headers("tnt_a", principal_type=principal_type)
+        response = await client.get("/internal/v1/whoami", headers=headers)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "Internal route: only services may call it"
+
+
+async def test_an_internal_route_without_a_context_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/internal/v1/whoami")
+    assert response.status_code == 401
