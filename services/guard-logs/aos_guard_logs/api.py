@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response, StreamingResponse
 
 from aos_common.auth import Principal, require_permission, scoped_tenant
@@ -21,7 +21,9 @@ from aos_guard_logs.schemas import LogDetailRead, LogFilters, LogListRead
 router = APIRouter(prefix="/api/v1/guard/logs", tags=["guard-logs"])
 
 ReaderDep = Annotated[Principal, require_permission(READ_LOGS)]
-TenantQuery = Annotated[str | None, Query(description="Must be the caller's tenant (operators: any)")]
+TenantQuery = Annotated[
+    str | None, Query(description="Must be the caller's tenant (operators: any)")
+]
 MAX_EXPORT_ROWS = 100_000
 UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -39,30 +41,32 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def log_filters(
-    agent_id: str | None, status: str | None, from_date: datetime | None, to_date: datetime | None
+    agent_id: str | None = None,
+    status: str | None = None,
+    from_date: datetime | None = None,
+    to_date: datetime | None = None,
 ) -> LogFilters:
+    """The filter query parameters every log list and export takes."""
     from_date, to_date = _utc(from_date), _utc(to_date)
     if from_date is not None and to_date is not None and from_date > to_date:
         raise BadRequest("from_date must not be after to_date")
     return LogFilters(agent_id=agent_id, status=status, from_date=from_date, to_date=to_date)
 
 
+LogFiltersDep = Annotated[LogFilters, Depends(log_filters)]
+
+
 @router.get("", response_model=LogListRead)
 async def list_logs(
     principal: ReaderDep,
     logs: LogsServiceDep,
-    agent_id: str | None = None,
-    status: str | None = None,
-    from_date: datetime | None = None,
-    to_date: datetime | None = None,
+    filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
-    page = await logs.list_logs(
-        tenant, log_filters(agent_id, status, from_date, to_date), limit=limit, offset=offset
-    )
+    page = await logs.list_logs(tenant, filters, limit=limit, offset=offset)
     return json_response(page)
 
 
@@ -73,11 +77,8 @@ async def list_logs(
 async def export_logs(
     principal: ReaderDep,
     exports: ExportServiceDep,
+    filters: LogFiltersDep,
     format: str = "json",
-    agent_id: str | None = None,
-    status: str | None = None,
-    from_date: datetime | None = None,
-    to_date: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = 1000,
     tenant_id: TenantQuery = None,
 ) -> Response:
@@ -93,7 +94,7 @@ async def export_logs(
         principal=principal,
         request_id=current_request_id(),
         format=export_format,
-        filters=log_filters(agent_id, status, from_date, to_date),
+        filters=filters,
         limit=limit,
     )
     body = await exports.open(request)

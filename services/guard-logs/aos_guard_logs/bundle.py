@@ -85,8 +85,14 @@ def _zip_time(generated_at: str) -> tuple[int, int, int, int, int, int]:
         moment = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
     except ValueError:
         return (1980, 1, 1, 0, 0, 0)
-    return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute,
-            moment.second)
+    return (
+        max(moment.year, 1980),
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+    )
 
 
 def write_zip(files: Mapping[str, bytes], *, generated_at: str) -> bytes:

@@ -21,11 +21,15 @@ def bundle() -> None:
 
 @bundle_app.command("verify")
 def verify(
-    file: Annotated[Path, typer.Argument(help="The bundle zip (GET /api/v1/guard/logs/{id}/bundle)")],
+    file: Annotated[
+        Path, typer.Argument(help="The bundle zip (GET /api/v1/guard/logs/{id}/bundle)")
+    ],
     public_key: Annotated[
         str | None,
-        typer.Option(help="The ledger's Ed25519 public key (base64, GET /api/v1/audit/public-key); "
-                     "without it the key inside the bundle is trusted"),
+        typer.Option(
+            help="The ledger's Ed25519 public key (base64, GET /api/v1/audit/public-key); "
+            "without it the key inside the bundle is trusted"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:

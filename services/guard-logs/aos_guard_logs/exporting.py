@@ -92,9 +92,7 @@ class ExportStats:
         return str(self._digest.hexdigest())
 
 
-async def _chunked(
-    pieces: AsyncIterator[bytes], stats: ExportStats
-) -> AsyncIterator[bytes]:
+async def _chunked(pieces: AsyncIterator[bytes], stats: ExportStats) -> AsyncIterator[bytes]:
     """Coalesce small pieces into chunks of about CHUNK_BYTES, accounting for every byte sent."""
     buffer = bytearray()
     async for piece in pieces:

@@ -19,7 +19,7 @@ from aos_common.envelope import (
     page_envelope,
 )
 from aos_common.errors import NotFound
-from aos_guard_logs.api import TenantQuery, log_filters
+from aos_guard_logs.api import LogFiltersDep, TenantQuery
 from aos_guard_logs.dependencies import READ_LOGS, LogsServiceDep
 from aos_guard_logs.peers import AUDIT, UpstreamError
 from aos_guard_logs.repository import LogExportRepository
@@ -38,18 +38,13 @@ class ExportNotFound(NotFound):
 async def list_llm_runs(
     principal: ReaderDep,
     logs: LogsServiceDep,
-    agent_id: str | None = None,
-    status: str | None = None,
-    from_date: datetime | None = None,
-    to_date: datetime | None = None,
+    filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
-    runs, total = await logs.llm_runs(
-        tenant, log_filters(agent_id, status, from_date, to_date), limit=limit, offset=offset
-    )
+    runs, total = await logs.llm_runs(tenant, filters, limit=limit, offset=offset)
     return json_response(page_envelope(runs, total=total, limit=limit, offset=offset))
 
 
@@ -123,4 +118,3 @@ async def get_export(
     if record is None:
         raise ExportNotFound(export_id)
     return json_response(envelope(record))
-

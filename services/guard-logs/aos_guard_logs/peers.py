@@ -65,7 +65,9 @@ class Peers:
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of trace summaries and the filtered total."""
         response = await self._get(
-            TRACES, "/internal/v1/traces/logs", tenant_id,
+            TRACES,
+            "/internal/v1/traces/logs",
+            tenant_id,
             {**filters, "limit": limit, "offset": offset},
         )
         body = _checked(TRACES, response)
@@ -121,7 +123,9 @@ class Peers:
         return dict(_checked(AUDIT, response))
 
     async def run_costs(self, tenant_id: str, run_id: str) -> dict[str, Any]:
-        response = await self._get(COST, f"/internal/v1/cost/runs/{_segment(run_id)}", tenant_id, {})
+        response = await self._get(
+            COST, f"/internal/v1/cost/runs/{_segment(run_id)}", tenant_id, {}
+        )
         if response.status_code == 404:
             return {"run_id": run_id, "records": [], "total_cost_cents": 0}
         return dict(_checked(COST, response))

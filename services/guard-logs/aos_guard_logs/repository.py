@@ -36,8 +36,9 @@ class LogExportRepository:
         )
         rows = (await self._session.execute(statement)).scalars().all()
         total = await self._session.scalar(
-            tenant_scoped(select(func.count()).select_from(LogExport), LogExport.tenant_id,
-                          tenant_id)
+            tenant_scoped(
+                select(func.count()).select_from(LogExport), LogExport.tenant_id, tenant_id
+            )
         )
         items = [LogExportRead.model_validate(row, from_attributes=True) for row in rows]
         return items, int(total or 0)

@@ -147,9 +147,7 @@ class LogsService:
                     "tree_head": documents[-1].get("tree_head"),
                     "entries": sorted(entries.values(), key=lambda entry: int(entry["seq"])),
                 }
-        raise ServiceUnavailable(
-            "Upstream audit-ledger unavailable", headers={"Retry-After": "1"}
-        )
+        raise ServiceUnavailable("Upstream audit-ledger unavailable", headers={"Retry-After": "1"})
 
     async def llm_runs(
         self, tenant_id: str, filters: LogFilters, *, limit: int, offset: int

@@ -90,33 +90,44 @@ def _json(members: Mapping[str, bytes], name: str) -> Any:
         raise BundleUnreadable(f"{name} is not valid JSON: {error}") from None
 
 
-def _check_manifest(report: BundleReport, manifest: Mapping[str, Any],
-                    members: Mapping[str, bytes]) -> None:
+def _check_manifest(
+    report: BundleReport, manifest: Mapping[str, Any], members: Mapping[str, bytes]
+) -> None:
     listed = manifest.get("files")
     if not isinstance(listed, Mapping):
         report.add("manifest", False, "manifest.json has no 'files' map")
         return
     present = set(members) - {MANIFEST}
     missing = sorted(set(BUNDLE_FILES) - set(listed))
-    report.add("manifest.complete", not missing,
-               f"missing from manifest: {', '.join(missing)}" if missing
-               else "every bundle file is listed")
+    report.add(
+        "manifest.complete",
+        not missing,
+        f"missing from manifest: {', '.join(missing)}"
+        if missing
+        else "every bundle file is listed",
+    )
     unlisted = sorted(present - set(listed))
-    report.add("manifest.unlisted", not unlisted,
-               f"files not in the manifest: {', '.join(unlisted)}" if unlisted
-               else "no unlisted files")
+    report.add(
+        "manifest.unlisted",
+        not unlisted,
+        f"files not in the manifest: {', '.join(unlisted)}" if unlisted else "no unlisted files",
+    )
     for name, meta in sorted(listed.items()):
         if name not in members:
             report.add(f"sha256:{name}", False, "listed in the manifest but absent")
             continue
         expected = str(meta.get("sha256", "")) if isinstance(meta, Mapping) else ""
         actual = hashlib.sha256(members[name]).hexdigest()
-        report.add(f"sha256:{name}", actual == expected,
-                   "matches" if actual == expected else f"expected {expected}, found {actual}")
+        report.add(
+            f"sha256:{name}",
+            actual == expected,
+            "matches" if actual == expected else f"expected {expected}, found {actual}",
+        )
 
 
-def _check_audit(report: BundleReport, audit: Mapping[str, Any], tenant_id: str,
-                 public_key: str | None) -> None:
+def _check_audit(
+    report: BundleReport, audit: Mapping[str, Any], tenant_id: str, public_key: str | None
+) -> None:
     head = audit.get("tree_head")
     if not isinstance(head, Mapping):
         report.add("audit.tree_head", False, "audit.json has no tree_head")
@@ -124,9 +135,13 @@ def _check_audit(report: BundleReport, audit: Mapping[str, Any], tenant_id: str,
     key = public_key or str(head.get("public_key") or "")
     signed = merkle.verify_tree_head_signature(head, tenant_id, key)
     source = "the given public key" if public_key else "the bundle's public key"
-    report.add("audit.tree_head.signature", signed,
-               f"tree head of size {head.get('tree_size')} signed, checked with {source}"
-               if signed else f"Ed25519 signature does not verify with {source}")
+    report.add(
+        "audit.tree_head.signature",
+        signed,
+        f"tree head of size {head.get('tree_size')} signed, checked with {source}"
+        if signed
+        else f"Ed25519 signature does not verify with {source}",
+    )
     if public_key and head.get("public_key") and head.get("public_key") != public_key:
         report.add("audit.tree_head.key", False, "the bundle names a different public key")
     entries = audit.get("entries")
@@ -140,24 +155,41 @@ def _check_audit(report: BundleReport, audit: Mapping[str, Any], tenant_id: str,
         previous = entry
 
 
-def _check_entry(report: BundleReport, entry: Any, head: Mapping[str, Any], tenant_id: str,
-                 previous: Mapping[str, Any] | None) -> None:
+def _check_entry(
+    report: BundleReport,
+    entry: Any,
+    head: Mapping[str, Any],
+    tenant_id: str,
+    previous: Mapping[str, Any] | None,
+) -> None:
     if not isinstance(entry, Mapping):
         report.add("audit.entry", False, "an entry is not an object")
         return
     label = f"audit.entry[{entry.get('seq')}]"
     recomputed = merkle.entry_hash(entry)
-    report.add(f"{label}.entry_hash", recomputed == entry.get("entry_hash"),
-               "recomputes" if recomputed == entry.get("entry_hash")
-               else f"fields hash to {recomputed}, entry says {entry.get('entry_hash')}")
-    report.add(f"{label}.tenant", entry.get("tenant_id") == tenant_id,
-               "belongs to the bundle's tenant" if entry.get("tenant_id") == tenant_id
-               else f"belongs to tenant {entry.get('tenant_id')}")
+    report.add(
+        f"{label}.entry_hash",
+        recomputed == entry.get("entry_hash"),
+        "recomputes"
+        if recomputed == entry.get("entry_hash")
+        else f"fields hash to {recomputed}, entry says {entry.get('entry_hash')}",
+    )
+    report.add(
+        f"{label}.tenant",
+        entry.get("tenant_id") == tenant_id,
+        "belongs to the bundle's tenant"
+        if entry.get("tenant_id") == tenant_id
+        else f"belongs to tenant {entry.get('tenant_id')}",
+    )
     if previous is not None and _int(entry.get("seq")) == _int(previous.get("seq")) + 1:
         linked = entry.get("prev_hash") == previous.get("entry_hash")
-        report.add(f"{label}.prev_hash", linked,
-                   "chains to the previous entry" if linked else "does not chain to entry "
-                   f"{previous.get('seq')}")
+        report.add(
+            f"{label}.prev_hash",
+            linked,
+            "chains to the previous entry"
+            if linked
+            else f"does not chain to entry {previous.get('seq')}",
+        )
     proof = entry.get("proof")
     if not isinstance(proof, Mapping):
         report.add(f"{label}.proof", False, "no inclusion proof")
@@ -170,16 +202,24 @@ def _check_entry(report: BundleReport, entry: Any, head: Mapping[str, Any], tena
         and _int(proof.get("tree_size")) == _int(head.get("tree_size"))
     )
     included = consistent and merkle.verify_inclusion(
-        leaf, index, _int(head.get("tree_size")), list(proof.get("audit_path") or []),
+        leaf,
+        index,
+        _int(head.get("tree_size")),
+        list(proof.get("audit_path") or []),
         str(head.get("root_hash")),
     )
-    report.add(f"{label}.inclusion", included,
-               f"included at leaf {index} of the signed tree" if included
-               else "inclusion proof does not lead to the signed root")
+    report.add(
+        f"{label}.inclusion",
+        included,
+        f"included at leaf {index} of the signed tree"
+        if included
+        else "inclusion proof does not lead to the signed root",
+    )
 
 
-def _check_trace(report: BundleReport, trace: Mapping[str, Any], steps_bytes: bytes,
-                 tenant_id: str) -> None:
+def _check_trace(
+    report: BundleReport, trace: Mapping[str, Any], steps_bytes: bytes, tenant_id: str
+) -> None:
     try:
         steps = [orjson.loads(line) for line in steps_bytes.splitlines() if line.strip()]
     except orjson.JSONDecodeError as error:
@@ -188,30 +228,42 @@ def _check_trace(report: BundleReport, trace: Mapping[str, Any], steps_bytes: by
     report.summary["steps"] = len(steps)
     try:
         recomputed = compute_root_hash(
-            int(trace.get("seed", 42)), trace.get("frozen_timestamp"),
-            str(trace.get("tenant_id") or tenant_id), steps,
+            int(trace.get("seed", 42)),
+            trace.get("frozen_timestamp"),
+            str(trace.get("tenant_id") or tenant_id),
+            steps,
         )
     except (KeyError, TypeError, ValueError) as error:
         report.add("trace.root_hash", False, f"cannot recompute: {error}")
         return
     matches = recomputed == trace.get("root_hash")
-    report.add("trace.root_hash", matches,
-               "recomputes from the steps (schema 1.1)" if matches
-               else f"steps hash to {recomputed}, trace says {trace.get('root_hash')}")
+    report.add(
+        "trace.root_hash",
+        matches,
+        "recomputes from the steps (schema 1.1)"
+        if matches
+        else f"steps hash to {recomputed}, trace says {trace.get('root_hash')}",
+    )
 
 
 def _check_costs(report: BundleReport, costs: Mapping[str, Any]) -> None:
     try:
-        total = sum((Decimal(str(record.get("cost_cents", 0)))
-                     for record in costs.get("records") or []), Decimal(0))
+        total = sum(
+            (Decimal(str(record.get("cost_cents", 0))) for record in costs.get("records") or []),
+            Decimal(0),
+        )
         stated = Decimal(str(costs.get("total_cost_cents", 0)))
     except (InvalidOperation, AttributeError, TypeError):
         report.add("costs.total", False, "cost records are not numbers")
         return
     report.summary["cost_records"] = len(costs.get("records") or [])
-    report.add("costs.total", total == stated,
-               f"records sum to {stated}" if total == stated
-               else f"records sum to {total}, total says {stated}")
+    report.add(
+        "costs.total",
+        total == stated,
+        f"records sum to {stated}"
+        if total == stated
+        else f"records sum to {total}, total says {stated}",
+    )
 
 
 def _int(value: Any) -> int:
@@ -221,8 +273,7 @@ def _int(value: Any) -> int:
         return -1
 
 
-def verify_bundle(source: str | Path | IO[bytes], *, public_key: str | None = None
-                  ) -> BundleReport:
+def verify_bundle(source: str | Path | IO[bytes], *, public_key: str | None = None) -> BundleReport:
     """Check a bundle; never raises on a bad bundle, the report says what failed."""
     report = BundleReport(source=str(source) if isinstance(source, str | Path) else "<stream>")
     try:
@@ -232,8 +283,12 @@ def verify_bundle(source: str | Path | IO[bytes], *, public_key: str | None = No
         if not isinstance(manifest, Mapping):
             raise BundleUnreadable("manifest.json is not an object")
         tenant_id = str(manifest.get("tenant_id") or "")
-        report.summary.update({key: manifest.get(key) for key in
-                               ("tenant_id", "log_id", "run_id", "trace_id", "generated_at")})
+        report.summary.update(
+            {
+                key: manifest.get(key)
+                for key in ("tenant_id", "log_id", "run_id", "trace_id", "generated_at")
+            }
+        )
         _check_manifest(report, manifest, members)
         audit = _json(members, AUDIT)
         _check_audit(report, audit, tenant_id, public_key)
