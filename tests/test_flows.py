@@ -192,8 +192,13 @@ def test_recorded_costs_add_up_in_the_tenant_summary(
     for cents in ("12.5", "0.25"):
         response = gateway.post(
             "/api/v1/cost/record",
-            json={"model": "gpt-4o", "input_tokens": 100, "output_tokens": 20, "cost_cents": cents,
-                  "request_id": f"req_{secrets.token_hex(6)}"},
+            json={
+                "model": "gpt-4o",
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "cost_cents": cents,
+                "request_id": f"req_{secrets.token_hex(6)}",
+            },
             headers=tenant.headers,
         )
         assert response.status_code in (200, 201), response.text
@@ -227,7 +232,8 @@ def test_an_evidence_bundle_downloaded_through_the_gateway_verifies_offline(
     # The data dir is empty on purpose: nothing from a developer's .aos leaks into this process.
     isolated = {"AOS_DATA_DIR": str(tmp_path / "no-platform")}
     verified = runner.invoke(
-        app, ["bundle", "verify", str(bundle), "--public-key", _public_key(public_key)],
+        app,
+        ["bundle", "verify", str(bundle), "--public-key", _public_key(public_key)],
         env=isolated,
     )
     assert verified.exit_code == 0, verified.output

@@ -42,7 +42,12 @@ def test_credentials_file_is_private_and_has_the_documented_shape(
     assert stat.S_IMODE(platform.credentials_path.stat().st_mode) == 0o600
     credentials = platform.credentials
     assert set(credentials) == {
-        "gateway_url", "services", "operator_key", "tenant_id", "admin_key", "console_token",
+        "gateway_url",
+        "services",
+        "operator_key",
+        "tenant_id",
+        "admin_key",
+        "console_token",
     }
     assert set(credentials["services"]) == PROCESS_NAMES - {"gateway"}
     assert credentials["operator_key"].startswith("aos_op_")
@@ -87,8 +92,11 @@ def test_aos_token_mints_a_console_token_the_platform_accepts(platform: RunningP
         pytest.skip("the tenants package has no bootstrap_demo")
     env = {k: v for k, v in platform.env.items() if k != "AOS_JWT_SECRET"}
     minted = subprocess.run(
-        aos_command("token", "--tenant-id", tenant_id), env=env,
-        capture_output=True, text=True, timeout=60,
+        aos_command("token", "--tenant-id", tenant_id),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert minted.returncode == 0, minted.stderr
     response = httpx.get(

@@ -80,9 +80,7 @@ def bootstrap_demo(values: Mapping[str, Any]) -> DemoCredentials | None:
         return None
     parameters = inspect.signature(function).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    kwargs = {
-        name: value for name, value in values.items() if accepts_any or name in parameters
-    }
+    kwargs = {name: value for name, value in values.items() if accepts_any or name in parameters}
     result = _run(function, kwargs)
     if result is None:
         return DemoCredentials()

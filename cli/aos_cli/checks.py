@@ -116,8 +116,10 @@ def check_redis_reachable(url: str) -> None:
     try:
         client.ping()
     except Exception as error:
-        reason = _reason(error.__cause__ or error) if isinstance(error, redis.RedisError) else (
-            _reason(error)
+        reason = (
+            _reason(error.__cause__ or error)
+            if isinstance(error, redis.RedisError)
+            else (_reason(error))
         )
         raise AosError(f"Cannot connect to Redis at {masked(url)} ({reason}).") from None
     finally:

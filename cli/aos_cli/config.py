@@ -112,7 +112,9 @@ def load_config(env: Mapping[str, str] | None = None) -> PlatformConfig:
     try:
         ready_timeout = float(raw_timeout)
     except ValueError:
-        raise AosError(f"AOS_UP_TIMEOUT must be a number of seconds, not {raw_timeout!r}.") from None
+        raise AosError(
+            f"AOS_UP_TIMEOUT must be a number of seconds, not {raw_timeout!r}."
+        ) from None
     data_dir = Path(_first(env, "AOS_DATA_DIR") or ".aos").expanduser().resolve()
     return PlatformConfig(
         data_dir=data_dir,

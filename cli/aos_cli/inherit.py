@@ -15,7 +15,10 @@ from aos_cli.credentials import read_json
 from aos_cli.errors import AosError
 from aos_cli.state import read_state
 
-_EMBEDDED_ENV = {"postgres": ("DATABASE_URL", "AOS_DATABASE_URL"), "redis": ("REDIS_URL", "AOS_REDIS_URL")}
+_EMBEDDED_ENV = {
+    "postgres": ("DATABASE_URL", "AOS_DATABASE_URL"),
+    "redis": ("REDIS_URL", "AOS_REDIS_URL"),
+}
 
 
 def _unset(env: MutableMapping[str, str], *names: str) -> bool:

@@ -93,8 +93,11 @@ def migrate(
             database_url = embedded.url
         try:
             with Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                MofNCompleteColumn(), console=console,
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
             ) as progress:
                 task = progress.add_task("Migrations", total=len(services))
                 for name, package in services:

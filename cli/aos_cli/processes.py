@@ -78,7 +78,9 @@ class Supervisor:
     ) -> Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            log.write(f"\n=== {name} starting at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
+            log.write(
+                f"\n=== {name} starting at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode()
+            )
             log.flush()
             process = subprocess.Popen(
                 list(argv),

@@ -34,7 +34,9 @@ def run_status(config: PlatformConfig, console: Console) -> int:
     state = read_state(config.run_file)
     if state is None:
         raise AosError(f"AOS is not running from {config.data_dir}; start it with `aos up`.")
-    table = Table(title=f"AOS (aos up pid {state.pid}, since {state.started_at})", title_justify="left")
+    table = Table(
+        title=f"AOS (aos up pid {state.pid}, since {state.started_at})", title_justify="left"
+    )
     for column in ("process", "pid", "URL", "state"):
         table.add_column(column)
     all_ready = True
@@ -44,8 +46,12 @@ def run_status(config: PlatformConfig, console: Console) -> int:
             readiness = _readiness(client, str(process.get("url"))) if alive else "stopped"
             all_ready = all_ready and readiness == "ready"
             style = "green" if readiness == "ready" else "red"
-            table.add_row(name, str(process.get("pid")), str(process.get("url")),
-                          f"[{style}]{readiness}[/{style}]")
+            table.add_row(
+                name,
+                str(process.get("pid")),
+                str(process.get("url")),
+                f"[{style}]{readiness}[/{style}]",
+            )
     for name, pid in state.embedded.items():
         table.add_row(f"{name} (embedded)", str(pid), "", "running" if _alive(pid) else "stopped")
     console.print(table)

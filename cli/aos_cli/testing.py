@@ -75,9 +75,7 @@ def platform_env(
 ) -> dict[str, str]:
     """A clean environment for `aos up`: own data directory, free ports, a fresh marker."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k in _KEPT or not k.startswith(_SCRUBBED_PREFIXES)
+        k: v for k, v in os.environ.items() if k in _KEPT or not k.startswith(_SCRUBBED_PREFIXES)
     }
     env["AOS_DATA_DIR"] = str(data_dir)
     env[MARKER_ENV] = uuid.uuid4().hex

@@ -211,7 +211,10 @@ def _wait_ready(
 
 
 def _write_credentials(
-    config: PlatformConfig, backends: Backends, operator_key: str, secrets: dict[str, str],
+    config: PlatformConfig,
+    backends: Backends,
+    operator_key: str,
+    secrets: dict[str, str],
     console: Console,
 ) -> None:
     demo = None
@@ -311,7 +314,9 @@ def run_up(config: PlatformConfig, console: Console) -> int:
         try:
             env = dict(os.environ)
             secrets = resolve_secrets(config.data_dir / "secrets.json", env)
-            operator_key = resolve_operator_key(config.credentials_path, env.get("AOS_OPERATOR_KEY"))
+            operator_key = resolve_operator_key(
+                config.credentials_path, env.get("AOS_OPERATOR_KEY")
+            )
             stop.check()
             with _progress(console) as progress:
                 backends = _start_backends(config, progress, stop)

@@ -67,7 +67,9 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     with pytest.raises(AosError) as raised:
         check_database_reachable(f"postgresql://u:secret@127.0.0.1:{port}/db")
     message = str(raised.value)
-    assert message.startswith(f"Cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:{port}/db")
+    assert message.startswith(
+        f"Cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1:{port}/db"
+    )
     assert "secret" not in message
 
 

@@ -33,9 +33,7 @@ def test_each_port_is_overridable_by_its_own_variable() -> None:
 
 
 def test_database_and_redis_urls_come_from_either_variable_name() -> None:
-    config = load_config(
-        {"DATABASE_URL": "postgresql://a@h/db", "AOS_REDIS_URL": "redis://h:1/0"}
-    )
+    config = load_config({"DATABASE_URL": "postgresql://a@h/db", "AOS_REDIS_URL": "redis://h:1/0"})
     assert config.database_url == "postgresql://a@h/db"
     assert config.redis_url == "redis://h:1/0"
 
@@ -49,5 +47,7 @@ def test_a_port_that_is_not_a_number_is_named_in_one_sentence() -> None:
 
 
 def test_two_processes_on_one_port_are_refused() -> None:
-    with pytest.raises(AosError, match="tenants and traces processes are both configured for port 8001"):
+    with pytest.raises(
+        AosError, match="tenants and traces processes are both configured for port 8001"
+    ):
         load_config({"AOS_TRACES_PORT": "8001"})

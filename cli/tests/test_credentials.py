@@ -34,9 +34,14 @@ def test_private_files_are_written_with_mode_0600(tmp_path: Path) -> None:
 def test_the_operator_key_in_the_credentials_file_is_reused(tmp_path: Path) -> None:
     path = tmp_path / "credentials.json"
     first = resolve_operator_key(path, None)
-    write_private_json(path, credentials_document(
-        gateway_url="g", service_urls={}, operator_key=first,
-    ))
+    write_private_json(
+        path,
+        credentials_document(
+            gateway_url="g",
+            service_urls={},
+            operator_key=first,
+        ),
+    )
     assert resolve_operator_key(path, None) == first
 
 

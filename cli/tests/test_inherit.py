@@ -18,8 +18,16 @@ def _installation(data_dir: Path) -> None:
     me = psutil.Process(os.getpid())
     write_state(
         data_dir / "run.json",
-        RunState(me.pid, me.create_time(), "t", {}, {}, "db", "redis",
-                 embedded_urls={"postgres": "postgresql://postgres@/postgres?host=/s"}),
+        RunState(
+            me.pid,
+            me.create_time(),
+            "t",
+            {},
+            {},
+            "db",
+            "redis",
+            embedded_urls={"postgres": "postgresql://postgres@/postgres?host=/s"},
+        ),
     )
 
 

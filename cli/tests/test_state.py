@@ -37,10 +37,15 @@ def test_children_of_a_dead_aos_up_are_stopped_and_strangers_left_alone(tmp_path
     stranger = subprocess.Popen([sys.executable, "-c", SLEEPER])
     try:
         path = tmp_path / "run.json"
-        write_private_json(path, {
-            "pid": _dead_pid(), "create_time": 0.0, "started_at": "t",
-            "processes": {"tenants": {"pid": orphan.pid}, "traces": {"pid": stranger.pid}},
-        })
+        write_private_json(
+            path,
+            {
+                "pid": _dead_pid(),
+                "create_time": 0.0,
+                "started_at": "t",
+                "processes": {"tenants": {"pid": orphan.pid}, "traces": {"pid": stranger.pid}},
+            },
+        )
         assert read_state(path) is None
 
         assert reap_stale(path) == [orphan.pid]

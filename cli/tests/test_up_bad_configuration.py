@@ -32,11 +32,15 @@ def _one_sentence(stderr: str) -> str:
 
 def test_unreachable_database_url(tmp_path: Path) -> None:
     (port,) = free_ports(1)
-    env = platform_env(tmp_path / ".aos", {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/aos"})
+    env = platform_env(
+        tmp_path / ".aos", {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/aos"}
+    )
     result = _run_up(env)
     assert result.returncode != 0
     sentence = _one_sentence(result.stderr)
-    assert sentence.startswith(f"Cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{port}/aos")
+    assert sentence.startswith(
+        f"Cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{port}/aos"
+    )
     assert marked_pids(env[MARKER_ENV]) == set()
 
 

@@ -116,8 +116,11 @@ def genuine_bundle(run_id: str = "run_00000000000000bb") -> tuple[bytes, str]:
         trace=trace_document(TENANT, run_id),
         integrity={"state": "SEALED", "grade": "PASS"},
         audit=audit,
-        costs={"run_id": run_id, "records": [{"cost_cents": "1.5"}, {"cost_cents": "2"}],
-               "total_cost_cents": "3.5"},
+        costs={
+            "run_id": run_id,
+            "records": [{"cost_cents": "1.5"}, {"cost_cents": "2"}],
+            "total_cost_cents": "3.5",
+        },
         generated_at="2026-01-02T00:00:00+00:00",
     )
     return build_bundle(inputs), public_key

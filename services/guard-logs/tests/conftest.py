@@ -35,7 +35,8 @@ class Platform:
     def streaming_client(self) -> httpx.AsyncClient:
         """A client that reads guard-logs responses as they stream (no buffering)."""
         return httpx.AsyncClient(
-            transport=StreamingASGITransport(self.guard), base_url="http://guard-logs",
+            transport=StreamingASGITransport(self.guard),
+            base_url="http://guard-logs",
             timeout=120,
         )
 
@@ -81,8 +82,12 @@ def new_tenant() -> str:
 def reader(tenant_id: str, **kwargs: Any) -> dict[str, str]:
     """A customer key's principal: the default permissions, no roles."""
     return principal_headers(
-        tenant_id, roles=[], permissions=["run:*", "read:*"], principal_type="api_key",
-        principal_id="key_" + secrets.token_hex(8), **kwargs,
+        tenant_id,
+        roles=[],
+        permissions=["run:*", "read:*"],
+        principal_type="api_key",
+        principal_id="key_" + secrets.token_hex(8),
+        **kwargs,
     )
 
 
@@ -90,8 +95,9 @@ def writer(tenant_id: str) -> dict[str, str]:
     return principal_headers(tenant_id, roles=["developer"])
 
 
-def make_trace(index: int, *, agent_id: str = "agent-a", steps: int = 3,
-               run_id: str | None = None) -> dict[str, Any]:
+def make_trace(
+    index: int, *, agent_id: str = "agent-a", steps: int = 3, run_id: str | None = None
+) -> dict[str, Any]:
     run_id = run_id or "run_" + secrets.token_hex(8)
     return {
         "trace_id": "trace_" + secrets.token_hex(8),

@@ -10,11 +10,24 @@ import pytest
 from .conftest import Platform, make_trace, new_tenant, reader, store_trace
 
 LIST_FIELDS = {
-    "log_id", "run_id", "agent_id", "status", "total_steps", "success_count", "failure_count",
-    "started_at", "completed_at", "total_duration_ms",
+    "log_id",
+    "run_id",
+    "agent_id",
+    "status",
+    "total_steps",
+    "success_count",
+    "failure_count",
+    "started_at",
+    "completed_at",
+    "total_duration_ms",
 }
 STEP_FIELDS = {
-    "step_index", "skill_name", "status", "outcome_category", "outcome_code", "duration_ms",
+    "step_index",
+    "skill_name",
+    "status",
+    "outcome_category",
+    "outcome_code",
+    "duration_ms",
     "timestamp",
 }
 
@@ -63,9 +76,7 @@ async def test_list_filters_by_agent(platform: Platform, seeded: dict[str, Any])
     assert body["items"][0]["agent_id"] == "agent-1"
 
 
-async def test_list_pages_with_limit_and_offset(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_list_pages_with_limit_and_offset(platform: Platform, seeded: dict[str, Any]) -> None:
     response = await platform.client.get(
         "/api/v1/guard/logs", params={"limit": 2, "offset": 2}, headers=reader(seeded["tenant"])
     )
@@ -89,9 +100,7 @@ async def test_list_needs_credentials(platform: Platform) -> None:
     assert response.json()["detail"] == "Authentication required"
 
 
-async def test_list_refuses_another_tenants_id(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_list_refuses_another_tenants_id(platform: Platform, seeded: dict[str, Any]) -> None:
     response = await platform.client.get(
         "/api/v1/guard/logs", params={"tenant_id": seeded["tenant"]}, headers=reader(new_tenant())
     )
@@ -128,8 +137,17 @@ async def test_detail_answers_the_envelope(platform: Platform, seeded: dict[str,
     assert set(body["meta"]) >= {"timestamp", "request_id"}
     data = body["data"]
     assert set(data) == {
-        "log_id", "run_id", "correlation_id", "agent_id", "status", "started_at",
-        "completed_at", "steps", "total_steps", "success_count", "failure_count",
+        "log_id",
+        "run_id",
+        "correlation_id",
+        "agent_id",
+        "status",
+        "started_at",
+        "completed_at",
+        "steps",
+        "total_steps",
+        "success_count",
+        "failure_count",
         "total_duration_ms",
     }
     assert (data["log_id"], data["run_id"]) == (log_id, trace["run_id"])
@@ -151,7 +169,9 @@ async def test_detail_of_another_tenants_log_is_404(
     platform: Platform, seeded: dict[str, Any]
 ) -> None:
     log_id = "log_" + seeded["traces"][0]["run_id"].removeprefix("run_")
-    response = await platform.client.get(f"/api/v1/guard/logs/{log_id}", headers=reader(new_tenant()))
+    response = await platform.client.get(
+        f"/api/v1/guard/logs/{log_id}", headers=reader(new_tenant())
+    )
     assert response.status_code == 404
     assert response.json()["detail"] == f"Log {log_id} not found or access denied"
 
@@ -167,6 +187,8 @@ async def test_detail_finds_a_run_id_without_the_run_prefix(platform: Platform) 
 
 @pytest.mark.parametrize("log_id", ["log_" + "x" * 300, "log_%C3%BC%20%22", "log_", "run_"])
 async def test_detail_of_a_malformed_id_is_404(platform: Platform, log_id: str) -> None:
-    response = await platform.client.get(f"/api/v1/guard/logs/{log_id}", headers=reader(new_tenant()))
+    response = await platform.client.get(
+        f"/api/v1/guard/logs/{log_id}", headers=reader(new_tenant())
+    )
     assert response.status_code == 404
     assert response.json()["detail"].endswith("not found or access denied")

@@ -86,7 +86,11 @@ async def test_bundle_is_a_zip_attachment(evidence: dict[str, Any]) -> None:
     assert response.headers["content-type"] == "application/zip"
     assert response.headers["content-disposition"].startswith("attachment; filename=")
     assert set(members(response.content)) == {
-        "manifest.json", "trace.json", "steps.ndjson", "integrity.json", "audit.json",
+        "manifest.json",
+        "trace.json",
+        "steps.ndjson",
+        "integrity.json",
+        "audit.json",
         "costs.json",
     }
 

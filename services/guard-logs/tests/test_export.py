@@ -24,7 +24,7 @@ EXPORT = "/api/v1/guard/logs/export"
 async def seeded(platform: Platform) -> dict[str, Any]:
     tenant = new_tenant()
     for index in range(4):
-        await store_trace(platform, tenant, make_trace(index, agent_id=f"agent, \"{index}\""))
+        await store_trace(platform, tenant, make_trace(index, agent_id=f'agent, "{index}"'))
     listed = await platform.client.get(
         "/api/v1/guard/logs", params={"limit": 100}, headers=reader(tenant)
     )
@@ -256,8 +256,9 @@ class CutAfter(StreamingASGITransport):
             async def aclose(self) -> None:
                 await inner.aclose()  # type: ignore[union-attr]
 
-        return httpx.Response(response.status_code, headers=response.headers, stream=Cut(),
-                              request=request)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=Cut(), request=request
+        )
 
 
 async def test_an_export_whose_upstream_breaks_is_recorded_as_failed(

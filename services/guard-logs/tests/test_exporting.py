@@ -20,7 +20,7 @@ def summary(index: int, **overrides: Any) -> dict[str, Any]:
     return {
         "trace_id": f"trace_{index:016x}",
         "run_id": f"run_{index:016x}",
-        "agent_id": "agent, \"quoted\"\nline",
+        "agent_id": 'agent, "quoted"\nline',
         "status": "completed",
         "total_steps": 3,
         "success_count": 2,
@@ -65,7 +65,7 @@ async def test_csv_round_trips_through_the_csv_module() -> None:
     parsed = list(csv.DictReader(io.StringIO(body.decode(), newline="")))
     assert len(parsed) == stats.row_count == 5
     assert parsed[4]["run_id"] == "run_0000000000000004"
-    assert parsed[0]["agent_id"] == "agent, \"quoted\"\nline"
+    assert parsed[0]["agent_id"] == 'agent, "quoted"\nline'
     assert parsed[0]["duration_ms"] == "1234"
     assert parsed[0]["completed_at"] == ""
 

@@ -16,9 +16,7 @@ async def seeded(platform: Platform) -> dict[str, Any]:
     return {"tenant": tenant, "traces": traces}
 
 
-async def test_llm_runs_is_a_paginated_envelope(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_llm_runs_is_a_paginated_envelope(platform: Platform, seeded: dict[str, Any]) -> None:
     response = await platform.client.get(
         "/api/v1/logs/llm-runs", params={"limit": 1}, headers=reader(seeded["tenant"])
     )
@@ -26,7 +24,9 @@ async def test_llm_runs_is_a_paginated_envelope(
     body = response.json()
     assert body["meta"]["total"] == 2
     assert (body["meta"]["page"], body["meta"]["page_size"], body["meta"]["has_more"]) == (
-        1, 1, True,
+        1,
+        1,
+        True,
     )
     assert body["data"][0]["log_id"].startswith("log_")
 
@@ -48,9 +48,7 @@ async def test_llm_run_has_steps_costs_and_replay_window(
     assert window["root_hash"]
 
 
-async def test_llm_run_of_another_tenant_is_404(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_llm_run_of_another_tenant_is_404(platform: Platform, seeded: dict[str, Any]) -> None:
     run_id = seeded["traces"][0]["run_id"]
     response = await platform.client.get(
         f"/api/v1/logs/llm-runs/{run_id}", headers=reader(new_tenant())
@@ -66,9 +64,7 @@ async def test_llm_runs_show_nothing_of_another_tenant(
     assert response.json()["meta"]["total"] == 0
 
 
-async def test_audit_is_the_tenants_ledger_page(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_audit_is_the_tenants_ledger_page(platform: Platform, seeded: dict[str, Any]) -> None:
     response = await platform.client.get(
         "/api/v1/logs/audit", params={"limit": 5}, headers=reader(seeded["tenant"])
     )
@@ -78,9 +74,7 @@ async def test_audit_is_the_tenants_ledger_page(
     assert {"total", "page", "page_size", "has_more"} <= set(body["meta"])
 
 
-async def test_audit_refuses_another_tenants_id(
-    platform: Platform, seeded: dict[str, Any]
-) -> None:
+async def test_audit_refuses_another_tenants_id(platform: Platform, seeded: dict[str, Any]) -> None:
     response = await platform.client.get(
         "/api/v1/logs/audit", params={"tenant_id": seeded["tenant"]}, headers=reader(new_tenant())
     )
@@ -104,7 +98,8 @@ async def test_exports_history_lists_the_tenants_exports_newest_first(
     body = response.json()
     assert body["meta"]["total"] == 2
     assert [item["id"] for item in body["data"]] == [
-        second.headers["x-export-id"], first.headers["x-export-id"],
+        second.headers["x-export-id"],
+        first.headers["x-export-id"],
     ]
 
 

@@ -93,7 +93,9 @@ async def test_csv_export_of_100000_rows_stays_within_50_mb(
     async with platform.streaming_client() as client:
         with RssSampler() as memory:
             async with client.stream(
-                "GET", EXPORT, params={"format": "csv", "limit": ROWS},
+                "GET",
+                EXPORT,
+                params={"format": "csv", "limit": ROWS},
                 headers=reader(bulk_tenant),
             ) as response:
                 assert response.status_code == 200
@@ -121,9 +123,12 @@ async def test_csv_export_of_100000_rows_stays_within_50_mb(
 async def test_an_export_the_client_abandons_is_recorded_as_aborted(
     platform: Platform, bulk_tenant: str
 ) -> None:
-    async with platform.streaming_client() as client, client.stream(
-        "GET", EXPORT, params={"format": "csv", "limit": ROWS}, headers=reader(bulk_tenant)
-    ) as response:
+    async with (
+        platform.streaming_client() as client,
+        client.stream(
+            "GET", EXPORT, params={"format": "csv", "limit": ROWS}, headers=reader(bulk_tenant)
+        ) as response,
+    ):
         export_id = response.headers["x-export-id"]
         async for _chunk in response.aiter_bytes():
             break

@@ -35,6 +35,7 @@ def tenants_group() -> None:
 def keys_group() -> None:
     """Manage tenant API keys (platform operator)."""
 
+
 DatabaseOption = Annotated[
     str | None,
     typer.Option("--database-url", help="PostgreSQL URL (default: DATABASE_URL/AOS_DATABASE_URL)."),

@@ -72,4 +72,3 @@ def make_tenant(client: httpx.AsyncClient) -> TenantFactory:
 @pytest.fixture
 async def tenant(make_tenant: TenantFactory) -> NewTenant:
     return await make_tenant()
-

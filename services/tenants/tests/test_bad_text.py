@@ -11,12 +11,17 @@ async def test_nul_in_body_path_and_query_is_400(
     client: httpx.AsyncClient, tenant: NewTenant
 ) -> None:
     attempts = [
-        client.post("/api/v1/runs", json={"worker_id": "w", "task": "a\u0000b"},
-                    headers=tenant.headers),
-        client.put("/api/v1/workers/support-triage/config", json={"config": {"k": "\u0000"}},
-                   headers=tenant.headers),
-        client.post("/api/v1/tenant/api-keys", json={"name": "bad\u0000name"},
-                    headers=tenant.headers),
+        client.post(
+            "/api/v1/runs", json={"worker_id": "w", "task": "a\u0000b"}, headers=tenant.headers
+        ),
+        client.put(
+            "/api/v1/workers/support-triage/config",
+            json={"config": {"k": "\u0000"}},
+            headers=tenant.headers,
+        ),
+        client.post(
+            "/api/v1/tenant/api-keys", json={"name": "bad\u0000name"}, headers=tenant.headers
+        ),
         client.delete("/api/v1/tenant/api-keys/key_x%00y?reason=a%00b", headers=tenant.headers),
         client.get("/api/v1/runs/run%00x", headers=tenant.headers),
     ]

@@ -31,8 +31,19 @@ def test_tenants_create_then_keys_create(migrated_url: str) -> None:
     assert tenant["slug"] == slug and tenant["initial_api_key"]["key"].startswith("aos_")
     key = runner.invoke(
         aos,
-        ["keys", "create", "--tenant", slug, "--name", "deploy", "-p", "traces:write",
-         "--database-url", migrated_url, "--json"],
+        [
+            "keys",
+            "create",
+            "--tenant",
+            slug,
+            "--name",
+            "deploy",
+            "-p",
+            "traces:write",
+            "--database-url",
+            migrated_url,
+            "--json",
+        ],
     )
     assert key.exit_code == 0, key.output
     body = json.loads(key.stdout)
@@ -59,18 +70,41 @@ def test_keys_create_for_unknown_tenant_fails_cleanly(migrated_url: str) -> None
 def test_keys_create_validates_options(migrated_url: str) -> None:
     result = runner.invoke(
         aos,
-        ["keys", "create", "--tenant", "x", "--expires-in-days", "999", "--database-url", migrated_url],
+        [
+            "keys",
+            "create",
+            "--tenant",
+            "x",
+            "--expires-in-days",
+            "999",
+            "--database-url",
+            migrated_url,
+        ],
     )
     assert result.exit_code == 1 and "expires_in_days" in result.output
 
 
 def test_token_command_mints_a_verifiable_token() -> None:
     result = runner.invoke(
-        aos, ["token", "--tenant-id", "tnt_0123456789abcdef", "--sub", "alice", "-r", "viewer",
-              "--secret", TEST_JWT_SECRET],
+        aos,
+        [
+            "token",
+            "--tenant-id",
+            "tnt_0123456789abcdef",
+            "--sub",
+            "alice",
+            "-r",
+            "viewer",
+            "--secret",
+            TEST_JWT_SECRET,
+        ],
     )
     assert result.exit_code == 0, result.output
-    claims = asyncio.run(ConsoleTokenVerifier(hs_secret=TEST_JWT_SECRET).verify(result.stdout.strip()))
+    claims = asyncio.run(
+        ConsoleTokenVerifier(hs_secret=TEST_JWT_SECRET).verify(result.stdout.strip())
+    )
     assert (claims.tenant_id, claims.subject, claims.roles) == (
-        "tnt_0123456789abcdef", "alice", ("viewer",),
+        "tnt_0123456789abcdef",
+        "alice",
+        ("viewer",),
     )

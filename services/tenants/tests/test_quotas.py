@@ -12,7 +12,11 @@ LIMITS = {"max_runs_per_day": 100, "max_concurrent_runs": 5}
 def test_allowed_run() -> None:
     decision = run_quota(status="active", runs_today=3, running_runs=1, **LIMITS)
     assert decision.as_dict() == {
-        "allowed": True, "reason": None, "quota_name": "runs_per_day", "current": 3, "limit": 100,
+        "allowed": True,
+        "reason": None,
+        "quota_name": "runs_per_day",
+        "current": 3,
+        "limit": 100,
     }
 
 

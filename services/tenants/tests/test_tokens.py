@@ -26,7 +26,10 @@ EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 def _claims(**overrides: object) -> dict[str, object]:
     claims: dict[str, object] = {
-        "sub": "u1", "tenant_id": "tnt_1", "roles": ["admin"], "aud": "aos-api",
+        "sub": "u1",
+        "tenant_id": "tnt_1",
+        "roles": ["admin"],
+        "aud": "aos-api",
         "exp": int(time.time()) + 600,
     }
     claims.update(overrides)
@@ -37,8 +40,14 @@ def _claims(**overrides: object) -> dict[str, object]:
 def jwks_url() -> Iterator[str]:
     rsa_jwk = json.loads(RSAAlgorithm.to_jwk(RSA_KEY.public_key()))
     ec_jwk = json.loads(ECAlgorithm.to_jwk(EC_KEY.public_key()))
-    document = json.dumps({"keys": [{**rsa_jwk, "kid": "rsa-1", "alg": "RS256", "use": "sig"},
-                                    {**ec_jwk, "kid": "ec-1", "alg": "ES256", "use": "sig"}]})
+    document = json.dumps(
+        {
+            "keys": [
+                {**rsa_jwk, "kid": "rsa-1", "alg": "RS256", "use": "sig"},
+                {**ec_jwk, "kid": "ec-1", "alg": "ES256", "use": "sig"},
+            ]
+        }
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -101,6 +110,7 @@ async def test_algorithm_confusion_is_refused(jwks_url: str) -> None:
     public_pem = RSA_KEY.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

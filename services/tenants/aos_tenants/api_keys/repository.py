@@ -86,4 +86,3 @@ async def revoke_key(
     )
     row = (await session.execute(statement)).one_or_none()
     return _record(row) if row is not None else None
-

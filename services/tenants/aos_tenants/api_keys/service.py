@@ -70,7 +70,9 @@ async def create_key(
     roles: tuple[str, ...] = (),
 ) -> ApiKeyCreatedRead:
     """Create a key under the tenant's key limit; the reply is the only place the key appears."""
-    permissions = list(body.permissions if body.permissions is not None else DEFAULT_KEY_PERMISSIONS)
+    permissions = list(
+        body.permissions if body.permissions is not None else DEFAULT_KEY_PERMISSIONS
+    )
     _check_grantable(actor, permissions)
     tenant = await tenants_repository.lock_tenant(session, tenant_id)
     if tenant is None:

@@ -152,12 +152,15 @@ def _complete_statement() -> Any:
         .where(Run.id == bindparam("p_run_id"), Run.status == "running")
         .values(
             status=bindparam("p_status"),
-            total_tokens=func.coalesce(bindparam("p_total_tokens", type_=BigInteger),
-                                       Run.total_tokens),
-            total_latency_ms=func.coalesce(bindparam("p_total_latency_ms", type_=BigInteger),
-                                           Run.total_latency_ms),
-            cost_cents=func.coalesce(bindparam("p_cost_cents", type_=Numeric(18, 4)),
-                                     Run.cost_cents),
+            total_tokens=func.coalesce(
+                bindparam("p_total_tokens", type_=BigInteger), Run.total_tokens
+            ),
+            total_latency_ms=func.coalesce(
+                bindparam("p_total_latency_ms", type_=BigInteger), Run.total_latency_ms
+            ),
+            cost_cents=func.coalesce(
+                bindparam("p_cost_cents", type_=Numeric(18, 4)), Run.cost_cents
+            ),
             completed_at=func.now(),
         )
         .returning(*_COLUMNS)

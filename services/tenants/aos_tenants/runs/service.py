@@ -73,9 +73,7 @@ def _refuse(decision: QuotaDecision) -> TooManyRequests:
 
 def _check_access(context: StartContext, principal: Principal, worker_id: str) -> None:
     """The worker must be enabled for the tenant, and allowed for the calling key."""
-    if context.worker_known and not worker_enabled(
-        context.worker_public, context.config_enabled
-    ):
+    if context.worker_known and not worker_enabled(context.worker_public, context.config_enabled):
         raise Forbidden(f"Worker {worker_id} is not enabled for this tenant")
     allowed = context.key_allowed_workers
     if allowed is not None and worker_id not in allowed:
@@ -127,9 +125,7 @@ async def start_run(
             session, tenant_id, body.worker_id, midnight
         )
         if started >= worker_limit:
-            raise TooManyRequests(
-                f"{daily_limit_reason(worker_limit)} for worker {body.worker_id}"
-            )
+            raise TooManyRequests(f"{daily_limit_reason(worker_limit)} for worker {body.worker_id}")
     run_id = body.run_id or new_id("run_")
     record = await repository.insert_run(
         session,

@@ -132,9 +132,7 @@ def _claim_statement() -> Any:
 _CLAIM = _claim_statement()
 
 
-async def claim_run_slot(
-    session: AsyncSession, tenant_id: str, today: date
-) -> TenantRecord | None:
+async def claim_run_slot(session: AsyncSession, tenant_id: str, today: date) -> TenantRecord | None:
     """Count one run start if every limit allows it, in one conditional UPDATE ... RETURNING.
 
     Concurrent starts queue on the row lock and each re-checks the WHERE against the row the

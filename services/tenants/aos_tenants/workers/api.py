@@ -75,9 +75,7 @@ async def get_worker(
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = _optional_tenant(principal, tenant_id)
-    worker = await service.get_worker(
-        session, tenant, worker_id, is_operator=principal.is_operator
-    )
+    worker = await service.get_worker(session, tenant, worker_id, is_operator=principal.is_operator)
     return json_response(worker)
 
 
@@ -89,9 +87,7 @@ async def get_worker_config(
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
-    config = await service.get_config(
-        session, tenant, worker_id, is_operator=principal.is_operator
-    )
+    config = await service.get_config(session, tenant, worker_id, is_operator=principal.is_operator)
     return json_response(config)
 
 

@@ -93,12 +93,10 @@ async def list_configs(session: AsyncSession, tenant_id: str) -> dict[str, Confi
     return {row.worker_id: _config(row) for row in await session.execute(statement)}
 
 
-async def get_config(
-    session: AsyncSession, tenant_id: str, worker_id: str
-) -> ConfigRecord | None:
-    statement = scoped(
-        select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id
-    ).where(TenantWorkerConfig.worker_id == worker_id)
+async def get_config(session: AsyncSession, tenant_id: str, worker_id: str) -> ConfigRecord | None:
+    statement = scoped(select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id).where(
+        TenantWorkerConfig.worker_id == worker_id
+    )
     row = (await session.execute(statement)).one_or_none()
     return _config(row) if row is not None else None
 

@@ -131,4 +131,3 @@ async def put_config(
         },
     )
     return merged_config(worker, config)
-

@@ -25,7 +25,9 @@ async def test_create_returns_key_once_with_prefix_and_defaults(
     assert created["permissions"] == ["run:*", "read:*"]
     assert created["status"] == "active"
     assert (created["total_requests"], created["last_used_at"], created["expires_at"]) == (
-        0, None, None,
+        0,
+        None,
+        None,
     )
     listed = (await client.get("/api/v1/tenant/api-keys", headers=tenant.headers)).json()
     mine = next(item for item in listed if item["id"] == created["id"])
@@ -41,10 +43,14 @@ async def test_only_the_hash_is_stored(
     try:
         async with engine.connect() as connection:
             row = (
-                await connection.execute(
-                    text("SELECT * FROM tenants.api_keys WHERE id = :id"), {"id": created["id"]}
+                (
+                    await connection.execute(
+                        text("SELECT * FROM tenants.api_keys WHERE id = :id"), {"id": created["id"]}
+                    )
                 )
-            ).mappings().one()
+                .mappings()
+                .one()
+            )
     finally:
         await engine.dispose()
     assert row["key_hash"] == hashlib.sha256(created["key"].encode()).hexdigest()
@@ -162,9 +168,7 @@ async def test_revoked_key_is_refused_at_once_here(
 ) -> None:
     created = await create_key(client, tenant)
     await client.delete(f"/api/v1/tenant/api-keys/{created['id']}", headers=tenant.headers)
-    response = await client.get(
-        "/internal/v1/auth/forward", headers={"X-AOS-Key": created["key"]}
-    )
+    response = await client.get("/internal/v1/auth/forward", headers={"X-AOS-Key": created["key"]})
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid API key"
 
@@ -211,8 +215,10 @@ async def test_expired_key_is_listed_as_expired_and_refused(
     try:
         async with engine.begin() as connection:
             await connection.execute(
-                text("UPDATE tenants.api_keys SET expires_at = now() - interval '1 minute' "
-                     "WHERE id = :id"),
+                text(
+                    "UPDATE tenants.api_keys SET expires_at = now() - interval '1 minute' "
+                    "WHERE id = :id"
+                ),
                 {"id": created["id"]},
             )
     finally:
@@ -259,8 +265,9 @@ async def test_audit_entries_wait_in_the_outbox_while_the_ledger_is_down(
     engine = create_async_engine(asyncpg_url(tenants_app.state.settings.database_url))
     try:
         async with engine.begin() as connection:  # skip the retry backoff
-            await connection.execute(text("UPDATE tenants.outbox SET next_attempt_at = now() "
-                                          "WHERE delivered_at IS NULL"))
+            await connection.execute(
+                text("UPDATE tenants.outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
+            )
     finally:
         await engine.dispose()
     for _ in range(50):  # the background relay may hold the row; wait for whichever delivers

@@ -37,7 +37,9 @@ async def wired(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, object]]:
     ledger_app = ledger_main.create_app(
         ledger_settings.AuditLedgerSettings(
-            database_url=own_database, redis_url=settings.redis_url, environment="test",
+            database_url=own_database,
+            redis_url=settings.redis_url,
+            environment="test",
             telemetry_enabled=False,
         )
     )

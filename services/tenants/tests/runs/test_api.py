@@ -21,7 +21,9 @@ async def test_start_run(client: httpx.AsyncClient, tenant: NewTenant) -> None:
     body = response.json()
     assert body["id"].startswith("run_") and len(body["id"]) == 20
     assert (body["worker_id"], body["task"], body["status"]) == (
-        "support-triage", "Classify ticket 42", "running",
+        "support-triage",
+        "Classify ticket 42",
+        "running",
     )
     assert body["created_at"]
     tenant_now = (await client.get("/api/v1/tenant", headers=tenant.headers)).json()
@@ -84,8 +86,9 @@ async def test_list_runs_with_filters_and_task_preview(
 ) -> None:
     long = (await start(client, tenant, task="x" * 500)).json()
     other = (await start(client, tenant, worker_id="code-reviewer")).json()
-    await client.patch(f"/api/v1/runs/{other['id']}", json={"status": "failed"},
-                       headers=tenant.headers)
+    await client.patch(
+        f"/api/v1/runs/{other['id']}", json={"status": "failed"}, headers=tenant.headers
+    )
     listed = (await client.get("/api/v1/runs", headers=tenant.headers)).json()
     assert [run["id"] for run in listed] == [other["id"], long["id"]]
     assert len(listed[1]["task"]) == 200 and listed[1]["success"] is None
@@ -119,15 +122,21 @@ async def test_daily_limit_is_429_with_reason(
     tenant = await make_tenant(max_runs_per_day=2)
     for _ in range(2):
         run = (await start(client, tenant)).json()
-        await client.patch(f"/api/v1/runs/{run['id']}", json={"status": "succeeded"},
-                           headers=tenant.headers)
+        await client.patch(
+            f"/api/v1/runs/{run['id']}", json={"status": "succeeded"}, headers=tenant.headers
+        )
     refused = await start(client, tenant)
     assert refused.status_code == 429
     assert refused.json()["detail"] == "Daily run limit (2) exceeded"
     assert int(refused.headers["retry-after"]) > 0
     quota = (await client.get("/api/v1/tenant/quota/runs", headers=tenant.headers)).json()
-    assert quota == {"allowed": False, "reason": "Daily run limit (2) exceeded",
-                     "quota_name": "runs_per_day", "current": 2, "limit": 2}
+    assert quota == {
+        "allowed": False,
+        "reason": "Daily run limit (2) exceeded",
+        "quota_name": "runs_per_day",
+        "current": 2,
+        "limit": 2,
+    }
 
 
 async def test_daily_counter_resets_at_utc_midnight(
@@ -135,8 +144,9 @@ async def test_daily_counter_resets_at_utc_midnight(
 ) -> None:
     tenant = await make_tenant(max_runs_per_day=1)
     run = (await start(client, tenant)).json()
-    await client.patch(f"/api/v1/runs/{run['id']}", json={"status": "succeeded"},
-                       headers=tenant.headers)
+    await client.patch(
+        f"/api/v1/runs/{run['id']}", json={"status": "succeeded"}, headers=tenant.headers
+    )
     assert (await start(client, tenant)).status_code == 429
     engine = create_async_engine(asyncpg_url(migrated_url))
     try:
@@ -159,8 +169,9 @@ async def test_concurrency_limit_is_429_with_reason(
     refused = await start(client, tenant)
     assert refused.status_code == 429
     assert refused.json()["detail"] == "Concurrent run limit (1) reached"
-    await client.patch(f"/api/v1/runs/{first['id']}", json={"status": "aborted"},
-                       headers=tenant.headers)
+    await client.patch(
+        f"/api/v1/runs/{first['id']}", json={"status": "aborted"}, headers=tenant.headers
+    )
     assert (await start(client, tenant)).status_code == 201
 
 
@@ -203,8 +214,9 @@ async def test_cost_intel_down_fails_open(
 async def test_key_allowed_workers_and_own_concurrency(
     client: httpx.AsyncClient, tenant: NewTenant
 ) -> None:
-    key = await create_key(client, tenant, allowed_workers=["support-triage"],
-                           max_concurrent_runs=1)
+    key = await create_key(
+        client, tenant, allowed_workers=["support-triage"], max_concurrent_runs=1
+    )
     limited = NewTenant(tenant.id, key["key"], {})
     wrong = await start(client, limited, worker_id="code-reviewer")
     assert wrong.status_code == 403
@@ -217,18 +229,18 @@ async def test_key_allowed_workers_and_own_concurrency(
 
 
 async def test_disabled_worker_cannot_run(client: httpx.AsyncClient, tenant: NewTenant) -> None:
-    await client.put("/api/v1/workers/support-triage/config", json={"enabled": False},
-                     headers=tenant.headers)
+    await client.put(
+        "/api/v1/workers/support-triage/config", json={"enabled": False}, headers=tenant.headers
+    )
     refused = await start(client, tenant)
     assert refused.status_code == 403
     assert refused.json()["detail"] == "Worker support-triage is not enabled for this tenant"
 
 
-async def test_worker_daily_limit_from_config(
-    client: httpx.AsyncClient, tenant: NewTenant
-) -> None:
-    await client.put("/api/v1/workers/code-reviewer/config", json={"max_runs_per_day": 1},
-                     headers=tenant.headers)
+async def test_worker_daily_limit_from_config(client: httpx.AsyncClient, tenant: NewTenant) -> None:
+    await client.put(
+        "/api/v1/workers/code-reviewer/config", json={"max_runs_per_day": 1}, headers=tenant.headers
+    )
     assert (await start(client, tenant, worker_id="code-reviewer")).status_code == 201
     refused = await start(client, tenant, worker_id="code-reviewer")
     assert refused.status_code == 429
@@ -238,8 +250,9 @@ async def test_worker_daily_limit_from_config(
 async def test_run_permissions(client: httpx.AsyncClient, tenant: NewTenant) -> None:
     reader = await create_key(client, tenant, permissions=["read:*"])
     headers = {"X-AOS-Key": reader["key"]}
-    response = await client.post("/api/v1/runs", json={"worker_id": "w", "task": "t"},
-                                 headers=headers)
+    response = await client.post(
+        "/api/v1/runs", json={"worker_id": "w", "task": "t"}, headers=headers
+    )
     assert response.status_code == 403
     assert response.json()["detail"] == "Requires permission run:start"
     assert (await client.get("/api/v1/runs", headers=headers)).status_code == 200

@@ -50,9 +50,11 @@ async def test_parallel_completions_release_a_slot_exactly_once(
     run = (await client.post("/api/v1/runs", json=BODY, headers=tenant.headers)).json()
     completions = await asyncio.gather(
         *(
-            client.patch(f"/api/v1/runs/{run['id']}", json={"status": "succeeded",
-                                                            "total_tokens": 10},
-                         headers=tenant.headers)
+            client.patch(
+                f"/api/v1/runs/{run['id']}",
+                json={"status": "succeeded", "total_tokens": 10},
+                headers=tenant.headers,
+            )
             for _ in range(8)
         )
     )
@@ -86,7 +88,9 @@ async def test_no_counter_drift_after_1000_start_complete_cycles(
     body = (await client.get("/api/v1/tenant", headers=tenant.headers)).json()
     assert body["runs_today"] == 1000 and body["tokens_this_month"] == 1000
     assert await _counters(migrated_url, tenant.id) == {
-        "running_runs": 0, "tokens_this_month": 1000, "running_rows": 0,
+        "running_runs": 0,
+        "tokens_this_month": 1000,
+        "running_rows": 0,
     }
 
 
@@ -95,16 +99,20 @@ async def _counters(database_url: str, tenant_id: str) -> dict[str, int]:
     try:
         async with engine.connect() as connection:
             row = (
-                await connection.execute(
-                    text(
-                        "SELECT running_runs, tokens_this_month, "
-                        "(SELECT count(*) FROM tenants.runs r WHERE r.tenant_id = t.id "
-                        " AND r.status = 'running') AS running_rows "
-                        "FROM tenants.tenants t WHERE id = :id"
-                    ),
-                    {"id": tenant_id},
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT running_runs, tokens_this_month, "
+                            "(SELECT count(*) FROM tenants.runs r WHERE r.tenant_id = t.id "
+                            " AND r.status = 'running') AS running_rows "
+                            "FROM tenants.tenants t WHERE id = :id"
+                        ),
+                        {"id": tenant_id},
+                    )
                 )
-            ).mappings().one()
+                .mappings()
+                .one()
+            )
     finally:
         await engine.dispose()
     return dict(row)

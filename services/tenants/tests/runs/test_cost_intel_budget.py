@@ -23,7 +23,9 @@ async def wired(
     migrate("aos_cost_intel", migrated_url)
     cost_app = cost_intel_main.create_app(
         cost_intel_settings.CostIntelSettings(
-            database_url=migrated_url, redis_url=settings.redis_url, environment="test",
+            database_url=migrated_url,
+            redis_url=settings.redis_url,
+            environment="test",
             telemetry_enabled=False,
         )
     )
@@ -41,7 +43,9 @@ async def test_exhausted_hard_tenant_budget_refuses_run_with_402(
     tenants, cost_intel = wired
     tenant = await create_tenant(tenants, "Budgeted")
     body = {"worker_id": "support-triage", "task": "t"}
-    assert (await tenants.post("/api/v1/runs", json=body, headers=tenant.headers)).status_code == 201
+    assert (
+        await tenants.post("/api/v1/runs", json=body, headers=tenant.headers)
+    ).status_code == 201
     budget = await cost_intel.post(
         "/api/v1/cost/budgets",
         json={"budget_type": "tenant", "daily_limit_cents": 0, "hard_limit_enabled": True},

@@ -17,8 +17,16 @@ async def test_operator_creates_tenant_with_free_plan_defaults_and_initial_key(
     assert body["id"].startswith("tnt_") and len(body["id"]) == 20
     assert body["slug"].startswith("globex-corp")
     assert (body["plan"], body["status"]) == ("free", "active")
-    limits = [body[name] for name in ("max_workers", "max_runs_per_day", "max_concurrent_runs",
-                                      "max_tokens_per_month", "max_api_keys")]
+    limits = [
+        body[name]
+        for name in (
+            "max_workers",
+            "max_runs_per_day",
+            "max_concurrent_runs",
+            "max_tokens_per_month",
+            "max_api_keys",
+        )
+    ]
     assert limits == [3, 100, 5, 1_000_000, 5]
     assert (body["runs_today"], body["runs_this_month"], body["tokens_this_month"]) == (0, 0, 0)
     key = body["initial_api_key"]
@@ -138,7 +146,11 @@ async def test_health_needs_no_credentials(client: httpx.AsyncClient) -> None:
 async def test_run_quota_defaults(client: httpx.AsyncClient, tenant: NewTenant) -> None:
     response = await client.get("/api/v1/tenant/quota/runs", headers=tenant.headers)
     assert response.json() == {
-        "allowed": True, "reason": None, "quota_name": "runs_per_day", "current": 0, "limit": 100,
+        "allowed": True,
+        "reason": None,
+        "quota_name": "runs_per_day",
+        "current": 0,
+        "limit": 100,
     }
 
 
@@ -153,7 +165,10 @@ async def test_token_quota(client: httpx.AsyncClient, make_tenant: TenantFactory
     tenant = await make_tenant(max_tokens_per_month=50_000)
     ok = await client.get("/api/v1/tenant/quota/tokens", headers=tenant.headers)
     assert ok.json() == {
-        "allowed": True, "reason": None, "quota_name": "tokens_per_month", "current": 0,
+        "allowed": True,
+        "reason": None,
+        "quota_name": "tokens_per_month",
+        "current": 0,
         "limit": 50_000,
     }
     too_many = await client.get(

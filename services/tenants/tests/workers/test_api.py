@@ -13,7 +13,13 @@ async def test_catalogue_lists_public_workers(client: httpx.AsyncClient, tenant:
     workers = {worker["id"]: worker for worker in response.json()}
     assert "support-triage" in workers and "contract-redliner" not in workers
     assert set(workers["support-triage"]) == {
-        "id", "name", "description", "version", "status", "moats", "tokens_per_run_estimate",
+        "id",
+        "name",
+        "description",
+        "version",
+        "status",
+        "moats",
+        "tokens_per_run_estimate",
         "cost_per_run_cents",
     }
 
@@ -52,8 +58,9 @@ async def test_unknown_or_private_worker_is_404(
 async def test_available_is_an_envelope_with_enabled_flags(
     client: httpx.AsyncClient, tenant: NewTenant
 ) -> None:
-    await client.put("/api/v1/workers/code-reviewer/config", json={"enabled": False},
-                     headers=tenant.headers)
+    await client.put(
+        "/api/v1/workers/code-reviewer/config", json={"enabled": False}, headers=tenant.headers
+    )
     enabled = await client.get("/api/v1/workers/available", headers=tenant.headers)
     body = enabled.json()
     assert body["success"] is True and "request_id" in body["meta"]
@@ -80,8 +87,12 @@ async def test_config_defaults_then_merged_overrides(
     }
     put = await client.put(
         "/api/v1/workers/support-triage/config",
-        json={"config": {"temperature": 0.7}, "brand": {"name": "Acme"}, "max_runs_per_day": 20,
-              "max_tokens_per_run": 5000},
+        json={
+            "config": {"temperature": 0.7},
+            "brand": {"name": "Acme"},
+            "max_runs_per_day": 20,
+            "max_tokens_per_run": 5000,
+        },
         headers=tenant.headers,
     )
     assert put.status_code == 200
@@ -104,14 +115,16 @@ async def test_config_bounds(client: httpx.AsyncClient, tenant: NewTenant) -> No
 async def test_config_needs_workers_configure(client: httpx.AsyncClient, tenant: NewTenant) -> None:
     reader = await create_key(client, tenant, permissions=["read:*"])
     response = await client.put(
-        "/api/v1/workers/support-triage/config", json={"enabled": False},
+        "/api/v1/workers/support-triage/config",
+        json={"enabled": False},
         headers={"X-AOS-Key": reader["key"]},
     )
     assert response.status_code == 403
     assert response.json()["detail"] == "Requires permission workers:configure"
     configurer = await create_key(client, tenant, permissions=["workers:configure", "read:*"])
     allowed = await client.put(
-        "/api/v1/workers/support-triage/config", json={"enabled": False},
+        "/api/v1/workers/support-triage/config",
+        json={"enabled": False},
         headers={"X-AOS-Key": configurer["key"]},
     )
     assert allowed.status_code == 200
@@ -128,16 +141,18 @@ async def test_operator_enables_private_worker_for_a_tenant(
     assert response.status_code == 200
     visible = await client.get("/api/v1/workers/contract-redliner", headers=tenant.headers)
     assert visible.status_code == 200
-    run = await client.post("/api/v1/runs", json={"worker_id": "contract-redliner", "task": "t"},
-                            headers=tenant.headers)
+    run = await client.post(
+        "/api/v1/runs", json={"worker_id": "contract-redliner", "task": "t"}, headers=tenant.headers
+    )
     assert run.status_code == 201
 
 
 async def test_private_worker_cannot_run_unconfigured(
     client: httpx.AsyncClient, tenant: NewTenant
 ) -> None:
-    run = await client.post("/api/v1/runs", json={"worker_id": "contract-redliner", "task": "t"},
-                            headers=tenant.headers)
+    run = await client.post(
+        "/api/v1/runs", json={"worker_id": "contract-redliner", "task": "t"}, headers=tenant.headers
+    )
     assert run.status_code == 403
 
 
