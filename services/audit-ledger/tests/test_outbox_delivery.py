@@ -30,8 +30,8 @@ from aos_tenants.testing import (
 
 from .support import admin
 
-# The issue asks for 30 s; the suite default keeps CI fast. AOS_AUDIT_OUTAGE_SECONDS=30 runs it so.
-OUTAGE_SECONDS = float(os.environ.get("AOS_AUDIT_OUTAGE_SECONDS", "5"))
+# The outage the issue names: 30 s (AOS_AUDIT_OUTAGE_SECONDS shortens it for a quick local run).
+OUTAGE_SECONDS = float(os.environ.get("AOS_AUDIT_OUTAGE_SECONDS", "30"))
 
 
 class FlakyLink(httpx.AsyncBaseTransport):
