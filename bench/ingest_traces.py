@@ -40,6 +40,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import orjson
+import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -72,6 +73,9 @@ class Figure:
     seconds: float
     requests: int
     steps: int
+    service_cpu: float | None = None
+    postgres_cpu: float | None = None
+    client_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -80,6 +84,48 @@ class Figure:
     @property
     def steps_rate(self) -> float:
         return self.steps / self.seconds
+
+    def cpu_text(self, seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds / self.units * 1e6:.1f} µs"
+
+
+class CpuMeter:
+    """CPU seconds of the service (uvicorn and its workers) and of the PostgreSQL backends
+    serving the bench database: a cost per unit that does not depend on how busy the shared
+    machine is, unlike the wall-clock rates."""
+
+    def __init__(self, server_pid: int, database: str) -> None:
+        self.server = psutil.Process(server_pid)
+        self.database = database
+
+    def service(self) -> float:
+        try:
+            processes = [self.server, *self.server.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def postgres(self) -> float:
+        total = 0.0
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if any(self.database in part for part in process.info["cmdline"] or []):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def read(self) -> tuple[float, float, float]:
+        """Service, PostgreSQL and load-generator (this process) CPU seconds so far."""
+        return self.service(), self.postgres(), time.process_time()
 
 
 def batch_bodies(total_steps: int) -> list[bytes]:
@@ -266,7 +312,8 @@ async def count_steps(database_url: str, tenant_id: str) -> int:
         await connection.close()
 
 
-async def copy_peer(database_url: str, steps: int) -> float:
+async def copy_peer(database_url: str, steps: int, meter: CpuMeter) -> tuple[float, float]:
+    """Seconds and PostgreSQL CPU seconds to COPY `steps` ready-made rows."""
     tenant_id = "tnt_bench_copy_peer"
     now = datetime.now(UTC)
     params = orjson.dumps({"q": "question", "max_tokens": 256}).decode()
@@ -302,7 +349,7 @@ async def copy_peer(database_url: str, steps: int) -> float:
 
     connection = await asyncpg.connect(database_url)
     try:
-        started = time.perf_counter()
+        started, mark = time.perf_counter(), meter.postgres()
         async with connection.transaction():
             for offset in range(0, steps, 5_000):
                 await connection.copy_records_to_table(
@@ -311,7 +358,7 @@ async def copy_peer(database_url: str, steps: int) -> float:
                     columns=STEP_COLUMNS,
                     records=records[offset : offset + 5_000],
                 )
-        return time.perf_counter() - started
+        return time.perf_counter() - started, meter.postgres() - mark
     finally:
         await connection.close()
 
@@ -326,14 +373,17 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         "service under uvicorn in its own process(es); PostgreSQL and Redis on the same machine; "
         f"load average {os.getloadavg()[0]:.1f} when the run ended).",
         "",
-        "| path | units | per call | seconds | units/s | steps/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| path | units | per call | seconds | units/s | steps/s | service CPU / unit "
+        "| PostgreSQL CPU / unit | client CPU / unit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for figure in figures:
         per_call = f"{figure.units // max(figure.requests, 1):,}" if figure.requests else "-"
         lines.append(
             f"| {figure.name} | {figure.units:,} {figure.unit} | {per_call} | "
-            f"{figure.seconds:.2f} | {figure.rate:,.0f} | {figure.steps_rate:,.0f} |"
+            f"{figure.seconds:.2f} | {figure.rate:,.0f} | {figure.steps_rate:,.0f} | "
+            f"{figure.cpu_text(figure.service_cpu)} | {figure.cpu_text(figure.postgres_cpu)} | "
+            f"{figure.cpu_text(figure.client_cpu)} |"
         )
     lines += [
         "",
@@ -342,6 +392,11 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         "20 spans (19 gen_ai chat spans become steps and cost-record outbox rows, the root span "
         "completes the trace). The COPY peer writes ready-made rows with no HTTP, validation, "
         "hashing or redaction. Target: >= 20,000 steps/s through `/api/v1/traces/batch`.",
+        "",
+        "The CPU columns are CPU seconds per unit over the same interval: the service processes "
+        "(uvicorn and its workers), the PostgreSQL backends serving the bench database, and the "
+        "load generator (PostgreSQL's WAL writer and checkpointer are not counted). They depend "
+        "much less than the wall-clock rates on what else the shared machine is doing.",
         "",
     ]
     batch = next((f for f in figures if f.name.startswith("POST /api/v1/traces/batch")), None)
@@ -352,6 +407,15 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
             f"In this run the batch path reached {batch.steps_rate / peer.steps_rate:.0%} of the "
             f"COPY peer and the 20,000 steps/s target was **{verdict}** (CPU shared with the "
             "client, PostgreSQL and other work; see the load average above).",
+            "",
+        ]
+    spent = [] if batch is None else [batch.service_cpu, batch.postgres_cpu, batch.client_cpu]
+    if batch is not None and batch.steps and all(value is not None for value in spent):
+        per_step = sum(value for value in spent if value is not None) / batch.steps
+        lines += [
+            f"All three together spent {per_step * 1e6:.1f} µs of CPU per stored step, so two "
+            f"cores given to this work alone would bound the batch path at about "
+            f"{2 / per_step:,.0f} steps/s.",
             "",
         ]
     return "\n".join(lines)
@@ -375,6 +439,7 @@ async def run(args: argparse.Namespace, database_url: str, console: Console) -> 
     otlp = otlp_bodies(args.steps)
     port = free_port()
     server = start_server(database_url, args.redis_url, port, args.workers)
+    meter = CpuMeter(server.pid, database_url.rsplit("/", 1)[-1].split("?")[0])
     url = f"http://127.0.0.1:{port}"
     figures: list[Figure] = []
     try:
@@ -397,6 +462,7 @@ async def run(args: argparse.Namespace, database_url: str, console: Console) -> 
                 "warm-up",
             )
             tenant = "tnt_bench_batch"
+            mark = meter.read()
             seconds, _ = await post_all(
                 url,
                 "/api/v1/traces/batch",
@@ -407,11 +473,25 @@ async def run(args: argparse.Namespace, database_url: str, console: Console) -> 
                 progress,
                 "batch",
             )
+            service_cpu, postgres_cpu, client_cpu = (
+                a - b for a, b in zip(meter.read(), mark, strict=True)
+            )
             steps = await count_steps(database_url, tenant)
             figures.append(
-                Figure("POST /api/v1/traces/batch", steps, "steps", seconds, len(bulk), steps)
+                Figure(
+                    "POST /api/v1/traces/batch",
+                    steps,
+                    "steps",
+                    seconds,
+                    len(bulk),
+                    steps,
+                    service_cpu,
+                    postgres_cpu,
+                    client_cpu,
+                )
             )
             tenant = "tnt_bench_otlp"
+            mark = meter.read()
             seconds, _ = await post_all(
                 url,
                 "/v1/traces",
@@ -422,17 +502,38 @@ async def run(args: argparse.Namespace, database_url: str, console: Console) -> 
                 progress,
                 "otlp",
             )
+            service_cpu, postgres_cpu, client_cpu = (
+                a - b for a, b in zip(meter.read(), mark, strict=True)
+            )
             steps = await count_steps(database_url, tenant)
             spans = len(otlp) * SPANS_PER_TRACE * TRACES_PER_EXPORT
             figures.append(
-                Figure("POST /v1/traces (OTLP protobuf)", spans, "spans", seconds, len(otlp), steps)
+                Figure(
+                    "POST /v1/traces (OTLP protobuf)",
+                    spans,
+                    "spans",
+                    seconds,
+                    len(otlp),
+                    steps,
+                    service_cpu,
+                    postgres_cpu,
+                    client_cpu,
+                )
             )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    seconds = await copy_peer(database_url, args.steps)
+    seconds, postgres_cpu = await copy_peer(database_url, args.steps, meter)
     figures.append(
-        Figure("peer: asyncpg COPY into trace_steps", args.steps, "steps", seconds, 0, args.steps)
+        Figure(
+            "peer: asyncpg COPY into trace_steps",
+            args.steps,
+            "steps",
+            seconds,
+            0,
+            args.steps,
+            postgres_cpu=postgres_cpu,
+        )
     )
     return figures
 
@@ -460,7 +561,9 @@ def main() -> None:
         figures = asyncio.run(run(args, database_url, console))
     finally:
         drop_database(database_url)
-    table = Table("path", "units", "seconds", "units/s", "steps/s")
+    table = Table(
+        "path", "units", "seconds", "units/s", "steps/s", "service CPU", "PG CPU", "client CPU"
+    )
     for figure in figures:
         table.add_row(
             figure.name,
@@ -468,6 +571,9 @@ def main() -> None:
             f"{figure.seconds:.2f}",
             f"{figure.rate:,.0f}",
             f"{figure.steps_rate:,.0f}",
+            figure.cpu_text(figure.service_cpu),
+            figure.cpu_text(figure.postgres_cpu),
+            figure.cpu_text(figure.client_cpu),
         )
     console.print(table)
     if not args.no_write:

@@ -10,6 +10,7 @@ structure too deep to inspect is never stored unexamined.
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Any
 
 REDACTED = "<REDACTED>"
@@ -66,9 +67,16 @@ _REPLACEMENTS = {
     "card": "<REDACTED_CARD>",
 }
 CARD_DIGITS = range(13, 20)
-# Cheap pre-filter: a string with none of these characters cannot match any pattern.
-# (every card or SSN pattern contains three digits in a row)
+# Cheap pre-filter: a string with none of these cannot match any pattern (every card or SSN
+# pattern contains three digits in a row).
 _MAY_MATCH = re.compile(r"@|\d{3}|(?i:bearer)|AKIA|gh[poa]_|xox")
+# The same test for ASCII text, several times faster on long strings: bytes with ASCII digits
+# folded to "0" and letters to lower case, searched for the folded triggers. (Only for ASCII:
+# `\d` also matches non-ASCII digits, which the folding does not see.)
+_FOLD = bytes(
+    ord("0") if 48 <= byte <= 57 else byte + 32 if 65 <= byte <= 90 else byte for byte in range(256)
+)
+_MAY_MATCH_FOLDED = re.compile(rb"@|000|bearer|akia|gh[poa]_|xox")
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -82,10 +90,14 @@ def _replace(match: re.Match[str]) -> str:
 
 
 def redact_string(value: str) -> str:
-    """Patterns replaced; NUL characters (which PostgreSQL cannot store) become U+FFFD."""
+    """Patterns replaced; NUL characters (which PostgreSQL cannot store) become U+FFFD. A string
+    with nothing to replace is returned as it is (the same object)."""
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
-    if not _MAY_MATCH.search(value):
+    if value.isascii():
+        if not _MAY_MATCH_FOLDED.search(value.encode().translate(_FOLD)):
+            return value
+    elif not _MAY_MATCH.search(value):
         return value
     return _PATTERN.sub(_replace, value)
 
@@ -94,34 +106,27 @@ def is_sensitive_key(key: Any) -> bool:
     return isinstance(key, str) and key.lower() in SENSITIVE_KEYS
 
 
-_SCALARS = (int, float, bool, type(None))
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def redact(data: Any, depth: int = 0) -> Any:
-    """A redacted copy of `data` (JSON-like: dicts, lists, strings, numbers, booleans, null)."""
+    """A redacted copy of `data` (JSON-like: dicts, lists, strings, numbers, booleans, null).
+
+    Copy on write: a dict, list or string with nothing to redact is returned as it is (the same
+    object), so the common clean payload costs one walk and no allocation, and a caller can tell
+    by identity that nothing changed. Callers must not mutate what they pass in afterwards.
+    """
     kind = type(data)
     if kind is str:
         return redact_string(data)
     if kind is dict:
-        if depth >= MAX_DEPTH:
-            return REDACTED
-        result = {}
-        for key, value in data.items():
-            if type(key) is str and "\x00" in key:
-                key = key.replace("\x00", "\ufffd")
-            if type(key) is str and key.lower() in SENSITIVE_KEYS:
-                result[key] = REDACTED
-            elif type(value) is str:
-                result[key] = redact_string(value)
-            elif type(value) in _SCALARS:
-                result[key] = value
-            else:
-                result[key] = redact(value, depth + 1)
-        return result
-    if kind is list or kind is tuple:
-        if depth >= MAX_DEPTH:
-            return REDACTED
-        return [redact(item, depth + 1) for item in data]
+        return REDACTED if depth >= MAX_DEPTH else _redact_dict(data, depth)
+    if kind is list:
+        return REDACTED if depth >= MAX_DEPTH else _redact_list(data, depth)
+    if kind is tuple:
+        return REDACTED if depth >= MAX_DEPTH else _redact_list(list(data), depth)
+    if kind in _SCALARS:
+        return data
     if isinstance(data, dict):
         return redact(dict(data), depth)
     if isinstance(data, (list, tuple)):
@@ -129,3 +134,49 @@ def redact(data: Any, depth: int = 0) -> Any:
     if isinstance(data, str):
         return redact_string(str(data))
     return data
+
+
+def _redact_dict(data: dict[Any, Any], depth: int) -> dict[Any, Any]:
+    result: dict[Any, Any] | None = None
+    clean = 0
+    for key, value in data.items():
+        new_key = key
+        if type(key) is str:
+            if "\x00" in key:
+                new_key = key.replace("\x00", "\ufffd")
+            if new_key.lower() in SENSITIVE_KEYS:
+                new_value: Any = REDACTED
+            elif type(value) is str:
+                new_value = redact_string(value)
+            elif type(value) in _SCALARS:
+                new_value = value
+            else:
+                new_value = redact(value, depth + 1)
+        elif type(value) in _SCALARS:
+            new_value = value
+        else:
+            new_value = redact(value, depth + 1)
+        if result is None:
+            if new_key is key and new_value is value:
+                clean += 1
+                continue
+            result = dict(islice(data.items(), clean))
+        result[new_key] = new_value
+    return data if result is None else result
+
+
+def _redact_list(data: list[Any], depth: int) -> list[Any]:
+    result: list[Any] | None = None
+    for position, value in enumerate(data):
+        kind = type(value)
+        if kind is str:
+            new_value = redact_string(value)
+        elif kind in _SCALARS:
+            continue
+        else:
+            new_value = redact(value, depth + 1)
+        if new_value is not value:
+            if result is None:
+                result = data.copy()
+            result[position] = new_value
+    return data if result is None else result

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from aos_traces.domain.errors import TraceInputError
-from aos_traces.domain.hashing import hash_data, step_hash
+from aos_traces.domain.hashing import hash_and_json, hash_data, step_hash
 from aos_traces.domain.redaction import redact
 from aos_traces.domain.timestamps import parse_timestamp
 
@@ -59,6 +61,16 @@ class Step:
     idempotency_key: str | None
     replay_behavior: str
     span_id: str | None = None
+    # The stored JSON text of params / outcome_data when normalisation already wrote it.
+    params_json: str | None = None
+    outcome_json: str | None = None
+
+    def stored_params(self) -> str | None:
+        """The JSON text stored for params (jsonb: key order is not kept, so sorted is fine)."""
+        return self.params_json if self.params_json is not None else _json(self.params)
+
+    def stored_outcome(self) -> str | None:
+        return self.outcome_json if self.outcome_json is not None else _json(self.outcome_data)
 
     @property
     def step_hash(self) -> str:
@@ -88,6 +100,30 @@ class Step:
 
 
 _INF = float("inf")
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _hashed_and_stored(
+    sent_hash: Any, data: Any, position: int, name: str
+) -> tuple[str, Any, str | None]:
+    """The hash (as sent, else of `data` before redaction), the redacted data, and its stored
+    JSON text. Redaction returns `data` itself when nothing changed, and then the canonical
+    text the hash was computed from is the stored text too (same content; jsonb keeps no key
+    order), which saves serialising every clean payload twice."""
+    canonical: str | None = None
+    if sent_hash is None:
+        hashed, canonical = hash_and_json(data)
+    else:
+        hashed = _hash_or(sent_hash, _F(position, name), data)
+    stored = redact(data)
+    if stored is None:
+        return hashed, None, None
+    if canonical is not None and stored is data:
+        return hashed, stored, canonical
+    return hashed, stored, orjson.dumps(stored).decode()
 
 
 class _F:
@@ -198,51 +234,62 @@ def normalize_step(raw: Any, position: int, default_timestamp: datetime) -> Step
         raise TraceInputError(
             f"{_F(position, 'replay_behavior')} must be one of {', '.join(REPLAY_BEHAVIORS)}"
         )
+    outcome_category = get("outcome_category")
+    if outcome_category is None:
+        outcome_category = status
+    else:
+        outcome_category = (
+            _text(outcome_category, _F(position, "outcome_category"), limit=64) or status
+        )
+    outcome_code = get("outcome_code")
+    if outcome_code is not None:
+        outcome_code = _text(outcome_code, _F(position, "outcome_code"), limit=128)
+    cost_cents = _fast_number(get("cost_cents"), position, "cost_cents")
+    duration_ms = _fast_number(get("duration_ms"), position, "duration_ms")
+    retry_count = get("retry_count")
+    retry_count = 0 if retry_count is None else _integer(retry_count, _F(position, "retry_count"))
+    timestamp = get("timestamp")
+    timestamp = (
+        default_timestamp
+        if timestamp is None
+        else parse_timestamp(timestamp, _F(position, "timestamp"))
+    )
     params = get("params")
     if params is None:
         params = {}
-    outcome_data = get("outcome_data")
-    timestamp = get("timestamp")
-    input_hash = get("input_hash")
-    output_hash = get("output_hash")
-    outcome_category = get("outcome_category")
-    retry_count = get("retry_count")
+    input_hash, params, params_json = _hashed_and_stored(
+        get("input_hash"), params, position, "input_hash"
+    )
+    output_hash, outcome_data, outcome_json = _hashed_and_stored(
+        get("output_hash"), get("outcome_data"), position, "output_hash"
+    )
+    rng_state = get("rng_state_before")
+    if rng_state is not None:
+        rng_state = _text(rng_state, _F(position, "rng_state_before"), limit=512)
+    key = get("idempotency_key")
+    if key is not None and not (type(key) is str and len(key) <= 256 and "\x00" not in key):
+        key = _text(key, _F(position, "idempotency_key"))
     return Step(
-        step_index=step_index,
-        skill_id=skill_id or skill_name or "",
-        skill_name=skill_name or skill_id or "",
-        params=redact(params),
-        status=status,
-        outcome_category=(
-            status
-            if outcome_category is None
-            else _text(outcome_category, _F(position, "outcome_category"), limit=64) or status
-        ),
-        outcome_code=None
-        if (outcome_code := get("outcome_code")) is None
-        else _text(outcome_code, _F(position, "outcome_code"), limit=128),
-        outcome_data=redact(outcome_data),
-        cost_cents=_fast_number(get("cost_cents"), position, "cost_cents"),
-        duration_ms=_fast_number(get("duration_ms"), position, "duration_ms"),
-        retry_count=0
-        if retry_count is None
-        else _integer(retry_count, _F(position, "retry_count")),
-        timestamp=default_timestamp
-        if timestamp is None
-        else parse_timestamp(timestamp, _F(position, "timestamp")),
-        source=source,
-        level=level_for(status),
-        input_hash=hash_data(params)
-        if input_hash is None
-        else _hash_or(input_hash, _F(position, "input_hash"), params),
-        output_hash=hash_data(outcome_data)
-        if output_hash is None
-        else _hash_or(output_hash, _F(position, "output_hash"), outcome_data),
-        rng_state_before=None
-        if (rng_state := get("rng_state_before")) is None
-        else _text(rng_state, _F(position, "rng_state_before"), limit=512),
-        idempotency_key=key
-        if type(key := get("idempotency_key")) is str and len(key) <= 256 and "\x00" not in key
-        else _text(key, _F(position, "idempotency_key")),
-        replay_behavior=replay_behavior,
+        step_index,
+        skill_id or skill_name or "",
+        skill_name or skill_id or "",
+        params,
+        status,
+        outcome_category,
+        outcome_code,
+        outcome_data,
+        cost_cents,
+        duration_ms,
+        retry_count,
+        timestamp,
+        source,
+        level_for(status),
+        input_hash,
+        output_hash,
+        rng_state,
+        key,
+        replay_behavior,
+        None,
+        params_json,
+        outcome_json,
     )

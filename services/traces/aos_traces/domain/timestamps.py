@@ -13,17 +13,17 @@ _EPOCH_LIMIT = 253402300799
 
 def parse_timestamp(value: Any, field: object) -> datetime:
     """ISO-8601 (a `Z` suffix is accepted, naive means UTC) or epoch seconds -> aware UTC."""
-    if isinstance(value, datetime):
+    if type(value) is str or isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError as error:
+            raise TraceInputError(f"{field} must be ISO-8601 UTC") from error
+    elif isinstance(value, datetime):
         moment = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if not 0 <= value <= _EPOCH_LIMIT:
             raise TraceInputError(f"{field} must be ISO-8601 UTC")
         return datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError as error:
-            raise TraceInputError(f"{field} must be ISO-8601 UTC") from error
     else:
         raise TraceInputError(f"{field} must be ISO-8601 UTC")
     zone = moment.tzinfo

@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from aos_common.hashing import TRACE_SCHEMA_VERSION
@@ -146,7 +147,7 @@ def normalize_trace(raw: Any, tenant_id: str, now: datetime, *, source: str = "a
     indexes = [step.step_index for step in steps]
     if len(set(indexes)) != len(indexes):
         raise TraceInputError("step_index values must be unique within a trace")
-    steps.sort(key=lambda step: step.step_index)
+    steps.sort(key=attrgetter("step_index"))
     plan = raw.get("plan")
     plan = [] if plan is None else plan
     if not isinstance(plan, list):

@@ -70,9 +70,9 @@ RETURNING trace_id
 _IDEMPOTENCY_INSERT = """
 INSERT INTO traces.idempotency_records
     (tenant_id, idempotency_key, trace_id, step_index, status, output_hash)
-SELECT r.tenant_id, r.idempotency_key, r.trace_id, r.step_index, r.status, r.output_hash
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
-    AS r(tenant_id, idempotency_key, trace_id, step_index, status, output_hash)
+SELECT $1::text, r.idempotency_key, r.trace_id, r.step_index, r.status, r.output_hash
+FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
+    AS r(idempotency_key, trace_id, step_index, status, output_hash)
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 """
 
@@ -114,11 +114,11 @@ def step_record(tenant_id: str, trace_id: str, step: Step) -> tuple[Any, ...]:
         step.timestamp,
         step.skill_id[:256],
         step.skill_name[:256],
-        _json(step.params),
+        step.stored_params(),
         step.status,
         step.outcome_category,
         step.outcome_code,
-        _json(step.outcome_data),
+        step.stored_outcome(),
         step.cost_cents,
         step.duration_ms,
         step.retry_count,
@@ -184,28 +184,18 @@ async def copy_steps(connection: asyncpg.Connection, records: list[tuple[Any, ..
 async def insert_idempotency_records(
     connection: asyncpg.Connection, tenant_id: str, trace_id_steps: Iterable[tuple[str, Step]]
 ) -> None:
-    keys: list[str] = []
-    trace_ids: list[str] = []
-    indexes: list[int] = []
-    statuses: list[str] = []
-    hashes: list[str] = []
-    for trace_id, step in trace_id_steps:
-        if step.idempotency_key is None:
-            continue
-        keys.append(step.idempotency_key)
-        trace_ids.append(trace_id)
-        indexes.append(step.step_index)
-        statuses.append(step.status)
-        hashes.append(step.output_hash)
-    if keys:
+    keyed = [
+        (trace_id, step) for trace_id, step in trace_id_steps if step.idempotency_key is not None
+    ]
+    if keyed:
         await connection.execute(
             _IDEMPOTENCY_INSERT,
-            [tenant_id] * len(keys),
-            keys,
-            trace_ids,
-            indexes,
-            statuses,
-            hashes,
+            tenant_id,
+            [step.idempotency_key for _, step in keyed],
+            [trace_id for trace_id, _ in keyed],
+            [step.step_index for _, step in keyed],
+            [step.status for _, step in keyed],
+            [step.output_hash for _, step in keyed],
         )
 
 

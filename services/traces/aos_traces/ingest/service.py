@@ -44,9 +44,10 @@ def _months_between(first: date, second: date) -> int:
 
 async def prepare_partitions(context: IngestContext, steps: Iterable[Step]) -> None:
     current = _month(datetime.now(UTC))
+    seen = {(moment.year, moment.month) for moment in (step.timestamp for step in steps)}
     months = {
         month
-        for month in {_month(step.timestamp) for step in steps}
+        for month in (date(year, number, 1) for year, number in seen)
         if -PARTITION_MONTHS_BACK <= _months_between(current, month) <= PARTITION_MONTHS_AHEAD
     }
     await repository.ensure_partitions(context.engine, months, context.partitions)

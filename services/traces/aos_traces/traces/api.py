@@ -131,6 +131,9 @@ async def store_batch(request: Request, caller: WriterDep, session: SessionDep) 
                 max_steps=settings.batch_max_steps,
             )
             result = await ingest.store_batch(session, ingest_context(request), items)
+            # Freed while the collector is still paused: resumed with the batch alive, its first
+            # collection would walk every object of the batch once more, for nothing.
+            del items
         return json_response(result, 201)
 
     return await idempotent(request, session, caller.tenant_id, produce)

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aos_traces.domain.redaction import MAX_DEPTH, REDACTED, SENSITIVE_KEYS, redact, redact_string
 
@@ -73,3 +75,73 @@ def test_non_string_scalars_are_unchanged() -> None:
         "b": True,
         "z": None,
     }
+
+
+# --- fast paths: the pre-filter and copy-on-write must never change what is stored ----------
+
+_ALPHABET = "aAbBeErRkKiIgGhHpPoOxXsS_-@. \t0123456789٣é\x00"
+
+
+def _full_scan(text: str) -> str:
+    from aos_traces.domain.redaction import _PATTERN, _replace
+
+    return _PATTERN.sub(_replace, text.replace("\x00", "\ufffd"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40) | st.text(max_size=40))
+def test_pre_filter_never_skips_a_string_the_patterns_would_change(text: str) -> None:
+    assert redact_string(text) == _full_scan(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: BEARER abc",
+        "bEaReR\txyz",
+        "AKIAABCDEFGHIJKLMNOP",
+        "ghp_" + "a" * 36,
+        "xoxs-1-2",
+        "a@b.io",
+        "123-45-6789",
+        "4111111111111111",
+        "long text " * 200 + "alice@example.com",
+        "long text " * 200 + "4111 1111 1111 1111",
+        "non-ascii ✓ 123-45-6789",
+        "arabic-indic digits ٤١١١١١١١١١١١١١١١",
+    ],
+)
+def test_pre_filter_lets_every_pattern_through(text: str) -> None:
+    assert redact_string(text) == _full_scan(text)
+    assert redact_string(text) != text
+
+
+def test_clean_values_are_returned_as_they_are() -> None:
+    clean = {"q": "question 3", "max_tokens": 256, "nested": [{"a": "b"}, 1.5, None, True]}
+    assert redact(clean) is clean
+    assert redact(clean["nested"]) is clean["nested"]
+    assert redact_string("plain text") == "plain text"
+
+
+def test_copy_on_write_keeps_order_and_leaves_the_input_alone() -> None:
+    data = {"a": 1, "b": [1, "x@y.io", {"token": "t"}], "c": "keep", "d": "z@y.io"}
+    original = repr(data)
+    result = redact(data)
+    assert result == {
+        "a": 1,
+        "b": [1, "<REDACTED_EMAIL>", {"token": REDACTED}],
+        "c": "keep",
+        "d": "<REDACTED_EMAIL>",
+    }
+    assert list(result) == ["a", "b", "c", "d"]
+    assert repr(data) == original
+
+
+def test_nul_in_keys_is_replaced_even_when_nothing_else_changes() -> None:
+    assert redact({"a\x00b": 1, "c": 2}) == {"a\ufffdb": 1, "c": 2}
+    assert redact({"pass\x00": "x"}) == {"pass\ufffd": "x"}
+
+
+def test_tuples_become_lists() -> None:
+    assert redact(("a", ("b",))) == ["a", ["b"]]
+    assert redact({"t": ("x@y.io",)}) == {"t": ["<REDACTED_EMAIL>"]}

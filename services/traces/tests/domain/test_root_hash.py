@@ -227,3 +227,127 @@ def test_fast_canonical_form_edge_cases(value: object) -> None:
     from aos_traces.domain.hashing import canonical_bytes
 
     assert canonical_bytes(value) == canonical_json(value).encode()
+
+
+# --- fast paths (written-out step payload, orjson canonical form) against the references ------
+
+_field_text = st.text(max_size=12) | st.sampled_from(['a"b', "a\\b", "\x7f", "é", "", "null"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    step_index=st.integers(min_value=0, max_value=2**40),
+    skill_id=_field_text,
+    input_hash=_field_text,
+    output_hash=_field_text,
+    rng_state_before=st.none() | _field_text,
+    status=st.sampled_from(["success", "failure", "retry", "skipped"]),
+    idempotency_key=st.none() | _field_text,
+    replay_behavior=st.sampled_from(["execute", "skip", "check"]),
+)
+def test_written_out_step_hash_equals_aos_common(
+    step_index: int,
+    skill_id: str,
+    input_hash: str,
+    output_hash: str,
+    rng_state_before: str | None,
+    status: str,
+    idempotency_key: str | None,
+    replay_behavior: str,
+) -> None:
+    from aos_common.hashing import step_hash as common_step_hash
+    from aos_traces.domain import hashing
+    from aos_traces.domain.steps import outcome_for
+
+    fields = {
+        "step_index": step_index,
+        "skill_id": skill_id,
+        "input_hash": input_hash,
+        "output_hash": output_hash,
+        "rng_state_before": rng_state_before,
+        "status": status,
+        "idempotency_key": idempotency_key,
+        "replay_behavior": replay_behavior,
+    }
+    assert hashing.step_hash(
+        step_index,
+        skill_id,
+        input_hash,
+        output_hash,
+        rng_state_before,
+        outcome_for(status),
+        idempotency_key,
+        replay_behavior,
+    ) == common_step_hash(fields)
+
+
+def test_written_out_step_hash_never_pastes_a_non_string() -> None:
+    from aos_common.hashing import step_hash as common_step_hash
+    from aos_traces.domain import hashing
+
+    fields = {
+        "step_index": 1,
+        "skill_id": 5,
+        "input_hash": None,
+        "output_hash": "o",
+        "rng_state_before": 7,
+        "status": "success",
+        "idempotency_key": None,
+        "replay_behavior": "execute",
+    }
+    assert hashing.step_hash(1, 5, None, "o", 7, "success", None, "execute") == common_step_hash(  # type: ignore[arg-type]
+        fields
+    )
+
+
+json_payloads = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    params=json_payloads,
+    outcome=json_payloads,
+    key=st.none() | st.text(st.characters(blacklist_characters="\x00"), max_size=10),
+)
+def test_whole_trace_hash_equals_independent_implementation(
+    params: Any, outcome: Any, key: str | None
+) -> None:
+    step = {
+        "step_index": 0,
+        "skill_id": "s",
+        "params": params,
+        "outcome_data": outcome,
+        "idempotency_key": key,
+    }
+    raw = {"run_id": "run_h", "seed": 3, "steps": [step]}
+    expected_step = {**step, "params": {} if params is None else params}
+    assert normalize_trace(raw, TENANT, NOW).root_hash == independent_root_hash(
+        3, None, TENANT, [expected_step]
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), {"a": float("nan")}])
+def test_fast_canonical_form_non_finite_floats(value: object) -> None:
+    from aos_common.hashing import canonical_json
+    from aos_traces.domain.hashing import canonical_bytes, hash_and_json
+
+    assert canonical_bytes(value) == canonical_json(value).encode()
+    assert hash_and_json(value)[1] is None
+
+
+@pytest.mark.parametrize("value", [{"a": "1e5"}, {"e": 10}, [1.25e-3], {"x": "0.00001"}])
+def test_fast_canonical_form_exponent_look_alikes(value: object) -> None:
+    from aos_common.hashing import canonical_json
+    from aos_traces.domain.hashing import canonical_bytes
+
+    assert canonical_bytes(value) == canonical_json(value).encode()

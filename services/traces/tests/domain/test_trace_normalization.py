@@ -119,3 +119,43 @@ def test_hashes_are_computed_before_redaction() -> None:
     )
     assert trace.steps[0].input_hash == hash_data(params)
     assert trace.steps[0].params == {"password": "<REDACTED>", "q": "<REDACTED_EMAIL>"}
+
+
+def test_stored_json_is_the_redacted_payload() -> None:
+    import orjson
+
+    from aos_traces.domain.redaction import redact
+
+    params = {"q": "mail a@b.io", "api_key": "sk-1", "max_tokens": 256}
+    outcome = {"answer": "clean", "n": [1, 2.5, True]}
+    trace = normalize_trace(
+        {
+            "run_id": "run_json",
+            "steps": [{"skill_id": "s", "params": params, "outcome_data": outcome}],
+        },
+        "tnt_1",
+        NOW,
+    )
+    step = trace.steps[0]
+    stored_params = step.stored_params()
+    stored_outcome = step.stored_outcome()
+    assert stored_params is not None and stored_outcome is not None
+    assert orjson.loads(stored_params) == redact(params)
+    assert "sk-1" not in stored_params and "a@b.io" not in stored_params
+    assert orjson.loads(stored_outcome) == outcome
+    assert orjson.loads(stored_params) != params
+
+
+def test_missing_outcome_is_stored_as_sql_null() -> None:
+    trace = normalize_trace({"run_id": "run_null", "steps": [{"skill_id": "s"}]}, "tnt_1", NOW)
+    assert trace.steps[0].stored_outcome() is None
+    assert trace.steps[0].stored_params() == "{}"
+
+
+def test_first_invalid_field_is_reported_in_field_order() -> None:
+    raw = {
+        "run_id": "run_order",
+        "steps": [{"skill_id": "s", "cost_cents": -1, "input_hash": 5.5j}],
+    }
+    with pytest.raises(TraceInputError, match=r"steps\[0\]\.cost_cents"):
+        normalize_trace(raw, "tnt_1", NOW)
