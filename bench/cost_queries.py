@@ -11,6 +11,9 @@
 Writes the figures to the "cost_queries" section of docs/PERFORMANCE.md.
 
     uv run python bench/cost_queries.py [--records 10000000] [--max-seconds 300]
+
+With --ingest-only it stops after step 2 and prints the ingest rate without touching
+docs/PERFORMANCE.md (a quick check: --records 50000 --ingest-only takes seconds).
 """
 
 from __future__ import annotations
@@ -333,6 +336,9 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         console.print(
             f"ingest: {ingested:,} records in {ingest_seconds:.1f} s ({ingested / ingest_seconds:,.0f}/s)"
         )
+        if args.ingest_only:
+            await conn.close()
+            return
         await conn.execute(
             "ANALYZE cost_intel.cost_rollups_hourly; ANALYZE cost_intel.cost_rollups_daily; ANALYZE cost_intel.cost_rollups_dim"
         )
@@ -417,6 +423,11 @@ def main() -> None:
     parser.add_argument("--ingest-batches", type=int, default=10)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--raw-runs", type=int, default=5)
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="stop after the ingest measurement; print it, do not write docs/PERFORMANCE.md",
+    )
     parser.add_argument(
         "--database-url", default=None, help="server to create the bench database on"
     )

@@ -3,7 +3,7 @@ record and run routes of contracts.md."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -22,6 +22,7 @@ from aos_cost_intel.records.schemas import (
     BatchResult,
     CostRecordBatch,
     CostRecordCreate,
+    CostRecordIn,
     CostRecordRead,
     InternalCostRecordCreate,
     RecordResult,
@@ -48,7 +49,8 @@ def _result(outcome: Outcome) -> RecordResult:
 async def _record_one(
     request: Request, session: SessionDep, tenant: str, item: CostRecordCreate
 ) -> Outcome:
-    [outcome] = await record_costs(session, tenant, [item], request.app.state.prices)
+    record = cast(CostRecordIn, item.model_dump())
+    [outcome] = await record_costs(session, tenant, [record], request.app.state.prices)
     return outcome
 
 
@@ -81,12 +83,13 @@ async def record_batch(
 ) -> Response:
     """Up to 10,000 records in one transaction (COPY): all are stored or none."""
     tenant = tenant_for(principal, tenant_id)
-    if len(body.records) > MAX_BATCH:
+    records = body["records"]
+    if len(records) > MAX_BATCH:
         raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH:,} records")
 
     async def produce() -> Response:
         outcomes = await record_costs(
-            session, tenant, body.records, request.app.state.prices, field_prefix="records."
+            session, tenant, records, request.app.state.prices, field_prefix="records."
         )
         # Built as plain dicts (the shape of BatchResult): 10,000 pydantic items cost more than
         # the database work of the batch.

@@ -1,16 +1,17 @@
 """SQL for cost records, request-id claims and rollups.
 
 Bulk paths talk to the request's asyncpg connection directly (same transaction as the session):
-COPY for records, `unnest` arrays for claims and rollup upserts, so a 10,000-record batch is a
-handful of round trips. Rollups are changed in the same transaction as the records they sum.
+`unnest` arrays for claims, COPY for records and for their hourly sums, and set-based SQL from
+there to the rollups, so a 10,000-record batch is a handful of round trips. Rollups are changed
+in the same transaction as the records they sum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,11 +62,26 @@ class NewRecord(NamedTuple):
     price_version: str | None
 
 
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's current transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the session's first statement; without
+    one, statements sent straight to the driver would each commit on their own (a claimed request
+    id without its record, records without their rollups), so the transaction is started here.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+    if not driver_connection.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver_connection
+
+
 class RollupDelta(NamedTuple):
-    """What a set of new records adds to one rollup row."""
+    """What a set of new records adds to one hourly rollup row."""
 
     tenant_id: str
-    bucket: datetime | date
+    hour: datetime
     feature_tag: str
     user_id: str
     model: str
@@ -78,21 +94,82 @@ class RollupDelta(NamedTuple):
     reasoning_output_tokens: int
 
 
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session's current transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection  # type: ignore[return-value]
+async def copy_records(conn: asyncpg.Connection, records: Iterable[NewRecord]) -> None:
+    """COPY `records` into cost_records; rows are encoded and sent in chunks as `records` yields
+    them, so Postgres stores one chunk while the caller produces the next."""
+    await conn.copy_records_to_table(
+        "cost_records", schema_name=SCHEMA, columns=list(RECORD_COLUMNS), records=records
+    )
 
 
-async def copy_records(conn: asyncpg.Connection, records: Sequence[NewRecord]) -> None:
-    if records:
-        await conn.copy_records_to_table(
-            "cost_records",
-            schema_name=SCHEMA,
-            columns=list(RECORD_COLUMNS),
-            records=records,
-        )
+_VALUES = "cost_cents, request_count, " + ", ".join(TOKEN_COLUMNS)
+_SUMS = "sum(cost_cents), sum(request_count), " + ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
+_ADD = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in _VALUES.split(", "))
+
+_CREATE_STAGING = f"""
+    CREATE TEMP TABLE IF NOT EXISTS cost_ingest_hourly ON COMMIT DELETE ROWS AS
+    SELECT tenant_id, hour, feature_tag, user_id, model, {_VALUES}
+    FROM {SCHEMA}.cost_rollups_hourly WITH NO DATA
+"""
+
+_DIMENSIONS = """
+    SELECT tenant_id,
+           CASE WHEN GROUPING(feature_tag) = 0 THEN 'feature' WHEN GROUPING(user_id) = 0 THEN 'user'
+                WHEN GROUPING(model) = 0 THEN 'model' ELSE 'total' END AS dim,
+           '{grain}' AS grain, {bucket} AS bucket, coalesce(feature_tag, user_id, model, '') AS key,
+           {sums}
+    FROM staged
+    GROUP BY GROUPING SETS ((tenant_id, {bucket}), (tenant_id, {bucket}, feature_tag),
+                            (tenant_id, {bucket}, user_id), (tenant_id, {bucket}, model))
+"""
+
+# One round trip, three statements run in order: the staged hourly increments are added to the
+# hourly rollups, folded by UTC day into the daily ones, and by dimension (total, feature, user,
+# model) into the per-dimension ones for both grains. Each upsert takes its row locks in key order
+# (ORDER BY) and the tables in the order hourly, daily, per-dimension, so concurrent writers
+# cannot deadlock each other. The last statement empties the staging table it reads.
+_FOLD_STAGED = f"""
+    INSERT INTO {SCHEMA}.cost_rollups_hourly AS r (tenant_id, hour, feature_tag, user_id, model,
+        {_VALUES})
+    SELECT tenant_id, hour, feature_tag, user_id, model, {_VALUES}
+    FROM pg_temp.cost_ingest_hourly ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (tenant_id, hour, feature_tag, user_id, model) DO UPDATE SET {_ADD};
+
+    INSERT INTO {SCHEMA}.cost_rollups_daily AS r (tenant_id, day, feature_tag, user_id, model,
+        {_VALUES})
+    SELECT tenant_id, (hour AT TIME ZONE 'UTC')::date, feature_tag, user_id, model, {_SUMS}
+    FROM pg_temp.cost_ingest_hourly GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (tenant_id, day, feature_tag, user_id, model) DO UPDATE SET {_ADD};
+
+    WITH staged AS (DELETE FROM pg_temp.cost_ingest_hourly RETURNING *)
+    INSERT INTO {SCHEMA}.cost_rollups_dim AS r (tenant_id, dim, grain, bucket, key, {_VALUES})
+    SELECT * FROM (
+        {_DIMENSIONS.format(grain="h", bucket="hour", sums=_SUMS)}
+        UNION ALL
+        {_DIMENSIONS.format(grain="d", bucket="date_trunc('day', hour, 'UTC')", sums=_SUMS)}
+    ) AS increments
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (tenant_id, dim, grain, bucket, key) DO UPDATE SET {_ADD}
+"""
+
+
+async def add_to_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]) -> None:
+    """Add hourly increments to the hourly, daily and per-dimension rollups, in the caller's
+    transaction: COPY into a connection-local staging table, then one round trip of SQL.
+
+    The daily and per-dimension increments are folded in Postgres (exact NUMERIC) from the
+    hourly ones, which costs a fraction of folding them in Python and shipping each set back.
+    """
+    if not hourly:
+        return
+    await conn.execute(_CREATE_STAGING)
+    await conn.copy_records_to_table(
+        "cost_ingest_hourly",
+        schema_name="pg_temp",
+        columns=list(RollupDelta._fields),
+        records=hourly,
+    )
+    await conn.execute(_FOLD_STAGED)
 
 
 async def claim_request_ids(
@@ -139,63 +216,6 @@ async def claimed_records(
         list(request_ids),
     )
     return {row["request_id"]: (row["id"], row["cost_cents"], row["price_version"]) for row in rows}
-
-
-def _rollup_sql(table: str, bucket: str, bucket_type: str) -> str:
-    sums = ", ".join(
-        f"{c} = r.{c} + EXCLUDED.{c}" for c in ("cost_cents", "request_count", *TOKEN_COLUMNS)
-    )
-    return f"""
-        INSERT INTO {SCHEMA}.{table} AS r (tenant_id, {bucket}, feature_tag, user_id, model,
-            cost_cents, request_count, {", ".join(TOKEN_COLUMNS)})
-        SELECT * FROM unnest($1::text[], $2::{bucket_type}[], $3::text[], $4::text[], $5::text[],
-            $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-            $12::bigint[])
-        ON CONFLICT (tenant_id, {bucket}, feature_tag, user_id, model) DO UPDATE SET {sums}
-    """
-
-
-HOURLY_UPSERT = _rollup_sql("cost_rollups_hourly", "hour", "timestamptz")
-DAILY_UPSERT = _rollup_sql("cost_rollups_daily", "day", "date")
-_DIM_SUMS = ", ".join(
-    f"{c} = r.{c} + EXCLUDED.{c}" for c in ("cost_cents", "request_count", *TOKEN_COLUMNS)
-)
-DIMENSION_UPSERT = f"""
-    INSERT INTO {SCHEMA}.cost_rollups_dim AS r (tenant_id, dim, grain, bucket, key,
-        cost_cents, request_count, {", ".join(TOKEN_COLUMNS)})
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
-        $6::numeric[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-        $12::bigint[])
-    ON CONFLICT (tenant_id, dim, grain, bucket, key) DO UPDATE SET {_DIM_SUMS}
-"""
-
-
-class DimensionDelta(NamedTuple):
-    tenant_id: str
-    dim: str
-    grain: str
-    bucket: datetime
-    key: str
-    cost_cents: Decimal
-    request_count: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_input_tokens: int
-    cache_creation_input_tokens: int
-    reasoning_output_tokens: int
-
-
-async def upsert_rollups(
-    conn: asyncpg.Connection,
-    statement: str,
-    deltas: Sequence[RollupDelta] | Sequence[DimensionDelta],
-) -> None:
-    """Add deltas to rollup rows; callers pass them sorted by key so that concurrent writers take
-    row locks in one order and cannot deadlock each other."""
-    if not deltas:
-        return
-    columns: list[list[Any]] = [list(column) for column in zip(*deltas, strict=True)]
-    await conn.execute(statement, *columns)
 
 
 async def records_for_run(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from aos_cost_intel.schemas import Cents, CentsIn, Identifier, ModelName, TokenCount
+from aos_cost_intel.schemas import NO_NUL, Cents, CentsIn, Identifier, ModelName, TokenCount
 
 MAX_BATCH = 10_000
 
@@ -48,8 +49,32 @@ class InternalCostRecordCreate(CostRecordCreate):
     id: str | None = Field(default=None, max_length=128, description="Outbox message id.")
 
 
-class CostRecordBatch(BaseModel):
-    records: list[CostRecordCreate]
+MaybeIdentifier = Annotated[str, Field(max_length=256, pattern=NO_NUL)]
+"""An Identifier or "": the service reads "" as absent, as CostRecordCreate does."""
+
+
+class CostRecordIn(TypedDict):
+    """One record of a batch, with the constraints of CostRecordCreate; an absent key takes the
+    model's default. A batch validates into plain dicts because 10,000 model instances cost more
+    than the rest of the request's Python work; `record_costs` reads both shapes as this one."""
+
+    model: ModelName
+    user_id: NotRequired[MaybeIdentifier | None]
+    feature_tag: NotRequired[MaybeIdentifier | None]
+    request_id: NotRequired[MaybeIdentifier | None]
+    workflow_id: NotRequired[MaybeIdentifier | None]
+    skill_id: NotRequired[MaybeIdentifier | None]
+    input_tokens: NotRequired[TokenCount]
+    output_tokens: NotRequired[TokenCount]
+    cache_read_input_tokens: NotRequired[TokenCount]
+    cache_creation_input_tokens: NotRequired[TokenCount]
+    reasoning_output_tokens: NotRequired[TokenCount]
+    cost_cents: NotRequired[CentsIn | None]
+    occurred_at: NotRequired[datetime | None]
+
+
+class CostRecordBatch(TypedDict):
+    records: list[CostRecordIn]
 
 
 class RecordResult(BaseModel):

@@ -2,42 +2,36 @@
 
 One path serves the single route, the batch route and the internal route: a batch is
 all-or-nothing (any invalid record refuses the whole call), a request id already stored answers
-with the stored record, and a request id repeated inside one batch is recorded once.
+with the stored record, and a request id repeated inside one batch is recorded once. Records come
+in as validated dicts (CostRecordIn; the single routes pass `model_dump()`), where an absent key
+means the default and an empty identifier means none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.errors import Unprocessable
 from aos_cost_intel.engines.money import EXACT, ZERO
-from aos_cost_intel.engines.pricing import PriceBook, TokenUsage, cost_cents
+from aos_cost_intel.engines.pricing import PriceBook, token_cost
 from aos_cost_intel.features.service import classify
-from aos_cost_intel.ids import new_id
 from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records import repository
-from aos_cost_intel.records.repository import (
-    DAILY_UPSERT,
-    DIMENSION_UPSERT,
-    HOURLY_UPSERT,
-    DimensionDelta,
-    NewRecord,
-    RollupDelta,
-)
-from aos_cost_intel.records.schemas import CostRecordCreate
+from aos_cost_intel.records.repository import NewRecord, RollupDelta
+from aos_cost_intel.records.schemas import CostRecordIn
 
 MAX_AGE = timedelta(days=400)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     id: str
     cost_cents: Decimal
     price_version: str | None
@@ -48,66 +42,92 @@ def _field(prefix: str, index: int, name: str) -> str:
     return f"{prefix}{index}.{name}" if prefix else name
 
 
-def occurred_at(item: CostRecordCreate, now: datetime, where: str) -> datetime:
-    """When the call happened, in UTC; a little clock skew ahead is clamped to now."""
-    if item.occurred_at is None:
-        return now
-    moment = item.occurred_at
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    if moment > now + MAX_CLOCK_SKEW:
-        raise Unprocessable(
-            "occurred_at must not be in the future",
-            extra={"errors": [{"field": where, "message": "must not be in the future"}]},
+def _refuse(detail: str, field: str, message: str) -> Unprocessable:
+    return Unprocessable(detail, extra={"errors": [{"field": field, "message": message}]})
+
+
+def occurred_ats(items: Sequence[CostRecordIn], now: datetime, prefix: str = "") -> list[datetime]:
+    """When each call happened, in UTC; a little clock skew ahead is clamped to now. The first
+    moment out of bounds refuses the call."""
+    latest, earliest = now + MAX_CLOCK_SKEW, now - MAX_AGE
+    moments = []
+    for index, item in enumerate(items):
+        moment = item.get("occurred_at")
+        if moment is None:
+            moments.append(now)
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        if moment > latest:
+            raise _refuse(
+                "occurred_at must not be in the future",
+                _field(prefix, index, "occurred_at"),
+                "must not be in the future",
+            )
+        if moment < earliest:
+            raise _refuse(
+                "occurred_at must be within the last 400 days",
+                _field(prefix, index, "occurred_at"),
+                "must be within the last 400 days",
+            )
+        moments.append(min(moment, now))
+    return moments
+
+
+def prices_of(
+    items: Sequence[CostRecordIn],
+    moments: Sequence[datetime],
+    book: PriceBook | None,
+    prefix: str = "",
+) -> list[tuple[Decimal, str, str | None]]:
+    """(cost, source, price version) per item: the client's cost as sent, or priced from the book
+    (each token type at its own rate). The first model without a price refuses the call."""
+    priced: list[tuple[Decimal, str, str | None]] = []
+    for index, item in enumerate(items):
+        cost = item.get("cost_cents")
+        if cost is not None:
+            priced.append((cost, "client", None))
+            continue
+        model = item["model"]
+        price = book.find(model, moments[index]) if book is not None else None
+        if price is None or book is None:
+            detail = f"No price known for model '{model}'; send cost_cents"
+            raise _refuse(detail, _field(prefix, index, "model"), detail)
+        counts = (
+            item.get("input_tokens", 0),
+            item.get("cache_read_input_tokens", 0),
+            item.get("cache_creation_input_tokens", 0),
+            item.get("output_tokens", 0),
+            item.get("reasoning_output_tokens", 0),
         )
-    if moment < now - MAX_AGE:
-        raise Unprocessable(
-            "occurred_at must be within the last 400 days",
-            extra={"errors": [{"field": where, "message": "must be within the last 400 days"}]},
-        )
-    return min(moment, now)
+        priced.append((token_cost(price, counts), "priced", book.version))
+    return priced
 
 
-def usage_of(item: CostRecordCreate) -> TokenUsage:
-    return TokenUsage(
-        input_tokens=item.input_tokens,
-        cache_read_input_tokens=item.cache_read_input_tokens,
-        cache_creation_input_tokens=item.cache_creation_input_tokens,
-        output_tokens=item.output_tokens,
-        reasoning_output_tokens=item.reasoning_output_tokens,
-    )
+class HourlyTally:
+    """Exact hourly rollup increments of the records it is fed: the daily and per-dimension
+    increments are folded from these in SQL."""
 
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, datetime, str, str, str], list[Any]] = {}
 
-def price_item(
-    item: CostRecordCreate, at: datetime, book: PriceBook | None, where: str
-) -> tuple[Decimal, str, str | None]:
-    """(cost, source, price version): the client's cost as sent, or priced from the book."""
-    if item.cost_cents is not None:
-        return item.cost_cents, "client", None
-    price = book.find(item.model, at) if book is not None else None
-    if price is None or book is None:
-        detail = f"No price known for model '{item.model}'; send cost_cents"
-        raise Unprocessable(detail, extra={"errors": [{"field": where, "message": detail}]})
-    return cost_cents(usage_of(item), price), "priced", book.version
-
-
-def rollup_deltas(records: Sequence[NewRecord]) -> tuple[list[RollupDelta], list[RollupDelta]]:
-    """Hourly and daily rollup increments of `records`, each sorted by key (sums are exact)."""
-    hourly: dict[tuple[Any, ...], list[Any]] = {}
-    daily: dict[tuple[Any, ...], list[Any]] = {}
-    add = EXACT.add
-    for record in records:
-        moment = record.occurred_at
-        hour = moment.replace(minute=0, second=0, microsecond=0)
-        user = record.user_id or ""
-        for table, key in (
-            (hourly, (record.tenant_id, hour, record.feature_tag, user, record.model)),
-            (daily, (record.tenant_id, hour.date(), record.feature_tag, user, record.model)),
-        ):
-            sums = table.get(key)
-            if sums is None:
-                table[key] = [
+    def counting(self, records: Iterable[NewRecord]) -> Iterator[NewRecord]:
+        """Yield `records` unchanged, adding each to the sums: fed to COPY, the sums are taken
+        while Postgres stores the rows already sent."""
+        sums = self._sums
+        add = EXACT.add
+        for record in records:
+            key = (
+                record.tenant_id,
+                record.occurred_at.replace(minute=0, second=0, microsecond=0),
+                record.feature_tag,
+                record.user_id or "",
+                record.model,
+            )
+            row = sums.get(key)
+            if row is None:
+                sums[key] = [
                     record.cost_cents,
                     1,
                     record.input_tokens,
@@ -117,96 +137,78 @@ def rollup_deltas(records: Sequence[NewRecord]) -> tuple[list[RollupDelta], list
                     record.reasoning_output_tokens,
                 ]
             else:
-                sums[0] = add(sums[0], record.cost_cents)
-                sums[1] += 1
-                sums[2] += record.input_tokens
-                sums[3] += record.output_tokens
-                sums[4] += record.cache_read_input_tokens
-                sums[5] += record.cache_creation_input_tokens
-                sums[6] += record.reasoning_output_tokens
-    return (
-        [RollupDelta(*key, *hourly[key]) for key in sorted(hourly)],
-        [RollupDelta(*key, *daily[key]) for key in sorted(daily)],
-    )
+                row[0] = add(row[0], record.cost_cents)
+                row[1] += 1
+                row[2] += record.input_tokens
+                row[3] += record.output_tokens
+                row[4] += record.cache_read_input_tokens
+                row[5] += record.cache_creation_input_tokens
+                row[6] += record.reasoning_output_tokens
+            yield record
+
+    def increments(self) -> list[RollupDelta]:
+        return [RollupDelta(*key, *row) for key, row in self._sums.items()]
 
 
-def dimension_deltas(
-    hourly: Sequence[RollupDelta], daily: Sequence[RollupDelta]
-) -> list[DimensionDelta]:
-    """Fold wide rollup increments into per-dimension ones (total, feature, user, model), sorted."""
-    sums: dict[tuple[str, str, str, datetime, str], list[Any]] = {}
-    for grain, deltas in (("h", hourly), ("d", daily)):
-        for delta in deltas:
-            bucket = delta.bucket
-            if not isinstance(bucket, datetime):
-                bucket = datetime(bucket.year, bucket.month, bucket.day, tzinfo=UTC)
-            for dim, key in (
-                ("total", ""),
-                ("feature", delta.feature_tag),
-                ("user", delta.user_id),
-                ("model", delta.model),
-            ):
-                row_key = (delta.tenant_id, dim, grain, bucket, key)
-                current = sums.get(row_key)
-                values = delta[5:]
-                if current is None:
-                    sums[row_key] = list(values)
-                else:
-                    current[0] = EXACT.add(current[0], values[0])
-                    for position in range(1, 7):
-                        current[position] += values[position]
-    return [DimensionDelta(*key, *sums[key]) for key in sorted(sums)]
+async def store(conn: asyncpg.Connection, records: Sequence[NewRecord]) -> None:
+    """Store records and add them to every rollup (same transaction)."""
+    if not records:
+        return
+    tally = HourlyTally()
+    await repository.copy_records(conn, tally.counting(records))
+    await repository.add_to_rollups(conn, tally.increments())
+
+
+def record_ids(count: int) -> list[str]:
+    """`cr_` + 16 hex ids, drawn from the OS in one call (one call per id costs more than the
+    rest of a record's preparation)."""
+    raw = secrets.token_hex(8 * count)
+    return ["cr_" + raw[start : start + 16] for start in range(0, 16 * count, 16)]
 
 
 async def record_costs(
     session: AsyncSession,
     tenant_id: str,
-    items: Sequence[CostRecordCreate],
+    items: Sequence[CostRecordIn],
     prices: PriceBookCache,
     *,
     field_prefix: str = "",
 ) -> list[Outcome]:
     """Store `items` (all or nothing) and return one outcome per item, in order."""
-    now = datetime.now(UTC)
-    moments = [
-        occurred_at(item, now, _field(field_prefix, i, "occurred_at"))
-        for i, item in enumerate(items)
-    ]
+    moments = occurred_ats(items, datetime.now(UTC), field_prefix)
     book = None
-    if any(item.cost_cents is None for item in items):
+    if any(item.get("cost_cents") is None for item in items):
         book = await prices.current(session)
-    priced = [
-        price_item(item, moments[i], book, _field(field_prefix, i, "model"))
-        for i, item in enumerate(items)
-    ]
-    tags = await classify(session, tenant_id, [item.feature_tag for item in items])
+    priced = prices_of(items, moments, book, field_prefix)
+    tags = await classify(session, tenant_id, [item.get("feature_tag") for item in items])
     records = [
         NewRecord(
-            tenant_id=tenant_id,
-            occurred_at=moments[i],
-            id=new_id("cr_"),
-            user_id=item.user_id,
-            feature_tag=tags[i],
-            request_id=item.request_id,
-            workflow_id=item.workflow_id,
-            skill_id=item.skill_id,
-            model=item.model,
-            input_tokens=item.input_tokens,
-            output_tokens=item.output_tokens,
-            cache_read_input_tokens=item.cache_read_input_tokens,
-            cache_creation_input_tokens=item.cache_creation_input_tokens,
-            reasoning_output_tokens=item.reasoning_output_tokens,
-            cost_cents=priced[i][0],
-            cost_source=priced[i][1],
-            price_version=priced[i][2],
+            tenant_id,
+            moments[index],
+            record_id,
+            item.get("user_id") or None,
+            tags[index],
+            item.get("request_id") or None,
+            item.get("workflow_id") or None,
+            item.get("skill_id") or None,
+            item["model"],
+            item.get("input_tokens", 0),
+            item.get("output_tokens", 0),
+            item.get("cache_read_input_tokens", 0),
+            item.get("cache_creation_input_tokens", 0),
+            item.get("reasoning_output_tokens", 0),
+            *priced[index],
         )
-        for i, item in enumerate(items)
+        for index, (item, record_id) in enumerate(zip(items, record_ids(len(items)), strict=True))
     ]
     conn = await repository.driver(session)
     first_of: dict[str, int] = {}
     for index, record in enumerate(records):
         if record.request_id is not None:
             first_of.setdefault(record.request_id, index)
+    if not first_of:
+        await store(conn, records)
+        return [Outcome(r.id, r.cost_cents, r.price_version, False) for r in records]
     claimed = await repository.claim_request_ids(
         conn,
         tenant_id,
@@ -221,11 +223,7 @@ async def record_costs(
         if record.request_id is None
         or (record.request_id in claimed and first_of[record.request_id] == index)
     ]
-    await repository.copy_records(conn, fresh)
-    hourly, daily = rollup_deltas(fresh)
-    await repository.upsert_rollups(conn, HOURLY_UPSERT, hourly)
-    await repository.upsert_rollups(conn, DAILY_UPSERT, daily)
-    await repository.upsert_rollups(conn, DIMENSION_UPSERT, dimension_deltas(hourly, daily))
+    await store(conn, fresh)
     outcomes: list[Outcome] = []
     for index, record in enumerate(records):
         rid = record.request_id
