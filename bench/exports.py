@@ -114,10 +114,16 @@ class RssPeak:
 
 def summary(index: int) -> dict[str, Any]:
     return {
-        "trace_id": f"trace_{index:016x}", "run_id": f"run_{index:016x}",
-        "agent_id": f"agent-{index % 10}", "status": "completed", "total_steps": 3,
-        "success_count": 2, "failure_count": 1, "started_at": "2026-01-01T00:00:00+00:00",
-        "completed_at": "2026-01-01T00:00:02+00:00", "total_duration_ms": 120.0,
+        "trace_id": f"trace_{index:016x}",
+        "run_id": f"run_{index:016x}",
+        "agent_id": f"agent-{index % 10}",
+        "status": "completed",
+        "total_steps": 3,
+        "success_count": 2,
+        "failure_count": 1,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "completed_at": "2026-01-01T00:00:02+00:00",
+        "total_duration_ms": 120.0,
     }
 
 
@@ -132,27 +138,31 @@ async def bench_serializer(export_format: ExportFormat, rows: int, progress: Pro
 
     stats = ExportStats()
     started = time.perf_counter()
-    async for _chunk in serialize(export_format, source(), stats, exported_at="t",
-                                  request_id="r", timestamp="t"):
+    async for _chunk in serialize(
+        export_format, source(), stats, exported_at="t", request_id="r", timestamp="t"
+    ):
         pass
     elapsed = time.perf_counter() - started
     progress.update(task, completed=rows)
-    return Result("serializer only", export_format.value, stats.row_count, elapsed,
-                  stats.byte_count / 1e6)
+    return Result(
+        "serializer only", export_format.value, stats.row_count, elapsed, stats.byte_count / 1e6
+    )
 
 
 async def bench_end_to_end(
     client: httpx.AsyncClient, export_format: ExportFormat, rows: int, progress: Progress
 ) -> Result:
     task = progress.add_task(f"end to end {export_format.value}", total=rows)
-    headers = principal_headers(TENANT, roles=[], permissions=["read:*"],
-                                principal_type="api_key")
+    headers = principal_headers(TENANT, roles=[], permissions=["read:*"], principal_type="api_key")
     lines = size = 0
     with RssPeak() as memory:
         started = time.perf_counter()
-        async with client.stream("GET", "/api/v1/guard/logs/export",
-                                 params={"format": export_format.value, "limit": rows},
-                                 headers=headers) as response:
+        async with client.stream(
+            "GET",
+            "/api/v1/guard/logs/export",
+            params={"format": export_format.value, "limit": rows},
+            headers=headers,
+        ) as response:
             response.raise_for_status()
             async for chunk in response.aiter_bytes():
                 lines += chunk.count(b"\n")
@@ -160,9 +170,14 @@ async def bench_end_to_end(
                 progress.update(task, completed=min(lines, rows))
         elapsed = time.perf_counter() - started
     data_rows = lines - 1 if export_format is ExportFormat.CSV else lines
-    return Result("in-process: Postgres -> traces -> guard-logs -> client", export_format.value,
-                  data_rows,
-                  elapsed, size / 1e6, (memory.peak - memory.baseline) / 1e6)
+    return Result(
+        "in-process: Postgres -> traces -> guard-logs -> client",
+        export_format.value,
+        data_rows,
+        elapsed,
+        size / 1e6,
+        (memory.peak - memory.baseline) / 1e6,
+    )
 
 
 async def bench_traces_stream(traces: Any, rows: int, progress: Progress) -> Result:
@@ -170,12 +185,16 @@ async def bench_traces_stream(traces: Any, rows: int, progress: Progress) -> Res
     task = progress.add_task("upstream traces stream", total=rows)
     headers = principal_headers(None, roles=["service"], principal_type="service")
     lines = size = 0
-    async with httpx.AsyncClient(transport=StreamingASGITransport(traces),
-                                 base_url="http://traces", timeout=300) as client:
+    async with httpx.AsyncClient(
+        transport=StreamingASGITransport(traces), base_url="http://traces", timeout=300
+    ) as client:
         started = time.perf_counter()
-        async with client.stream("GET", "/internal/v1/traces/logs/stream",
-                                 params={"tenant_id": TENANT, "limit": rows},
-                                 headers=headers) as response:
+        async with client.stream(
+            "GET",
+            "/internal/v1/traces/logs/stream",
+            params={"tenant_id": TENANT, "limit": rows},
+            headers=headers,
+        ) as response:
             response.raise_for_status()
             async for chunk in response.aiter_bytes():
                 lines += chunk.count(b"\n")
@@ -200,9 +219,20 @@ def bench_processes(database_url: str, rows: int, progress: Progress) -> list[Re
     }
     processes = {
         package: subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{package}.main:create_app", "--factory",
-             "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{package}.main:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for package, port in ports.items()
     }
@@ -219,16 +249,19 @@ def bench_processes(database_url: str, rows: int, progress: Progress) -> list[Re
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"service on port {port} did not start")
                 time.sleep(0.2)
-        headers = principal_headers(TENANT, roles=[], permissions=["read:*"],
-                                    principal_type="api_key")
+        headers = principal_headers(
+            TENANT, roles=[], permissions=["read:*"], principal_type="api_key"
+        )
         for export_format in (ExportFormat.CSV, ExportFormat.NDJSON):
             task = progress.add_task(f"uvicorn {export_format.value}", total=rows)
             lines = size = 0
             with RssPeak(processes["aos_guard_logs"].pid) as memory:
                 started = time.perf_counter()
                 with httpx.stream(
-                    "GET", f"http://127.0.0.1:{ports['aos_guard_logs']}/api/v1/guard/logs/export",
-                    params={"format": export_format.value, "limit": rows}, headers=headers,
+                    "GET",
+                    f"http://127.0.0.1:{ports['aos_guard_logs']}/api/v1/guard/logs/export",
+                    params={"format": export_format.value, "limit": rows},
+                    headers=headers,
                     timeout=300,
                 ) as response:
                     response.raise_for_status()
@@ -238,9 +271,16 @@ def bench_processes(database_url: str, rows: int, progress: Progress) -> list[Re
                         progress.update(task, completed=min(lines, rows))
                 elapsed = time.perf_counter() - started
             data_rows = lines - 1 if export_format is ExportFormat.CSV else lines
-            results.append(Result("uvicorn processes, real HTTP (RSS: guard-logs process)",
-                                  export_format.value, data_rows, elapsed, size / 1e6,
-                                  (memory.peak - memory.baseline) / 1e6))
+            results.append(
+                Result(
+                    "uvicorn processes, real HTTP (RSS: guard-logs process)",
+                    export_format.value,
+                    data_rows,
+                    elapsed,
+                    size / 1e6,
+                    (memory.peak - memory.baseline) / 1e6,
+                )
+            )
     finally:
         for process in processes.values():
             process.terminate()
@@ -261,14 +301,16 @@ async def bench_copy(database_url: str, rows: int, progress: Progress) -> Result
 
     try:
         started = time.perf_counter()
-        await connection.copy_from_query(COPY_QUERY.format(tenant=TENANT), output=sink,
-                                         format="csv", force_quote=True)
+        await connection.copy_from_query(
+            COPY_QUERY.format(tenant=TENANT), output=sink, format="csv", force_quote=True
+        )
         elapsed = time.perf_counter() - started
     finally:
         await connection.close()
     progress.update(task, completed=1)
-    return Result("peer: PostgreSQL COPY TO STDOUT (csv, quoted)", "csv", lines, elapsed,
-                  size / 1e6)
+    return Result(
+        "peer: PostgreSQL COPY TO STDOUT (csv, quoted)", "csv", lines, elapsed, size / 1e6
+    )
 
 
 def best(results: list[Result]) -> Result:
@@ -284,10 +326,15 @@ async def run(database_url: str, rows: int, processes: bool, repeat: int) -> lis
 
     results: list[Result] = []
     redis_url = os.environ.get("AOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    settings = {"database_url": database_url, "redis_url": redis_url, "environment": "test",
-                "telemetry_enabled": False}
-    progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn())
+    settings = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "environment": "test",
+        "telemetry_enabled": False,
+    }
+    progress = Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )
     with progress:
         seed = progress.add_task("seeding traces", total=1)
         migrate("aos_traces", database_url)
@@ -301,21 +348,31 @@ async def run(database_url: str, rows: int, processes: bool, repeat: int) -> lis
         for export_format in (ExportFormat.CSV, ExportFormat.NDJSON, ExportFormat.JSON):
             results.append(await bench_serializer(export_format, rows, progress))
         traces = traces_app(TracesSettings(**settings))
-        guard = guard_app(GuardLogsSettings(**settings),
-                          transports={"traces": StreamingASGITransport(traces)})
+        guard = guard_app(
+            GuardLogsSettings(**settings), transports={"traces": StreamingASGITransport(traces)}
+        )
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app_client(traces))
             await stack.enter_async_context(app_client(guard))
-            client = await stack.enter_async_context(httpx.AsyncClient(
-                transport=StreamingASGITransport(guard), base_url="http://guard-logs",
-                timeout=300))
-            results.append(best([await bench_traces_stream(traces, rows, progress)
-                                 for _ in range(repeat)]))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=StreamingASGITransport(guard),
+                    base_url="http://guard-logs",
+                    timeout=300,
+                )
+            )
+            results.append(
+                best([await bench_traces_stream(traces, rows, progress) for _ in range(repeat)])
+            )
             for export_format in (ExportFormat.CSV, ExportFormat.NDJSON):
-                results.append(best([
-                    await bench_end_to_end(client, export_format, rows, progress)
-                    for _ in range(repeat)
-                ]))
+                results.append(
+                    best(
+                        [
+                            await bench_end_to_end(client, export_format, rows, progress)
+                            for _ in range(repeat)
+                        ]
+                    )
+                )
         if processes:
             results.extend(await asyncio.to_thread(bench_processes, database_url, rows, progress))
         results.append(await bench_copy(database_url, rows, progress))
@@ -342,7 +399,8 @@ def render(results: list[Result], rows: int, repeat: int) -> str:
         )
     per_row = {
         (result.name, result.format): 1e6 * result.seconds / result.rows
-        for result in results if result.rows
+        for result in results
+        if result.rows
     }
     upstream = per_row.get(("upstream only: traces internal stream", "ndjson"))
     chain = per_row.get(("in-process: Postgres -> traces -> guard-logs -> client", "csv"))
@@ -386,13 +444,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("AOS_TEST_DATABASE_URL",
-                               "postgresql://postgres@127.0.0.1:5432/postgres"),
+        default=os.environ.get(
+            "AOS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
     )
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs of each in-process measurement; the best is kept")
-    parser.add_argument("--no-processes", action="store_true",
-                        help="skip the run over two uvicorn processes")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="runs of each in-process measurement; the best is kept",
+    )
+    parser.add_argument(
+        "--no-processes", action="store_true", help="skip the run over two uvicorn processes"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     console = Console()
@@ -405,9 +469,14 @@ def main() -> None:
     for column in ("path", "format", "rows/s", "seconds", "MB", "RSS growth"):
         table.add_column(column)
     for result in results:
-        table.add_row(result.name, result.format, f"{result.rows_per_second:,.0f}",
-                      f"{result.seconds:.2f}", f"{result.megabytes:.1f}",
-                      "" if result.rss_growth_mb is None else f"{result.rss_growth_mb:.1f} MB")
+        table.add_row(
+            result.name,
+            result.format,
+            f"{result.rows_per_second:,.0f}",
+            f"{result.seconds:.2f}",
+            f"{result.megabytes:.1f}",
+            "" if result.rss_growth_mb is None else f"{result.rss_growth_mb:.1f} MB",
+        )
     console.print(table)
     if not args.no_write:
         write_section(render(results, args.rows, args.repeat))

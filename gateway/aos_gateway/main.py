@@ -25,6 +25,7 @@ from aos_gateway.endpoints import router as endpoints_router
 from aos_gateway.metrics import GatewayMetrics
 from aos_gateway.middlewares.auth import AuthCache
 from aos_gateway.middlewares.ratelimit import RateLimiter
+from aos_gateway.middlewares.usage import UsageMeter
 from aos_gateway.proxy.asgi import ProxyMiddleware
 from aos_gateway.proxy.h1client import H1Pool
 from aos_gateway.reload import RuntimeHolder
@@ -71,6 +72,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             timeout=settings.budget_timeout_seconds,
             max_attempts=1,
         )
+        usage = UsageMeter(
+            redis,
+            client,
+            prefix=settings.gateway_redis_prefix,
+            internal_secret=settings.internal_secret,
+            interval=settings.usage_report_seconds,
+        )
         deps = Deps(
             settings=settings,
             client=client,
@@ -83,9 +91,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             auth_cache=AuthCache(settings.auth_cache_seconds),
             peers=peers,
             metrics=app.state.gateway_metrics,
+            usage=usage,
         )
         holder = RuntimeHolder(config_path, deps)
         holder.start(settings.gateway_reload_seconds)
+        usage.start()
         app.state.redis = redis
         app.state.holder = holder
         try:
@@ -93,6 +103,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             app.state.holder = None
             await holder.stop()
+            await usage.stop()
             await peers.aclose()
             await client.aclose()
             await pool.aclose()

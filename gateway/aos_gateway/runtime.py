@@ -31,6 +31,7 @@ from aos_gateway.middlewares.basic import (
 from aos_gateway.middlewares.breaker import CircuitBreakerMiddleware
 from aos_gateway.middlewares.limits import BudgetGuardMiddleware, RateLimitMiddleware
 from aos_gateway.middlewares.ratelimit import RateLimiter
+from aos_gateway.middlewares.usage import UsageMeter
 from aos_gateway.proxy.h1client import H1Pool
 from aos_gateway.proxy.types import Handler, ProxyRequest, ProxyResponse
 from aos_gateway.proxy.types import Middleware as MiddlewareFn
@@ -50,6 +51,7 @@ class Deps:
     auth_cache: AuthCache
     peers: ServiceClient
     metrics: GatewayMetrics
+    usage: UsageMeter | None = None
 
 
 @dataclass
@@ -135,6 +137,7 @@ class Runtime:
                 internal_secret=self.deps.settings.internal_secret,
                 timeout=self.deps.settings.auth_timeout_seconds,
                 upstream_name=self._upstream_name(middleware.spec.address),
+                meter=self.deps.usage,
             )
         elif middleware.kind == "headers":
             instance = HeadersMiddleware(middleware.spec)

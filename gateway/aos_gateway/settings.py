@@ -26,11 +26,14 @@ class GatewaySettings(ServiceSettings):
     passive_ejection_seconds: float = Field(default=5.0, ge=0)
     auth_timeout_seconds: float = Field(default=5.0, gt=0)
     auth_cache_seconds: float = Field(
-        default=0.0,
+        default=2.0,
         ge=0,
         le=5.0,
-        description="Cache forward-auth grants per credential (0: ask on every request, exactly "
-        "like Traefik, so the tenants service meters every API call)",
+        description="Cache forward-auth grants per credential (≤ 5 s, the revocation bound); "
+        "requests served from the cache are metered by the gateway (0: ask on every request)",
+    )
+    usage_report_seconds: float = Field(
+        default=1.0, gt=0, description="How often metered cache hits are reported to the service"
     )
     budget_timeout_seconds: float = Field(default=2.0, gt=0)
     gateway_redis_prefix: str = "aos:gw:rl"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,36 +33,54 @@ class _Outcome:
 
 @dataclass
 class BreakerStats:
-    """Outcomes of the last `WINDOW_SECONDS`, answering the expression's functions."""
+    """Outcomes of the last `WINDOW_SECONDS`, answering the expression's functions.
+
+    Network errors and status codes are also counted as outcomes enter and leave the window, so
+    a check costs a pass over the distinct codes, not over every request of the last 10 s.
+    """
 
     clock: Callable[[], float] = time.monotonic
     outcomes: deque[_Outcome] = field(default_factory=deque)
+    network_errors: int = 0
+    codes: Counter[int] = field(default_factory=Counter)
 
     def record(self, status: int, network_error: bool, latency_ms: float) -> None:
         now = self.clock()
         self.outcomes.append(_Outcome(now, status, network_error, latency_ms))
+        if network_error:
+            self.network_errors += 1
+        else:
+            self.codes[status] += 1
         self._trim(now)
 
     def _trim(self, now: float) -> None:
-        while self.outcomes and self.outcomes[0].at < now - WINDOW_SECONDS:
-            self.outcomes.popleft()
+        outcomes = self.outcomes
+        while outcomes and outcomes[0].at < now - WINDOW_SECONDS:
+            gone = outcomes.popleft()
+            if gone.network_error:
+                self.network_errors -= 1
+            else:
+                self.codes[gone.status] -= 1
+                if not self.codes[gone.status]:
+                    del self.codes[gone.status]
 
     def reset(self) -> None:
         self.outcomes.clear()
+        self.network_errors = 0
+        self.codes.clear()
 
     def network_error_ratio(self) -> float:
         self._trim(self.clock())
         if not self.outcomes:
             return 0.0
-        return sum(o.network_error for o in self.outcomes) / len(self.outcomes)
+        return self.network_errors / len(self.outcomes)
 
     def response_code_ratio(self, start: int, end: int, div_start: int, div_end: int) -> float:
         self._trim(self.clock())
-        codes = [o.status for o in self.outcomes if not o.network_error]
-        denominator = sum(div_start <= code < div_end for code in codes)
+        denominator = sum(n for code, n in self.codes.items() if div_start <= code < div_end)
         if denominator == 0:
             return 0.0
-        return sum(start <= code < end for code in codes) / denominator
+        return sum(n for code, n in self.codes.items() if start <= code < end) / denominator
 
     def latency_at_quantile_ms(self, quantile: float) -> float:
         self._trim(self.clock())
@@ -89,6 +107,7 @@ class CircuitBreakerMiddleware:
         self.state = STANDBY
         self.state_since = clock()
         self._last_check = 0.0
+        self._check_period = spec.check_period_seconds  # parsed once, not per request
 
     def _set(self, state: str) -> None:
         self.state = state
@@ -114,7 +133,7 @@ class CircuitBreakerMiddleware:
 
     def _check(self) -> None:
         now = self.clock()
-        if now - self._last_check < self.spec.check_period_seconds:
+        if now - self._last_check < self._check_period:
             return
         self._last_check = now
         if self.state in (STANDBY, RECOVERING) and self.predicate(self.stats):

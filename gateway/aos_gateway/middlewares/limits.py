@@ -18,7 +18,8 @@ GUARD_PATH = "/internal/v1/cost/guard"
 
 class RateLimitMiddleware:
     """`average` per `period`, `burst` deep, per source; buckets are shared by every replica and
-    every router using this middleware (keyed by the middleware's name)."""
+    every router using this middleware (keyed by the middleware's name). A usage count forward-auth
+    left pending on the request rides along in the same Redis round trip."""
 
     def __init__(self, name: str, spec: RateLimit, limiter: RateLimiter) -> None:
         self.name = name
@@ -30,8 +31,11 @@ class RateLimitMiddleware:
     async def __call__(self, request: ProxyRequest, call_next: Handler) -> ProxyResponse:
         if self.rate > 0:
             source = source_of(request, self.spec.source_criterion)
-            decision = await self.limiter.take(
-                bucket_key(self.name, source), rate_per_second=self.rate, burst=self.burst
+            decision = await self.limiter.take_with(
+                request.usage,
+                bucket_key(self.name, source),
+                rate_per_second=self.rate,
+                burst=self.burst,
             )
             if not decision.allowed:
                 return problem(

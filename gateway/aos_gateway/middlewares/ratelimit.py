@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+
+from aos_gateway.proxy.types import PendingCount
 
 logger = logging.getLogger("aos.gateway.ratelimit")
 
@@ -79,6 +81,64 @@ class RateLimiter:
                 self._on_fail_open()
             logger.warning("rate limiter unavailable, failing open: %s", error)
             return Decision(True, 0.0)
+        return Decision(bool(int(allowed)), float(wait))
+
+    async def take_with(
+        self, usage: PendingCount | None, bucket: str, *, rate_per_second: float, burst: int
+    ) -> Decision:
+        """`take`, carrying the request's pending usage count in the same round trip."""
+        if usage is None or usage.state != "pending":
+            return await self.take(bucket, rate_per_second=rate_per_second, burst=burst)
+        decision = await self.count_and_take(
+            usage.counter, usage.field, bucket, rate_per_second=rate_per_second, burst=burst
+        )
+        if decision is None:
+            usage.state = "failed"
+            self.failures += 1
+            if self._on_fail_open is not None:
+                self._on_fail_open()
+            return Decision(True, 0.0)
+        usage.state = "counted"
+        return decision
+
+    async def count_and_take(
+        self, counter: str, field: str, bucket: str | None, *, rate_per_second: float, burst: int
+    ) -> Decision | None:
+        """Add 1 to `field` of the hash `counter` and, with a `bucket`, spend a token from it: one
+        Redis round trip (a pipeline, so the two keys may live on different cluster shards).
+
+        None when Redis could not answer: the caller must then count the request another way
+        (nothing here fails open, since a lost count is lost usage).
+        """
+        try:
+            if bucket is None or rate_per_second <= 0:
+                await self._redis.hincrby(counter, field, 1)
+                return Decision(True, 0.0)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hincrby(counter, field, 1)
+            pipe.evalsha(
+                self._script.sha,
+                1,
+                f"{self._prefix}:{bucket}",
+                repr(rate_per_second),
+                max(1, burst),
+            )
+            results = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as error:
+            logger.warning("usage counter unavailable: %s", error)
+            return None
+        if isinstance(results[0], Exception):
+            logger.warning("usage counter unavailable: %s", results[0])
+            return None
+        if isinstance(results[1], NoScriptError):  # Redis restarted and forgot the script
+            return await self.take(bucket, rate_per_second=rate_per_second, burst=burst)
+        if isinstance(results[1], Exception):
+            self.failures += 1
+            if self._on_fail_open is not None:
+                self._on_fail_open()
+            logger.warning("rate limiter unavailable, failing open: %s", results[1])
+            return Decision(True, 0.0)
+        allowed, wait = results[1]
         return Decision(bool(int(allowed)), float(wait))
 
 

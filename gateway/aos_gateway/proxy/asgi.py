@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -32,6 +33,10 @@ logger = logging.getLogger("aos.gateway")
 OWN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/favicon.ico"})
 _GATEWAY_ONLY = ("x-aos-",)
 _CREDENTIAL = "x-aos-key"
+# Set by the gateway itself on every proxied request (client values are replaced).
+_GATEWAY_SET = frozenset(
+    {"x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"}
+)
 _STRIPPED = frozenset({"x-forwarded-prefix"})
 
 
@@ -51,6 +56,9 @@ class ProxyMiddleware:
     def __init__(self, app: ASGIApp, gateway: Starlette) -> None:
         self.app = app
         self.gateway = gateway
+        # Labelled metric children, looked up once per (router, service[, status]).
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,12 +94,16 @@ class ProxyMiddleware:
             return
         state = scope.get("state") or {}
         request_id = state.get("request_id") or new_request_id()
-        headers.set("x-request-id", request_id)
         scheme = scope.get("scheme", "http")
-        headers.set("x-forwarded-for", client_ip)
-        headers.set("x-forwarded-proto", scheme)
-        headers.set("x-forwarded-host", host)
-        headers.set("x-real-ip", client_ip)
+        items = [item for item in headers.items if item[0] not in _GATEWAY_SET]
+        items += [
+            ("x-request-id", request_id),
+            ("x-forwarded-for", client_ip),
+            ("x-forwarded-proto", scheme),
+            ("x-forwarded-host", host),
+            ("x-real-ip", client_ip),
+        ]
+        headers.items = items
         length_header = headers.get("content-length")
         try:
             declared = int(length_header) if length_header is not None else None
@@ -119,8 +131,18 @@ class ProxyMiddleware:
         else:
             continue_trace(headers)
             response = await _handle(router.handler, request)
-        metrics.latency.labels(router.name, router.service).observe(time.perf_counter() - started)
-        metrics.requests.labels(router.name, router.service, str(response.status)).inc()
+        elapsed = time.perf_counter() - started
+        latency = self._latency.get((router.name, router.service))
+        if latency is None:
+            latency = metrics.latency.labels(router.name, router.service)
+            self._latency[(router.name, router.service)] = latency
+        latency.observe(elapsed)
+        counter_key = (router.name, router.service, response.status)
+        counter = self._requests.get(counter_key)
+        if counter is None:
+            counter = metrics.requests.labels(router.name, router.service, str(response.status))
+            self._requests[counter_key] = counter
+        counter.inc()
         await _send(response, send, head_only=request.method == "HEAD")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import socket
 import ssl
 import time
@@ -42,10 +43,16 @@ class Origin:
 
     @classmethod
     def parse(cls, url: str) -> Origin:
-        parts = urlsplit(url)
-        scheme = parts.scheme or "http"
-        port = parts.port or (443 if scheme == "https" else 80)
-        return cls(scheme, parts.hostname or "127.0.0.1", port)
+        return _origin(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(url: str) -> Origin:
+    """Parsed once per server URL, not once per request."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    port = parts.port or (443 if scheme == "https" else 80)
+    return Origin(scheme, parts.hostname or "127.0.0.1", port)
 
 
 class _Connection(asyncio.Protocol):
@@ -177,7 +184,9 @@ class _Connection(asyncio.Protocol):
                 raise self.error
             self._wakeup = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._wakeup, stall_seconds)
+                # asyncio.timeout, not wait_for: no extra future per wait on the hot path.
+                async with asyncio.timeout(stall_seconds):
+                    await self._wakeup
             except TimeoutError:
                 raise UpstreamTimeout("upstream body stalled") from None
 
@@ -292,7 +301,8 @@ class H1Pool:
             connection = await self._acquire(origin)
             try:
                 await self._send(connection, method, target, headers, body)
-                await asyncio.wait_for(asyncio.shield(connection.head_done), read_timeout)
+                async with asyncio.timeout(read_timeout):
+                    await asyncio.shield(connection.head_done)
             except TimeoutError:
                 connection.transport and connection.transport.close()  # type: ignore[func-returns-value]
                 raise UpstreamTimeout(f"no response head within {read_timeout:g}s") from None

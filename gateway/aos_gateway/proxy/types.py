@@ -109,6 +109,20 @@ class Body:
 
 
 @dataclass(slots=True)
+class PendingCount:
+    """A metered request's usage increment (HINCRBY `counter` `field` 1) not yet sent to Redis.
+
+    Forward-auth leaves it on the request so that the next Redis round trip of the request (the
+    tenant's rate limit) carries it; whatever no one sent, forward-auth sends when the request is
+    done. `state` ends as "counted", or "failed" when Redis could not take it.
+    """
+
+    counter: str
+    field: str
+    state: Literal["pending", "counted", "failed"] = "pending"
+
+
+@dataclass(slots=True)
 class ProxyRequest:
     method: str
     path: str
@@ -123,6 +137,7 @@ class ProxyRequest:
     service: str = ""
     principal: Principal | None = None
     budget_checked: bool = False
+    usage: PendingCount | None = None
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ class ServiceRuntime:
         if self.spec.load_balancer.pass_host_header and request.host:
             headers.append(("host", request.host))
         else:
-            headers.append(("host", urlsplit(server.url).netloc))
+            headers.append(("host", _netloc(server.url)))
         return headers
 
     async def forward(self, request: ProxyRequest) -> ProxyResponse:
@@ -229,11 +230,14 @@ class ServiceRuntime:
             )
         except ConnectionError:
             return problem(request, 400, "Client closed the request")
-        headers = Headers(
-            [
-                (name.decode("latin-1").lower(), value.decode("latin-1"))
-                for name, value in response.headers
-                if name.decode("latin-1").lower() not in _NOT_RELAYED
-            ]
-        )
+        decoded = [
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in response.headers
+        ]
+        headers = Headers([item for item in decoded if item[0] not in _NOT_RELAYED])
         return ProxyResponse(response.status, headers, response.aiter_raw(), close=response.aclose)
+
+
+@functools.lru_cache(maxsize=256)
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc

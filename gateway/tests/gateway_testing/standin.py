@@ -38,6 +38,21 @@ KEYS = {
         key_id="key_limited",
         rate_limit_rpm=3,
     ),
+    "aos_meter": Principal(
+        tenant_id="tnt_meter",
+        principal_id="key_meter",
+        principal_type="api_key",
+        roles=["developer"],
+        key_id="key_meter",
+    ),
+    "aos_meter_limited": Principal(
+        tenant_id="tnt_meter",
+        principal_id="key_meter_limited",
+        principal_type="api_key",
+        roles=["developer"],
+        key_id="key_meter_limited",
+        rate_limit_rpm=4,
+    ),
     "aos_broke": Principal(
         tenant_id="tnt_broke",
         principal_id="key_broke",
@@ -63,7 +78,7 @@ def _problem(status: int, detail: str) -> Response:
 def make_app(name: str) -> Starlette:
     """One stand-in; every instance has its own mode switches and counters."""
     mode: dict[str, int] = {"status": 200}
-    stats: dict[str, int] = {"auth_calls": 0, "requests": 0}
+    stats: dict[str, int] = {"auth_calls": 0, "requests": 0, "usage_reported": 0}
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"}, 200 if mode.get("healthy", 1) else 503)
@@ -116,6 +131,7 @@ def make_app(name: str) -> Starlette:
             credential = auth.removeprefix("Bearer ").strip()
         if not credential:
             return _problem(401, "Authentication required")
+        stats[f"auth:{credential}"] = stats.get(f"auth:{credential}", 0) + 1
         if credential == "aos_forbidden":
             return _problem(403, "Tenant is suspended")
         principal = KEYS.get(credential)
@@ -129,6 +145,19 @@ def make_app(name: str) -> Starlette:
             "X-Seen-Forwarded-Uri": request.headers.get("x-forwarded-uri", ""),
         }
         return Response(status_code=200, headers=headers)
+
+    async def usage(request: Request) -> Response:
+        """The tenants service's usage route: the counts of requests served on cached grants."""
+        if not request.headers.get("x-aos-context"):
+            return _problem(401, "Internal route: a signed service context is required")
+        if mode.get("usage_status", 200) != 200:
+            return _problem(mode["usage_status"], "Usage reports are unavailable")
+        report = orjson.loads(await request.body())
+        for entry in report["entries"]:
+            stats["usage_reported"] += entry["requests"]
+            name = f"usage:{entry['tenant_id']}:{entry['key_id']}"
+            stats[name] = stats.get(name, 0) + entry["requests"]
+        return _json({"batch_id": report["batch_id"], "recorded": True})
 
     async def guard(request: Request) -> Response:
         tenant = request.query_params.get("tenant_id")
@@ -150,6 +179,7 @@ def make_app(name: str) -> Starlette:
             Route("/healthz", healthz),
             Route("/_mode", set_mode),
             Route("/internal/v1/auth/forward", forward_auth),
+            Route("/internal/v1/auth/usage", usage, methods=["POST"]),
             Route("/internal/v1/cost/guard", guard),
             Route("/stream", stream),
             Route("/{path:path}", echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),

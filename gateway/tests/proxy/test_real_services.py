@@ -149,7 +149,8 @@ def test_revoked_key_stops_working_through_the_gateway_within_5_seconds(
 ) -> None:
     key = _key(real, tenant)
     headers = {"X-AOS-Key": key["key"]}
-    assert httpx.get(real.url + "/api/v1/tenant", headers=headers).status_code == 200
+    for _ in range(3):  # the grant is now in the gateway's cache
+        assert httpx.get(real.url + "/api/v1/tenant", headers=headers).status_code == 200
     revoked = httpx.delete(
         real.url + f"/api/v1/tenant/api-keys/{key['id']}",
         headers={"X-AOS-Key": tenant["initial_api_key"]["key"]},
@@ -161,6 +162,64 @@ def test_revoked_key_stops_working_through_the_gateway_within_5_seconds(
         status = httpx.get(real.url + "/api/v1/tenant", headers=headers).status_code
         time.sleep(0.1)
     assert status == 401
+
+
+def _direct_usage(real: Real, key: str) -> tuple[int, int]:
+    """(tenant api_calls, the key's total_requests), read from the tenants service directly: a
+    direct call is authenticated by the service itself and is not metered."""
+    headers = {"X-AOS-Key": key}
+    usage = httpx.get(real.tenants.url + "/api/v1/tenant/usage?period=24h", headers=headers).json()
+    keys = httpx.get(real.tenants.url + "/api/v1/tenant/api-keys", headers=headers).json()
+    total = sum(item["total_requests"] for item in keys)
+    return int(usage["meters"]["api_calls"]["total"]), int(total)
+
+
+def test_api_calls_are_metered_exactly_once_with_the_grant_cache_on(real: Real) -> None:
+    created = httpx.post(
+        real.url + "/api/v1/tenants",
+        json={"name": f"Metered {secrets.token_hex(3)}"},
+        headers={"X-AOS-Key": OPERATOR_KEY},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["initial_api_key"]["key"]
+    sent = 0
+    with httpx.Client(base_url=real.url, headers={"X-AOS-Key": key}, timeout=30) as client:
+        for burst in range(2):  # the pause outlives the 2 s grant: misses and hits both
+            for _ in range(15):
+                assert client.get("/api/v1/tenant").status_code == 200
+                sent += 1
+            if burst == 0:
+                time.sleep(2.2)
+    deadline = time.monotonic() + 15
+    counted = _direct_usage(real, key)
+    while counted != (sent, sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        counted = _direct_usage(real, key)
+    assert counted == (sent, sent)
+    time.sleep(2.5)  # later reports and write-backs must not count anything twice
+    assert _direct_usage(real, key) == (sent, sent)
+
+
+def test_tenants_keys_never_see_each_others_tenant_through_the_cache(
+    real: Real, tenant: dict[str, Any]
+) -> None:
+    other = httpx.post(
+        real.url + "/api/v1/tenants",
+        json={"name": f"Other {secrets.token_hex(3)}"},
+        headers={"X-AOS-Key": OPERATOR_KEY},
+        timeout=30,
+    )
+    assert other.status_code == 201, other.text
+    pairs = [
+        (tenant["initial_api_key"]["key"], tenant["id"]),
+        (other.json()["initial_api_key"]["key"], other.json()["id"]),
+    ]
+    with httpx.Client(base_url=real.url, timeout=30) as client:
+        for _ in range(5):
+            for key, tenant_id in pairs:
+                response = client.get("/api/v1/tenant", headers={"X-AOS-Key": key})
+                assert response.status_code == 200 and response.json()["id"] == tenant_id
 
 
 def test_trace_round_trip_and_request_id_reach_the_traces_envelope(

@@ -132,7 +132,9 @@ def test_rate_limit_by_source_header_answers_429_with_retry_after(lab: Stack) ->
     assert other.status_code == 200
 
 
-def _refused_while_a_slow_request_is_in_flight(lab: Stack) -> tuple[httpx.Response | None, list[int]]:
+def _refused_while_a_slow_request_is_in_flight(
+    lab: Stack,
+) -> tuple[httpx.Response | None, list[int]]:
     """Starts a slow request and polls beside it; returns the first 429 seen and the slow one's status."""
     results: list[int] = []
     slow = threading.Thread(

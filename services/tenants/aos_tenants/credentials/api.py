@@ -1,4 +1,5 @@
-"""Internal credential routes: `verify` for services, `forward` for the gateway / Traefik ForwardAuth.
+"""Internal credential routes: `verify` for services, `forward` for the gateway / Traefik ForwardAuth,
+`usage` for the API calls the gateway served from its cache of forward-auth grants.
 
 Both resolve uncached, straight from Postgres: the callers cache for at most 5 s, which is what
 bounds how long a revoked key keeps working anywhere.
@@ -23,6 +24,8 @@ from aos_common.auth import (
 from aos_common.envelope import json_response
 from aos_common.errors import Forbidden, Unauthorized
 from aos_tenants.credentials.resolver import LocalCredentialResolver
+from aos_tenants.credentials.schemas import UsageReceipt, UsageReport
+from aos_tenants.credentials.usage_tracker import accept_report
 
 router = APIRouter(prefix="/internal/v1/auth", tags=["internal"])
 INVALID_TOKEN = "Invalid or expired token"
@@ -90,3 +93,17 @@ async def forward(request: Request) -> Response:
         headers["X-AOS-Rate-Limit-Rpm"] = str(principal.rate_limit_rpm)
     response.headers.update(headers)
     return response
+
+
+@router.post("/usage", response_model=UsageReceipt)
+async def report_usage(
+    report: UsageReport, request: Request, caller: InternalCallerDep
+) -> Response:
+    """Meter API calls that a gateway let through on a cached forward-auth grant.
+
+    A cached grant spares the forward call, and with it the count `forward` makes; the gateway
+    counts those requests in Redis and reports them here in batches (aos_gateway's usage meter),
+    so every API call is counted once. Only a service context may report (InternalCallerDep).
+    """
+    recorded = await accept_report(request.app.state.redis, request.app.state.key_usage, report)
+    return json_response(UsageReceipt(batch_id=report.batch_id, recorded=recorded))

@@ -70,16 +70,20 @@ _TOUCH_KEYS = text(
 _RECORD_API_CALLS = text(
     """
     INSERT INTO tenants.usage_records (tenant_id, meter, quantity, unit, source)
-    SELECT t, 'api_calls', n, 'requests', 'tenants.forward_auth'
-      FROM unnest(CAST(:tenant_ids AS text[]), CAST(:counts AS bigint[])) AS v(t, n)
+    SELECT t, 'api_calls', n, 'requests', s
+      FROM unnest(CAST(:tenant_ids AS text[]), CAST(:sources AS text[]), CAST(:counts AS bigint[]))
+           AS v(t, s, n)
     """
 )
 
 
 async def touch_keys(
-    session: AsyncSession, keys: dict[tuple[str, str], int], api_calls: dict[str, int]
+    session: AsyncSession,
+    keys: dict[tuple[str, str], int],
+    api_calls: dict[tuple[str, str], int],
 ) -> None:
-    """Write back key use (last_used_at, total_requests) and api_call meters, one batch each."""
+    """Write back key use (last_used_at, total_requests) and api_call meters (by tenant and
+    source), one batch each."""
     if keys:
         tenant_ids, key_ids = zip(*keys.keys(), strict=True)
         await session.execute(
@@ -91,7 +95,12 @@ async def touch_keys(
             },
         )
     if api_calls:
+        call_tenants, sources = zip(*api_calls.keys(), strict=True)
         await session.execute(
             _RECORD_API_CALLS,
-            {"tenant_ids": list(api_calls.keys()), "counts": list(api_calls.values())},
+            {
+                "tenant_ids": list(call_tenants),
+                "sources": list(sources),
+                "counts": list(api_calls.values()),
+            },
         )
