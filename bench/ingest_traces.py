@@ -31,7 +31,6 @@ import platform
 import re
 import secrets
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import orjson
-import psutil
+from _support import CpuMeter, start_uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -87,45 +86,6 @@ class Figure:
 
     def cpu_text(self, seconds: float | None) -> str:
         return "-" if seconds is None else f"{seconds / self.units * 1e6:.1f} µs"
-
-
-class CpuMeter:
-    """CPU seconds of the service (uvicorn and its workers) and of the PostgreSQL backends
-    serving the bench database: a cost per unit that does not depend on how busy the shared
-    machine is, unlike the wall-clock rates."""
-
-    def __init__(self, server_pid: int, database: str) -> None:
-        self.server = psutil.Process(server_pid)
-        self.database = database
-
-    def service(self) -> float:
-        try:
-            processes = [self.server, *self.server.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-        return total
-
-    def postgres(self) -> float:
-        total = 0.0
-        for process in psutil.process_iter(["cmdline"]):
-            try:
-                if any(self.database in part for part in process.info["cmdline"] or []):
-                    times = process.cpu_times()
-                    total += times.user + times.system
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-        return total
-
-    def read(self) -> tuple[float, float, float]:
-        """Service, PostgreSQL and load-generator (this process) CPU seconds so far."""
-        return self.service(), self.postgres(), time.process_time()
 
 
 def batch_bodies(total_steps: int) -> list[bytes]:
@@ -237,32 +197,7 @@ def start_server(
         "AOS_COST_INTEL_URL": "http://127.0.0.1:9",
         "AOS_OUTBOX_INTERVAL_SECONDS": "3600",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "aos_traces.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-    ]
-    process = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the traces service did not start")
+    return start_uvicorn("aos_traces.main:create_app", env, port, workers, "traces")
 
 
 async def post_all(

@@ -127,11 +127,21 @@ def cost_cents(usage: TokenUsage, price: ModelPrice) -> Decimal:
 
 def token_cost(price: ModelPrice, counts: tuple[int, int, int, int, int]) -> Decimal:
     """`cost_cents` from counts in TOKEN_TYPES order, without building a TokenUsage: batch
-    ingestion prices 10,000 records per call."""
+    ingestion prices 10,000 records per call, so the five terms are written out (the same exact
+    operations in the same order as a loop, at two thirds of its cost)."""
+    n0, n1, n2, n3, n4 = counts
+    r0, r1, r2, r3, r4 = price.rates
     total = ZERO
-    for count, rate in zip(counts, price.rates, strict=True):
-        if count:
-            total = _add(total, _multiply(count, rate))
+    if n0:
+        total = _add(total, _multiply(n0, r0))
+    if n1:
+        total = _add(total, _multiply(n1, r1))
+    if n2:
+        total = _add(total, _multiply(n2, r2))
+    if n3:
+        total = _add(total, _multiply(n3, r3))
+    if n4:
+        total = _add(total, _multiply(n4, r4))
     return _divide(total, MILLION)
 
 

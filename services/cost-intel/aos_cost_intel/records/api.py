@@ -3,6 +3,7 @@ record and run routes of contracts.md."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Path, Query, Request
@@ -30,7 +31,7 @@ from aos_cost_intel.records.schemas import (
     RepriceResult,
     RunCostRead,
 )
-from aos_cost_intel.records.service import Outcome, record_costs, total_of
+from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
 from aos_cost_intel.scope import TenantQuery, tenant_for
 
 router = APIRouter(tags=["cost records"])
@@ -88,31 +89,39 @@ async def record_batch(
         raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH:,} records")
 
     async def produce() -> Response:
-        outcomes = await record_costs(
-            session, tenant, records, request.app.state.prices, field_prefix="records."
+        return await record_and_render(
+            session,
+            tenant,
+            records,
+            request.app.state.prices,
+            _batch_response,
+            field_prefix="records.",
         )
-        # Built as plain dicts (the shape of BatchResult): 10,000 pydantic items cost more than
-        # the database work of the batch.
-        items = [
-            {
-                "index": index,
-                "id": o.id,
-                "status": "duplicate" if o.duplicate else "recorded",
-                "cost_cents": plain(o.cost_cents),
-                "price_version": o.price_version,
-            }
-            for index, o in enumerate(outcomes)
-        ]
-        duplicates = sum(1 for o in outcomes if o.duplicate)
-        result = {
-            "recorded_count": len(outcomes) - duplicates,
-            "duplicate_count": duplicates,
-            "total_cost_cents": plain(total_of(outcomes)),
-            "records": items,
-        }
-        return json_response(result, 201)
 
     return await idempotent(request, session, tenant, produce)
+
+
+def _batch_response(outcomes: Sequence[Outcome]) -> Response:
+    """The BatchResult of `outcomes`, built as plain dicts: 10,000 pydantic items cost more than
+    the database work of the batch."""
+    items = [
+        {
+            "index": index,
+            "id": o.id,
+            "status": "duplicate" if o.duplicate else "recorded",
+            "cost_cents": plain(o.cost_cents),
+            "price_version": o.price_version,
+        }
+        for index, o in enumerate(outcomes)
+    ]
+    duplicates = sum(1 for o in outcomes if o.duplicate)
+    result = {
+        "recorded_count": len(outcomes) - duplicates,
+        "duplicate_count": duplicates,
+        "total_cost_cents": plain(total_of(outcomes)),
+        "records": items,
+    }
+    return json_response(result, 201)
 
 
 @router.post("/api/v1/cost/reprice", response_model=RepriceResult)

@@ -155,13 +155,19 @@ _FOLD_STAGED = f"""
 
 async def add_to_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]) -> None:
     """Add hourly increments to the hourly, daily and per-dimension rollups, in the caller's
-    transaction: COPY into a connection-local staging table, then one round trip of SQL.
+    transaction: `stage_rollups`, then `fold_staged`."""
+    if not hourly:
+        return
+    await stage_rollups(conn, hourly)
+    await fold_staged(conn)
+
+
+async def stage_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]) -> None:
+    """COPY hourly increments into a connection-local staging table (emptied by `fold_staged`).
 
     The daily and per-dimension increments are folded in Postgres (exact NUMERIC) from the
     hourly ones, which costs a fraction of folding them in Python and shipping each set back.
     """
-    if not hourly:
-        return
     await conn.execute(_CREATE_STAGING)
     await conn.copy_records_to_table(
         "cost_ingest_hourly",
@@ -169,6 +175,10 @@ async def add_to_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]
         columns=list(RollupDelta._fields),
         records=hourly,
     )
+
+
+async def fold_staged(conn: asyncpg.Connection) -> None:
+    """Add the staged increments to the rollups and empty the staging table: one round trip."""
     await conn.execute(_FOLD_STAGED)
 
 
@@ -244,23 +254,31 @@ async def records_for_run(
     )
 
 
+_WINDOW_COLUMNS = "occurred_at, id, model, cost_source, cost_cents, price_version, " + ", ".join(
+    TOKEN_COLUMNS
+)
+
+
 async def records_in_window(
-    conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
 ) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            f"""
-            SELECT occurred_at, id, model, cost_source, cost_cents, price_version,
-                   {", ".join(TOKEN_COLUMNS)}
-            FROM {SCHEMA}.cost_records
-            WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-            ORDER BY occurred_at, id
-            """,
-            tenant_id,
-            start,
-            end,
-        )
-    )
+    """Up to `limit` records of [start, end) in (occurred_at, id) order, from just past `after`
+    (the last key of the previous chunk): keyset pagination along the primary key, so a window
+    of any size is read a chunk at a time and each chunk costs the same."""
+    keyset = "" if after is None else "AND (tenant_id, occurred_at, id) > ($1, $5, $6)"
+    query = f"""
+        SELECT {_WINDOW_COLUMNS} FROM {SCHEMA}.cost_records
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 {keyset}
+        ORDER BY occurred_at, id
+        LIMIT $4
+    """
+    return list(await conn.fetch(query, tenant_id, start, end, limit, *(after or ())))
 
 
 async def update_costs(

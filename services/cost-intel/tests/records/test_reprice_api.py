@@ -5,7 +5,13 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from aos_common.auth import Principal
 from aos_cost_intel.models import outbox
+from aos_cost_intel.records.reprice import CHUNK_SIZE, reprice
+from aos_cost_intel.records.schemas import RepriceRequest
+from aos_cost_intel.settings import CostIntelSettings
+
+from .test_ingest_rollups import assert_rollups_match_records
 
 
 @pytest.mark.usefixtures("restore_prices")
@@ -102,3 +108,74 @@ async def test_reprice_with_an_empty_window_is_400(
     response = await client.post("/api/v1/cost/reprice", json=window, headers=admin)
     assert response.status_code == 400
     assert response.json()["detail"] == "'to' must be after 'from'"
+
+
+@pytest.mark.usefixtures("restore_prices")
+async def test_a_window_larger_than_one_chunk_reprices_as_one(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    settings: CostIntelSettings,
+    tenant: str,
+) -> None:
+    """Read two records at a time (ties on occurred_at broken by id), the result is the one the
+    default chunk gives, and the rollups equal the repriced records."""
+    model = "chunk-model-" + secrets.token_hex(3)
+    old_version, new_version = "rp-" + secrets.token_hex(4), "rp-" + secrets.token_hex(4)
+    prices = [{"pattern": model, "input": "100", "output": "3"}]
+    prices += [{"pattern": "gone-" + model, "input": "1", "output": "1"}]
+    book = {"version": old_version, "prices": prices}
+    await client.put("/api/v1/cost/prices", json=book, headers=operator)
+    start = datetime.now(UTC) - timedelta(hours=3)
+    moments = [start + timedelta(minutes=7 * (i // 3)) for i in range(11)]  # three per moment
+    records = [
+        {
+            "model": model,
+            "input_tokens": 1_000 * (i + 1),
+            "output_tokens": i,
+            "user_id": f"u{i % 2}",
+        }
+        | {"occurred_at": moment.isoformat()}
+        for i, moment in enumerate(moments)
+    ]
+    records += [{"model": model, "cost_cents": "7.25", "occurred_at": moments[4].isoformat()}] * 2
+    records += [
+        {"model": "gone-" + model, "input_tokens": 10, "occurred_at": moments[5].isoformat()}
+    ]
+    response = await client.post(
+        "/api/v1/cost/records/batch", json={"records": records}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    book = {"version": new_version, "prices": [{"pattern": model, "input": "150", "output": "4"}]}
+    await client.put("/api/v1/cost/prices", json=book, headers=operator)
+    body = RepriceRequest.model_validate(
+        {
+            "from": (start - timedelta(minutes=1)).isoformat(),
+            "to": datetime.now(UTC).isoformat(),
+            "price_version": new_version,
+        }
+    )
+    actor = Principal(tenant_id=tenant, principal_id="user_test", principal_type="user")
+    state = client._transport.app.state  # type: ignore[attr-defined]
+
+    async def run(chunk_size: int, keep: bool) -> dict[str, object]:
+        async with state.sessionmaker() as session:
+            result = await reprice(session, tenant, body, actor, chunk_size=chunk_size)
+            await (session.commit() if keep else session.rollback())
+        return result.model_dump(mode="json", exclude={"audit_entry_id"})
+
+    by_default = await run(CHUNK_SIZE, keep=False)
+    in_pairs = await run(2, keep=True)
+    assert in_pairs == by_default
+    assert (in_pairs["repriced_count"], in_pairs["client_priced_count"]) == (11, 2)
+    assert (in_pairs["skipped_count"], in_pairs["unchanged_count"]) == (1, 0)
+    tokens_in, tokens_out = sum(1_000 * (i + 1) for i in range(11)), sum(range(11))
+    assert Decimal(in_pairs["previous_total_cents"]) == (
+        tokens_in * 100 + tokens_out * 3
+    ) / Decimal(10**6)
+    assert Decimal(in_pairs["new_total_cents"]) == (tokens_in * 150 + tokens_out * 4) / Decimal(
+        10**6
+    )
+    assert await assert_rollups_match_records(settings.database_url, tenant) == 14
+    again = await run(3, keep=False)
+    assert (again["repriced_count"], again["unchanged_count"]) == (0, 11)

@@ -1,0 +1,94 @@
+"""Helpers shared by the benches that run a service under uvicorn in its own processes.
+
+A service measured in-process shares one core and one event loop with its load generator; under
+uvicorn it runs as it does in production, and the CPU each process group spends per unit of work
+can be read apart (service, its PostgreSQL backends, the load generator).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+
+import httpx
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_uvicorn(
+    factory: str, env: Mapping[str, str], port: int, workers: int, name: str
+) -> subprocess.Popen[bytes]:
+    """Start `factory` (module:function) under uvicorn on 127.0.0.1:`port` and wait for /healthz."""
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
+    process = subprocess.Popen(command, env=dict(env))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the {name} service did not start")
+
+
+class CpuMeter:
+    """CPU seconds of the service (uvicorn and its workers) and of the PostgreSQL backends
+    serving the bench database: a cost per unit that does not depend on how busy the shared
+    machine is, unlike the wall-clock rates."""
+
+    def __init__(self, server_pid: int, database: str) -> None:
+        self.server = psutil.Process(server_pid)
+        self.database = database
+
+    def service(self) -> float:
+        try:
+            processes = [self.server, *self.server.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def postgres(self) -> float:
+        total = 0.0
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if any(self.database in part for part in process.info["cmdline"] or []):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def read(self) -> tuple[float, float, float]:
+        """Service, PostgreSQL and load-generator (this process) CPU seconds so far."""
+        return self.service(), self.postgres(), time.process_time()
