@@ -124,6 +124,13 @@ def sign_context(principal: Principal, secret: str, *, now: float | None = None)
 def verify_context(
     context: str, signature: str, secret: str, *, now: float | None = None
 ) -> Principal:
+    return verify_context_until(context, signature, secret, now=now)[0]
+
+
+def verify_context_until(
+    context: str, signature: str, secret: str, *, now: float | None = None
+) -> tuple[Principal, int]:
+    """The principal of a signed context and the time (epoch seconds) it expires."""
     if not hmac.compare_digest(_signature(secret, context), signature):
         raise Unauthorized("Invalid gateway context signature")
     try:
@@ -135,7 +142,7 @@ def verify_context(
     current = time.time() if now is None else now
     if expires < current or expires > current + CONTEXT_LIFETIME_SECONDS + 5:
         raise Unauthorized("Gateway context expired")
-    return principal
+    return principal, expires
 
 
 # --- credentials ---------------------------------------------------------------------------------
@@ -196,13 +203,27 @@ class Authenticator:
         self._cache_size = cache_size
         self._clock = clock
         self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self._contexts: dict[tuple[str, str], tuple[Principal, int]] = {}
 
     def context_principal(self, headers: Mapping[str, str]) -> Principal | None:
+        """The principal of a signed context, verified once per (context, signature) pair.
+
+        A gateway signs a context once per cached forward-auth grant, so the same pair arrives
+        many times; only pairs that verified are remembered, and only until they expire.
+        """
         context = headers.get(CONTEXT_HEADER.lower())
         if context is None:
             return None
         signature = headers.get(CONTEXT_SIGNATURE_HEADER.lower(), "")
-        return verify_context(context, signature, self._internal_secret)
+        key = (context, signature)
+        remembered = self._contexts.get(key)
+        if remembered is not None and remembered[1] >= time.time():
+            return remembered[0]
+        principal, expires = verify_context_until(context, signature, self._internal_secret)
+        if len(self._contexts) >= self._cache_size:
+            self._contexts.clear()
+        self._contexts[key] = (principal, expires)
+        return principal
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         principal = self.context_principal(headers)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 
@@ -163,3 +166,29 @@ async def test_an_internal_route_refuses_a_signed_user_or_key_context(
 async def test_an_internal_route_without_a_context_is_401(client: httpx.AsyncClient) -> None:
     response = await client.get("/internal/v1/whoami")
     assert response.status_code == 401
+
+
+def _lower(headers: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+async def test_a_remembered_context_is_refused_once_it_expires() -> None:
+    authenticator = Authenticator(
+        internal_secret=SECRET, operator_key=None, resolver=CountingResolver()
+    )
+    headers = _lower(sign_context(principal(), SECRET, now=time.time() - 59))
+    assert (await authenticator.authenticate(headers)).principal_id == "key_1"
+    await asyncio.sleep(2.1)
+    with pytest.raises(Unauthorized, match="Gateway context expired"):
+        await authenticator.authenticate(headers)
+
+
+async def test_a_remembered_context_with_another_signature_is_refused() -> None:
+    authenticator = Authenticator(
+        internal_secret=SECRET, operator_key=None, resolver=CountingResolver()
+    )
+    headers = _lower(sign_context(principal(), SECRET))
+    await authenticator.authenticate(headers)
+    forged = {**headers, "x-aos-context-signature": "0" * 64}
+    with pytest.raises(Unauthorized, match="Invalid gateway context signature"):
+        await authenticator.authenticate(forged)
