@@ -63,10 +63,11 @@ async def verify(request: Request, caller: InternalCallerDep) -> Response:
     return json_response(await resolve_request(request))
 
 
-@router.api_route(
+@router.get("/forward", response_model=Principal)
+@router.api_route(  # the same route for every other method, kept out of the OpenAPI document
     "/forward",
-    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-    response_model=Principal,
+    methods=["HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
 )
 async def forward(request: Request) -> Response:
     """Traefik ForwardAuth: 200 with the principal as headers plus a signed context, or 401/403.
