@@ -79,6 +79,7 @@ class _Connection(asyncio.Protocol):
         self.error: Exception | None = None
         self.got_bytes = False
         self.until_eof = False
+        self.has_length = False
         self.keep_alive = False
         self._wakeup: asyncio.Future[None] | None = None
 
@@ -131,7 +132,8 @@ class _Connection(asyncio.Protocol):
             return
         self.keep_alive = self.parser.should_keep_alive()
         names = {name.lower() for name, _ in self.headers}
-        self.until_eof = b"content-length" not in names and b"transfer-encoding" not in names
+        self.has_length = b"content-length" in names
+        self.until_eof = not self.has_length and b"transfer-encoding" not in names
         if not self.head_done.done():
             self.head_done.set_result(None)
 
@@ -210,8 +212,32 @@ class UpstreamResponse:
         finally:
             await self.aclose()
 
+    @property
+    def has_length(self) -> bool:
+        return self._connection.has_length
+
     async def read(self) -> bytes:
+        body = await self.take_arrived_body()
+        if body is not None:
+            return body
         return b"".join([chunk async for chunk in self.aiter_raw()])
+
+    async def take_arrived_body(self) -> bytes | None:
+        """The whole body if it has already arrived (a small answer usually comes in the read that
+        brought its head), the connection released at once; None when it must be streamed."""
+        connection = self._connection
+        if (
+            self._released
+            or not connection.complete
+            or connection.error is not None
+            or connection.buffered > HIGH_WATER  # reading was paused: leave it to the stream
+        ):
+            return None
+        body = b"".join(connection.chunks)
+        connection.chunks.clear()
+        connection.buffered = 0
+        await self.aclose()
+        return body
 
     async def aclose(self) -> None:
         if self._released:

@@ -38,7 +38,10 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         name = name.lower()
-        self.items = [(k, v) for k, v in self.items if k != name]
+        for key, _ in self.items:
+            if key == name:  # rebuilt only when there is something to replace
+                self.items = [(k, v) for k, v in self.items if k != name]
+                break
         self.items.append((name, value))
 
     def add(self, name: str, value: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,6 +43,10 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Labelled children, looked up once per label set: `labels()` costs more than the
+        # observation itself. As many entries as the metrics have label sets, no more.
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,14 +64,22 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            name = self.metrics.service_name
-            self.metrics.requests.labels(name, method, template, str(status)).inc()
-            self.metrics.latency.labels(name, method, template).observe(
-                time.perf_counter() - started
-            )
+            latency = self._latency.get((method, template))
+            if latency is None:
+                latency = self.metrics.latency.labels(self.metrics.service_name, method, template)
+                self._latency[(method, template)] = latency
+            latency.observe(elapsed)
+            counter = self._requests.get((method, template, status))
+            if counter is None:
+                counter = self.metrics.requests.labels(
+                    self.metrics.service_name, method, template, str(status)
+                )
+                self._requests[(method, template, status)] = counter
+            counter.inc()
 
 
 async def metrics_endpoint(request: Request) -> Response:
