@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 import psutil
@@ -24,9 +25,15 @@ def free_port() -> int:
 
 
 def start_uvicorn(
-    factory: str, env: Mapping[str, str], port: int, workers: int, name: str
+    factory: str,
+    env: Mapping[str, str],
+    port: int,
+    workers: int,
+    name: str,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `factory` (module:function) under uvicorn on 127.0.0.1:`port` and wait for /healthz."""
+    """Start `factory` (module:function) under uvicorn on 127.0.0.1:`port` and wait for /healthz;
+    its output goes to `log` when given."""
     command = [
         sys.executable,
         "-m",
@@ -43,7 +50,8 @@ def start_uvicorn(
         "--workers",
         str(workers),
     ]
-    process = subprocess.Popen(command, env=dict(env))
+    output = log.open("wb") if log is not None else None
+    process = subprocess.Popen(command, env=dict(env), stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -37,7 +37,6 @@ import platform
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _support import free_port, start_uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -57,46 +57,6 @@ DOCUMENT = ROOT / "gateway" / "dynamic.yml"
 OPERATOR_KEY = "aos_op_" + "b" * 40
 SECRET = "bench-gateway-internal-secret-0123456789"
 console = Console()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_ready(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready")
 
 
 def bench_document(path: Path) -> None:
@@ -430,24 +390,37 @@ def main() -> None:
                 }
             )
             processes.append(
-                start("aos_tenants.main:create_app", tenants_port, env, workdir / "tenants.log")
+                start_uvicorn(
+                    "aos_tenants.main:create_app",
+                    env,
+                    tenants_port,
+                    1,
+                    "tenants",
+                    log=workdir / "tenants.log",
+                )
             )
             direct, gateway = f"http://127.0.0.1:{tenants_port}", f"http://127.0.0.1:{gateway_port}"
-            wait_ready(direct + "/healthz")
             processes.append(
-                start("aos_gateway.main:create_app", gateway_port, env, workdir / "gateway.log")
+                start_uvicorn(
+                    "aos_gateway.main:create_app",
+                    env,
+                    gateway_port,
+                    1,
+                    "gateway",
+                    log=workdir / "gateway.log",
+                )
             )
             uncached_port = free_port()
             processes.append(
-                start(
+                start_uvicorn(
                     "aos_gateway.main:create_app",
-                    uncached_port,
                     {**env, "AOS_AUTH_CACHE_SECONDS": "0"},
-                    workdir / "gateway-uncached.log",
+                    uncached_port,
+                    1,
+                    "uncached gateway",
+                    log=workdir / "gateway-uncached.log",
                 )
             )
-            wait_ready(gateway + "/healthz")
-            wait_ready(f"http://127.0.0.1:{uncached_port}/healthz")
             key = create_tenant(gateway)
         gateways = {
             "default": (gateway, processes[1].pid),

@@ -85,6 +85,19 @@ def receiver_app(received: dict[str, int]) -> FastAPI:
     return app
 
 
+async def enqueue_message(sessionmaker, message_id: str, destination: str) -> None:  # type: ignore[no-untyped-def]
+    """One outbox message for `destination`, committed."""
+    async with sessionmaker() as session, session.begin():
+        await enqueue(
+            session,
+            outbox,
+            destination=destination,
+            path="/internal/v1/sink",
+            payload={"tenant_id": "tnt_x"},
+            message_id=message_id,
+        )
+
+
 @pytest.fixture
 async def sessionmaker(migrated_database_url: str) -> AsyncIterator[object]:
     engine = create_engine(migrated_database_url, application_name="outbox-test")
@@ -108,15 +121,7 @@ async def test_outbox_message_waits_while_peer_is_down_then_arrives_once(session
         resolver=None,  # type: ignore[arg-type]
     )
     message_id = f"msg-{secrets.token_hex(6)}"
-    async with sessionmaker() as session, session.begin():
-        await enqueue(
-            session,
-            outbox,
-            destination="sink",
-            path="/internal/v1/sink",
-            payload={"tenant_id": "tnt_x"},
-            message_id=message_id,
-        )
+    await enqueue_message(sessionmaker, message_id, "sink")
 
     down = ServiceClient(
         service_name="test",
@@ -153,15 +158,7 @@ async def test_outbox_message_waits_while_peer_is_down_then_arrives_once(session
 async def _next_attempt_in_seconds(sessionmaker, answer: int) -> tuple[float, str, bool]:  # type: ignore[no-untyped-def]
     """Enqueues one message, lets a peer answering `answer` receive it, reads back its state."""
     message_id = f"msg-{secrets.token_hex(6)}"
-    async with sessionmaker() as session, session.begin():
-        await enqueue(
-            session,
-            outbox,
-            destination="sink",
-            path="/internal/v1/sink",
-            payload={"tenant_id": "tnt_x"},
-            message_id=message_id,
-        )
+    await enqueue_message(sessionmaker, message_id, "sink")
     peer = ServiceClient(
         service_name="test",
         base_urls={"sink": "http://sink"},
@@ -207,16 +204,8 @@ async def test_a_message_for_an_unknown_destination_does_not_stop_the_others(ses
         resolver=None,  # type: ignore[arg-type]
     )
     stray, wanted = f"msg-{secrets.token_hex(6)}", f"msg-{secrets.token_hex(6)}"
-    async with sessionmaker() as session, session.begin():
-        for message_id, destination in ((stray, "nowhere"), (wanted, "sink")):
-            await enqueue(
-                session,
-                outbox,
-                destination=destination,
-                path="/internal/v1/sink",
-                payload={"tenant_id": "tnt_x"},
-                message_id=message_id,
-            )
+    await enqueue_message(sessionmaker, stray, "nowhere")
+    await enqueue_message(sessionmaker, wanted, "sink")
     up = ServiceClient(
         service_name="test",
         base_urls={"sink": "http://sink"},

@@ -3,41 +3,14 @@ at the database level, even for a session in replica mode."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-
 import asyncpg
 import httpx
 import pytest
 
 from aos_common.migrations import downgrade, upgrade
-from aos_common.testing import create_database, drop_database
+from aos_common.testing import run_in_thread
 
 from .support import admin, append, new_tenant
-
-
-def in_thread(action: Callable[[], None]) -> None:
-    """Alembic's env.py runs its own event loop; keep it away from the test loop."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            action()
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-@pytest.fixture
-def scratch_database(postgres_server_url: str) -> Iterator[str]:
-    url = create_database(postgres_server_url, prefix="aos_audit_migrations")
-    yield url
-    drop_database(url)
 
 
 async def tables(url: str) -> set[str]:
@@ -54,15 +27,15 @@ async def tables(url: str) -> set[str]:
 
 
 async def test_migration_upgrades_downgrades_and_upgrades_again(scratch_database: str) -> None:
-    in_thread(lambda: upgrade("aos_audit_ledger", scratch_database))
+    run_in_thread(lambda: upgrade("aos_audit_ledger", scratch_database))
     assert {"entries", "merkle_nodes", "tree_heads", "outbox", "<functions>"} <= await tables(
         scratch_database
     )
-    in_thread(lambda: downgrade("aos_audit_ledger", scratch_database, "0001"))
+    run_in_thread(lambda: downgrade("aos_audit_ledger", scratch_database, "0001"))
     assert await tables(scratch_database) == {"outbox", "alembic_version"}
-    in_thread(lambda: downgrade("aos_audit_ledger", scratch_database, "base"))
+    run_in_thread(lambda: downgrade("aos_audit_ledger", scratch_database, "base"))
     assert await tables(scratch_database) == {"alembic_version"}
-    in_thread(lambda: upgrade("aos_audit_ledger", scratch_database))
+    run_in_thread(lambda: upgrade("aos_audit_ledger", scratch_database))
     assert "entries" in await tables(scratch_database)
 
 

@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-
 import asyncpg
-import pytest
 
 from aos_common.migrations import downgrade, upgrade
-from aos_common.testing import create_database, drop_database
+from aos_common.testing import run_in_thread
 
 ROLLUPS = ("cost_rollups_hourly", "cost_rollups_daily", "cost_rollups_dim")
-
-
-def in_thread(action: Callable[[], None]) -> None:
-    """Alembic's env.py runs its own event loop; keep it away from the test loop."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            action()
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-@pytest.fixture
-def scratch_database(postgres_server_url: str) -> Iterator[str]:
-    url = create_database(postgres_server_url, prefix="aos_cost_migrations")
-    yield url
-    drop_database(url)
 
 
 async def fillfactors(url: str) -> dict[str, str | None]:
@@ -54,11 +26,11 @@ async def fillfactors(url: str) -> dict[str, str | None]:
 
 
 async def test_rollup_fillfactor_goes_up_down_and_up_again(scratch_database: str) -> None:
-    in_thread(lambda: upgrade("aos_cost_intel", scratch_database))
+    run_in_thread(lambda: upgrade("aos_cost_intel", scratch_database))
     assert await fillfactors(scratch_database) == dict.fromkeys(ROLLUPS, "70")
-    in_thread(lambda: downgrade("aos_cost_intel", scratch_database, "0003"))
+    run_in_thread(lambda: downgrade("aos_cost_intel", scratch_database, "0003"))
     assert await fillfactors(scratch_database) == dict.fromkeys(ROLLUPS, None)
-    in_thread(lambda: downgrade("aos_cost_intel", scratch_database, "base"))
+    run_in_thread(lambda: downgrade("aos_cost_intel", scratch_database, "base"))
     assert await fillfactors(scratch_database) == {}
-    in_thread(lambda: upgrade("aos_cost_intel", scratch_database))
+    run_in_thread(lambda: upgrade("aos_cost_intel", scratch_database))
     assert await fillfactors(scratch_database) == dict.fromkeys(ROLLUPS, "70")

@@ -6,6 +6,14 @@ from aos_common.testing.support import (
     drop_database,
     migrate,
     principal_headers,
+    run_in_thread,
 )
 
-__all__ = ["app_client", "create_database", "drop_database", "migrate", "principal_headers"]
+__all__ = [
+    "app_client",
+    "create_database",
+    "drop_database",
+    "migrate",
+    "principal_headers",
+    "run_in_thread",
+]

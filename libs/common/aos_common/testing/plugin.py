@@ -50,6 +50,14 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
     drop_database(url)
 
 
+@pytest.fixture
+def scratch_database(postgres_server_url: str) -> Iterator[str]:
+    """A database of its own for one test (e.g. migrations taken up and down)."""
+    url = create_database(postgres_server_url, prefix="aos_scratch")
+    yield url
+    drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("AOS_TEST_REDIS_URL")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -47,25 +47,32 @@ def drop_database(database_url: str) -> None:
     asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
 
 
+def run_in_thread(action: Callable[[], None]) -> None:
+    """Run `action` in a thread of its own and re-raise what it raised.
+
+    Alembic's env.py runs its own event loop; a thread keeps it away from a running one (a test's).
+    """
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            action()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 def migrate(package: str, database_url: str) -> None:
     """Run a service's migrations once per database in this process (thread-safe, loop-free)."""
     with _migrate_lock:
         if (package, database_url) in _migrated:
             return
-        result: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                upgrade(package, database_url)
-            except BaseException as error:
-                result.append(error)
-
-        # Alembic's env.py runs its own event loop; a thread keeps it away from a running one.
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join()
-        if result:
-            raise result[0]
+        run_in_thread(lambda: upgrade(package, database_url))
         _migrated.add((package, database_url))
 
 
