@@ -7,6 +7,7 @@ can be read apart (service, its PostgreSQL backends, the load generator).
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+PERFORMANCE = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
 
 
 def free_port() -> int:
@@ -100,3 +103,17 @@ class CpuMeter:
     def read(self) -> tuple[float, float, float]:
         """Service, PostgreSQL and load-generator (this process) CPU seconds so far."""
         return self.service(), self.postgres(), time.process_time()
+
+
+def write_performance_section(section: str) -> None:
+    """Replace (or append) the docs/PERFORMANCE.md section whose `## name` heading opens
+    `section`, leaving the other sections alone."""
+    heading = section.split("\n", 1)[0]
+    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _match: section.rstrip("\n") + "\n\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
+    PERFORMANCE.write_text(text.rstrip("\n") + "\n")

@@ -28,6 +28,7 @@ from aos_gateway.middlewares.ratelimit import RateLimiter
 from aos_gateway.middlewares.usage import UsageMeter
 from aos_gateway.proxy.asgi import ProxyMiddleware
 from aos_gateway.proxy.h1client import H1Pool
+from aos_gateway.redis_link import PipelinedRedis
 from aos_gateway.reload import RuntimeHolder
 from aos_gateway.runtime import Deps
 from aos_gateway.settings import GatewaySettings
@@ -65,6 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             idle_expiry=settings.upstream_keepalive_seconds,
         )
         redis = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        request_path_redis = PipelinedRedis(settings.redis_url, connect_timeout=1, reply_timeout=1)
         peers = ServiceClient(
             service_name=settings.service_name,
             base_urls=settings.peer_urls(),
@@ -84,7 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             client=client,
             pool=pool,
             limiter=RateLimiter(
-                redis,
+                request_path_redis,
                 prefix=settings.gateway_redis_prefix,
                 on_fail_open=app.state.gateway_metrics.fail_open.labels("redis").inc,
             ),
@@ -107,6 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await peers.aclose()
             await client.aclose()
             await pool.aclose()
+            await request_path_redis.aclose()
             await redis.aclose()
 
     app = FastAPI(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import socket
 
-from redis.asyncio import Redis
-
 from aos_common.auth import Principal
 from aos_common.http_client import ServiceClient
 from aos_gateway.config.models import ForwardAuth
@@ -14,6 +12,7 @@ from aos_gateway.middlewares.limits import BudgetGuardMiddleware
 from aos_gateway.middlewares.ratelimit import RateLimiter
 from aos_gateway.proxy.h1client import H1Pool
 from aos_gateway.proxy.types import Body, Headers, ProxyRequest, ProxyResponse
+from aos_gateway.redis_link import PipelinedRedis
 
 
 def _closed_port() -> int:
@@ -46,7 +45,7 @@ async def _ok(_: ProxyRequest) -> ProxyResponse:
 
 
 async def test_unreachable_forward_auth_answers_503_naming_the_service(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = PipelinedRedis(redis_url)
     middleware = ForwardAuthMiddleware(
         ForwardAuth(address=f"http://127.0.0.1:{_closed_port()}/internal/v1/auth/forward"),
         pool=H1Pool(connect_timeout=0.5, read_timeout=1.0),

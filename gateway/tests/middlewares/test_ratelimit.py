@@ -7,14 +7,14 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from aos_gateway.middlewares.ratelimit import RateLimiter, bucket_key
+from aos_gateway.redis_link import PipelinedRedis
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[PipelinedRedis]:
+    client = PipelinedRedis(redis_url)
     yield client
     await client.aclose()
 
@@ -23,16 +23,18 @@ def _prefix() -> str:
     return f"aos:gwtest:{secrets.token_hex(4)}"
 
 
-async def test_burst_is_allowed_then_refused_with_the_wait_until_a_token(redis: Redis) -> None:
+async def test_burst_is_allowed_then_refused_with_the_wait_until_a_token(
+    redis: PipelinedRedis,
+) -> None:
     limiter = RateLimiter(redis, prefix=_prefix())
     decisions = [await limiter.take("b", rate_per_second=1.0, burst=3) for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert 0 < decisions[3].retry_after <= 1.0
 
 
-async def test_two_replicas_share_one_bucket(redis: Redis, redis_url: str) -> None:
+async def test_two_replicas_share_one_bucket(redis: PipelinedRedis, redis_url: str) -> None:
     prefix = _prefix()
-    other = Redis.from_url(redis_url)
+    other = PipelinedRedis(redis_url)
     try:
         first, second = RateLimiter(redis, prefix=prefix), RateLimiter(other, prefix=prefix)
         allowed = [
@@ -44,7 +46,7 @@ async def test_two_replicas_share_one_bucket(redis: Redis, redis_url: str) -> No
     assert allowed == [True, True, True, True, False, False]
 
 
-async def test_concurrent_takes_never_overspend(redis: Redis) -> None:
+async def test_concurrent_takes_never_overspend(redis: PipelinedRedis) -> None:
     limiter = RateLimiter(redis, prefix=_prefix())
     decisions = await asyncio.gather(
         *(limiter.take("race", rate_per_second=0.01, burst=10) for _ in range(40))
@@ -52,7 +54,7 @@ async def test_concurrent_takes_never_overspend(redis: Redis) -> None:
     assert sum(d.allowed for d in decisions) == 10
 
 
-async def test_tokens_refill_at_the_configured_rate(redis: Redis) -> None:
+async def test_tokens_refill_at_the_configured_rate(redis: PipelinedRedis) -> None:
     limiter = RateLimiter(redis, prefix=_prefix())
     assert (await limiter.take("refill", rate_per_second=20.0, burst=1)).allowed
     assert not (await limiter.take("refill", rate_per_second=20.0, burst=1)).allowed
@@ -61,7 +63,7 @@ async def test_tokens_refill_at_the_configured_rate(redis: Redis) -> None:
 
 
 async def test_redis_down_fails_open_and_is_counted() -> None:
-    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = PipelinedRedis("redis://127.0.0.1:1/0", connect_timeout=0.2)
     limiter = RateLimiter(dead, prefix=_prefix())
     decision = await limiter.take("x", rate_per_second=1.0, burst=1)
     await dead.aclose()

@@ -18,6 +18,7 @@ from aos_gateway.middlewares.ratelimit import RateLimiter
 from aos_gateway.middlewares.usage import UsageMeter
 from aos_gateway.proxy.h1client import H1Pool
 from aos_gateway.proxy.types import Body, Headers, ProxyRequest, ProxyResponse
+from aos_gateway.redis_link import PipelinedRedis
 
 METER = {"X-AOS-Key": "aos_meter"}
 
@@ -97,9 +98,11 @@ def test_different_credentials_never_share_a_cached_grant(platform: Stack) -> No
             assert seen["headers"]["x-aos-tenant-id"] == "tnt_a"
 
 
-async def _asked(platform: Stack, redis: Redis, client: httpx.AsyncClient) -> int:
+async def _asked(platform: Stack, redis_url: str, client: httpx.AsyncClient) -> int:
     """Forward-auth calls made for three requests with the same key, through a fresh middleware."""
     address = platform.urls["tenants"] + "/internal/v1/auth/forward"
+    request_path_redis = PipelinedRedis(redis_url, connect_timeout=0.5)
+    reporter_redis = Redis.from_url(redis_url, socket_connect_timeout=0.5)
     middleware = ForwardAuthMiddleware(
         ForwardAuth(
             address=address,
@@ -107,12 +110,15 @@ async def _asked(platform: Stack, redis: Redis, client: httpx.AsyncClient) -> in
         ),
         pool=H1Pool(connect_timeout=1.0, read_timeout=2.0),
         cache=AuthCache(5),
-        limiter=RateLimiter(redis, prefix=f"aos:gwtest:{secrets.token_hex(4)}"),
+        limiter=RateLimiter(request_path_redis, prefix=f"aos:gwtest:{secrets.token_hex(4)}"),
         internal_secret=SECRET,
         timeout=2.0,
         upstream_name="tenants",
         meter=UsageMeter(
-            redis, client, prefix=f"aos:gwtest:{secrets.token_hex(4)}", internal_secret=SECRET
+            reporter_redis,
+            client,
+            prefix=f"aos:gwtest:{secrets.token_hex(4)}",
+            internal_secret=SECRET,
         ),
     )
     before = _counted(platform, "aos_meter", "key_meter")[0]
@@ -120,6 +126,8 @@ async def _asked(platform: Stack, redis: Redis, client: httpx.AsyncClient) -> in
         response = await middleware(_request("aos_meter"), _ok)
         assert response.status == 200
     await middleware.pool.aclose()
+    await request_path_redis.aclose()
+    await reporter_redis.aclose()
     return _counted(platform, "aos_meter", "key_meter")[0] - before
 
 
@@ -127,13 +135,9 @@ async def test_a_cache_hit_redis_cannot_count_asks_forward_auth_instead(
     platform: Stack, redis_url: str
 ) -> None:
     """Redis down: a hit is not lost to metering, forward-auth is asked (and counts) again."""
-    working = Redis.from_url(redis_url)
-    broken = Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=0.5)
     async with httpx.AsyncClient() as client:
-        assert await _asked(platform, working, client) == 1
-        assert await _asked(platform, broken, client) == 3
-    await working.aclose()
-    await broken.aclose()
+        assert await _asked(platform, redis_url, client) == 1
+        assert await _asked(platform, f"redis://127.0.0.1:{_closed_port()}/0", client) == 3
 
 
 def _closed_port() -> int:

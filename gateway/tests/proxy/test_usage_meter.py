@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from aos_common.auth import Principal, operator_principal
 from aos_gateway.middlewares.ratelimit import RateLimiter
 from aos_gateway.middlewares.usage import UsageMeter, usage_address, usage_field
+from aos_gateway.redis_link import PipelinedRedis
 
 
 def test_the_usage_route_is_the_sibling_of_the_forward_auth_route() -> None:
@@ -60,7 +61,7 @@ async def test_a_refused_batch_stays_in_redis_and_is_sent_once_accepted(
     async with httpx.AsyncClient() as client:
         meter = UsageMeter(redis, client, prefix=prefix, internal_secret=SECRET)
         counter = meter.counter(platform.urls["tenants"] + "/internal/v1/auth/forward")
-        limiter = RateLimiter(redis, prefix=prefix)
+        limiter = RateLimiter(PipelinedRedis(redis_url), prefix=prefix)
         for _ in range(7):
             assert await limiter.count_and_take(counter, field, None, rate_per_second=0, burst=0)
         standin_mode(usage_status=503)
