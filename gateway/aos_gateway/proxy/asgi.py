@@ -1,7 +1,10 @@
 """The ASGI entry of the proxy: match a router, run its middlewares, stream the answer back.
 
-It sits in front of the small FastAPI app that serves the gateway's own endpoints (/healthz,
-/readyz, /metrics, the console); anything no router matches falls through to that app.
+It sits in front of the whole stack of the small FastAPI app that serves the gateway's own
+endpoints (/healthz, /readyz, /metrics, the console); anything no router matches falls through to
+that app. A proxied request never enters the framework's middleware layers: the proxy sets its
+request id itself (echoed on the response, as RequestIdMiddleware does for the gateway's own
+endpoints) and records it in its own per-router metrics.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aos_common.request_context import new_request_id
+from aos_common.request_context import request_id_of, request_id_var, tenant_id_var
 from aos_gateway.proxy.h1client import UpstreamProtocolError, UpstreamTimeout
 from aos_gateway.proxy.tracecontext import continue_trace, start_gateway_span
 from aos_gateway.proxy.types import (
@@ -27,6 +30,7 @@ from aos_gateway.proxy.types import (
 )
 from aos_gateway.reload import RuntimeHolder
 from aos_gateway.rules import RequestInfo
+from aos_gateway.runtime import RouterRuntime
 
 logger = logging.getLogger("aos.gateway")
 
@@ -92,8 +96,30 @@ class ProxyMiddleware:
         if router is None:
             await self.app(scope, receive, send)
             return
-        state = scope.get("state") or {}
-        request_id = state.get("request_id") or new_request_id()
+        request_id = request_id_of(scope["headers"])
+        request_id_token = request_id_var.set(request_id)
+        tenant_token = tenant_id_var.set(None)
+        try:
+            await self._proxy(scope, receive, send, holder, router, headers, info, request_id)
+        finally:
+            request_id_var.reset(request_id_token)
+            tenant_id_var.reset(tenant_token)
+
+    async def _proxy(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        holder: RuntimeHolder,
+        router: RouterRuntime,
+        headers: Headers,
+        info: RequestInfo,
+        request_id: str,
+    ) -> None:
+        path = info.path
+        host = info.host
+        client_ip = info.client_ip
+        query_string: bytes = scope.get("query_string", b"")
         scheme = scope.get("scheme", "http")
         items = [item for item in headers.items if item[0] not in _GATEWAY_SET]
         items += [
@@ -143,6 +169,7 @@ class ProxyMiddleware:
             counter = metrics.requests.labels(router.name, router.service, str(response.status))
             self._requests[counter_key] = counter
         counter.inc()
+        response.headers.set("x-request-id", request_id)
         await _send(response, send, head_only=request.method == "HEAD")
 
 

@@ -39,6 +39,15 @@ def test_oversized_body_is_refused_with_413(lab: Stack) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+def test_an_answer_of_the_gateway_itself_carries_the_request_id(lab: Stack) -> None:
+    response = httpx.post(
+        lab.url + "/body", content=b"x" * 2048, headers={"X-Request-ID": "req-refused00001"}
+    )
+    assert response.status_code == 413
+    assert response.headers["x-request-id"] == "req-refused00001"
+    assert response.json()["request_id"] == "req-refused00001"
+
+
 def test_oversized_chunked_body_is_refused_with_413(lab: Stack) -> None:
     def chunks():  # type: ignore[no-untyped-def]
         for _ in range(4):

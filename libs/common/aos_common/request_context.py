@@ -27,6 +27,15 @@ def current_request_id() -> str:
     return request_id
 
 
+def request_id_of(raw_headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a fresh `req-<12 hex>`."""
+    for name, value in raw_headers:
+        if name == b"x-request-id":
+            sent = value.decode("latin-1")
+            return sent if _ACCEPTABLE_REQUEST_ID.match(sent) else new_request_id()
+    return new_request_id()
+
+
 class RequestIdMiddleware:
     """Echo a caller's X-Request-ID (when it is a sane token) or mint `req-<12 hex>`, on every response."""
 
@@ -37,12 +46,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                sent = value.decode("latin-1")
-                break
-        request_id = sent if sent and _ACCEPTABLE_REQUEST_ID.match(sent) else new_request_id()
+        request_id = request_id_of(scope["headers"])
         request_id_token = request_id_var.set(request_id)
         tenant_token = tenant_id_var.set(None)
         scope.setdefault("state", {})["request_id"] = request_id
