@@ -30,6 +30,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import (
     NoScriptError,
+    RedisError,
     ResponseError,
 )
 from redis.exceptions import (
@@ -209,6 +210,8 @@ class PipelinedRedis:
         self._reply_timeout = reply_timeout
         self._protocol: _RedisProtocol | None = None
         self._lock = asyncio.Lock()
+        self._failures = 0
+        self._last_failure: RedisError | None = None
 
     async def execute(self, *arguments: Argument) -> Reply:
         protocol = self._protocol
@@ -243,36 +246,50 @@ class PipelinedRedis:
             timer.cancel()
 
     async def _connect(self) -> _RedisProtocol:
+        """Open the connection, one attempt at a time. Callers that waited behind an attempt that
+        failed fail with it instead of each trying again in turn (with Redis unreachable behind a
+        firewall, the n-th waiting request would otherwise wait n connect timeouts)."""
+        failures_seen = self._failures
         async with self._lock:
             if self._protocol is not None and not self._protocol.closed:
                 return self._protocol
-            loop = asyncio.get_running_loop()
-            protocol: _RedisProtocol | None = None
+            if self._failures != failures_seen and self._last_failure is not None:
+                raise type(self._last_failure)(str(self._last_failure))
             try:
-                async with asyncio.timeout(self._connect_timeout):
-                    if self._path is not None:
-                        _, protocol = await loop.create_unix_connection(_RedisProtocol, self._path)
-                    else:
-                        _, protocol = await loop.create_connection(
-                            _RedisProtocol, self._host, self._port, ssl=self._ssl
-                        )
-                    if self._password is not None:
-                        credentials = [self._username] if self._username else []
-                        await self._send(protocol, ["AUTH", *credentials, self._password])
-                    if self._db:
-                        await self._send(protocol, ["SELECT", self._db])
-            except BaseException as error:
-                if protocol is not None:
-                    protocol.close()
-                if isinstance(error, TimeoutError):
-                    raise RedisTimeoutError(
-                        "Redis did not accept the connection in time"
-                    ) from error
-                if isinstance(error, OSError):
-                    raise RedisConnectionError(f"Redis is unreachable: {error}") from error
+                protocol = await self._open()
+            except RedisError as error:
+                self._failures += 1
+                self._last_failure = error
                 raise
+            self._last_failure = None
             self._protocol = protocol
             return protocol
+
+    async def _open(self) -> _RedisProtocol:
+        loop = asyncio.get_running_loop()
+        protocol: _RedisProtocol | None = None
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if self._path is not None:
+                    _, protocol = await loop.create_unix_connection(_RedisProtocol, self._path)
+                else:
+                    _, protocol = await loop.create_connection(
+                        _RedisProtocol, self._host, self._port, ssl=self._ssl
+                    )
+                if self._password is not None:
+                    credentials = [self._username] if self._username else []
+                    await self._send(protocol, ["AUTH", *credentials, self._password])
+                if self._db:
+                    await self._send(protocol, ["SELECT", self._db])
+        except BaseException as error:
+            if protocol is not None:
+                protocol.close()
+            if isinstance(error, TimeoutError):
+                raise RedisTimeoutError("Redis did not accept the connection in time") from error
+            if isinstance(error, OSError):
+                raise RedisConnectionError(f"Redis is unreachable: {error}") from error
+            raise
+        return protocol
 
 
 def _expire(protocol: _RedisProtocol, future: asyncio.Future[Reply]) -> None:

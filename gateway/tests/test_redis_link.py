@@ -137,6 +137,33 @@ async def test_a_silent_server_times_out_and_the_connection_is_dropped() -> None
         await server.wait_closed()
 
 
+async def test_callers_waiting_behind_a_failed_connect_fail_with_it() -> None:
+    """One attempt for them all, not one connect timeout after another."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    link = PipelinedRedis(f"redis://:secret@127.0.0.1:{port}/0", connect_timeout=0.3)
+    try:
+        outcomes = await asyncio.gather(
+            *(link.execute("PING") for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes)
+        assert len(accepted) == 1
+        with pytest.raises(RedisTimeoutError):  # a later call tries again
+            await link.execute("PING")
+        assert len(accepted) == 2
+    finally:
+        await link.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 def _with_database(url: str, database: int) -> str:
     if url.startswith("unix://"):
         return f"{url.split('?')[0]}?db={database}"
