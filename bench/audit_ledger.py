@@ -27,7 +27,6 @@ import asyncio
 import os
 import platform
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ import asyncpg
 import httpx
 import orjson
 import psutil
+from _support import write_performance_section
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -520,18 +520,6 @@ def render(figures: Figures, args: argparse.Namespace, wall: float) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the `## audit_ledger` section, leaving the other sections alone."""
-    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
-    pattern = re.compile(r"^## audit_ledger\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
-    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -565,7 +553,7 @@ def main() -> None:
         table.add_row(*row)
     console.print(table)
     if not args.no_write:
-        write_section(render(figures, args, time.perf_counter() - began))
+        write_performance_section(render(figures, args, time.perf_counter() - began))
         console.print(f"wrote the audit_ledger section of {PERFORMANCE.relative_to(ROOT)}")
 
 

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from _support import write_performance_section
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -231,17 +231,6 @@ def render(figures: list[Figure], command: str, seconds: float, load: float) -> 
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the `## auth_verify` section, leaving the other sections alone."""
-    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
-    pattern = re.compile(rf"^## {SECTION}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section + "\n\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--warm", type=int, default=20_000, help="warm-cache samples")
@@ -285,7 +274,7 @@ def main() -> None:
         "" if defaults else f" --warm {args.warm} --cold {args.cold} --remote {args.remote}"
     )
     if not args.no_write:
-        write_section(render(figures, command, time.perf_counter() - began, load))
+        write_performance_section(render(figures, command, time.perf_counter() - began, load))
         console.print(f"wrote the {SECTION} section of {PERFORMANCE.relative_to(ROOT)}")
 
 

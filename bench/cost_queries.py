@@ -32,18 +32,16 @@ import platform
 import random
 import secrets
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
-from _support import CpuMeter, free_port, start_uvicorn
+from _support import CpuMeter, free_port, start_uvicorn, write_performance_section
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -380,20 +378,6 @@ async def http_ingest(
     return figures
 
 
-def write_section(text: str) -> None:
-    path = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    heading = f"## {SECTION}"
-    if heading in current:
-        before, _, rest = current.partition(heading)
-        after = rest.split("\n## ", 1)
-        tail = "\n## " + after[1] if len(after) > 1 else ""
-        current = before.rstrip() + "\n\n" + text.rstrip() + "\n" + tail
-    else:
-        current = current.rstrip() + "\n\n" + text.rstrip() + "\n"
-    path.write_text(current, encoding="utf-8")
-
-
 def row(name: str, source: str, timings: list[float]) -> str:
     return (
         f"| {name} | {source} | {len(timings)} | {statistics.median(timings):,.1f} | "
@@ -508,7 +492,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         f"({'met' if rate >= 50_000 else 'NOT met'})."
     )
     http_rows = "\n".join(f.row() for f in http_figures)
-    write_section(f"""## {SECTION}
+    write_performance_section(f"""## {SECTION}
 
 Command: `uv run python bench/cost_queries.py --records {args.records} --max-seconds {args.max_seconds:g} --ingest-batches {args.ingest_batches} --runs {args.runs} --raw-runs {args.raw_runs} --http-workers {",".join(map(str, args.http_workers)) or 0} --http-concurrency {",".join(map(str, args.http_concurrency))} --http-batches {args.http_batches}`
 (machine: {platform.machine()}, {os.cpu_count()} cores shared with other work, Python {platform.python_version()},
@@ -604,4 +588,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -26,7 +26,6 @@ import asyncio
 import gc
 import os
 import platform
-import re
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+from _support import write_performance_section
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -427,18 +427,6 @@ def render(results: list[Result], rows: int, repeat: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the `## exports` section, leaving the other sections alone."""
-    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
-    pattern = re.compile(r"^## exports\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
-    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -479,7 +467,7 @@ def main() -> None:
         )
     console.print(table)
     if not args.no_write:
-        write_section(render(results, args.rows, args.repeat))
+        write_performance_section(render(results, args.rows, args.repeat))
         console.print(f"wrote the exports section of {PERFORMANCE.relative_to(ROOT)}")
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 import psutil
-from _support import free_port, start_uvicorn
+from _support import free_port, start_uvicorn, write_performance_section
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -338,16 +338,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
-    pattern = re.compile(r"^## gateway_overhead\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _match: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -444,7 +434,7 @@ def main() -> None:
         )
     console.print(f"metering: {metered} api_calls metered for {keyed} keyed gateway requests")
     if not args.no_write:
-        write_section(render(rows, args, command, (metered, keyed)))
+        write_performance_section(render(rows, args, command, (metered, keyed)))
         console.print(f"wrote the gateway_overhead section of {PERFORMANCE.relative_to(ROOT)}")
 
 

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import secrets
 import subprocess
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import orjson
-from _support import CpuMeter, start_uvicorn
+from _support import CpuMeter, start_uvicorn, write_performance_section
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -356,18 +355,6 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the `## ingest_traces` section, leaving the other sections alone."""
-    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else "# Performance\n\n"
-    pattern = re.compile(r"^## ingest_traces\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
-    PERFORMANCE.write_text(text.rstrip("\n") + "\n")
-
-
 async def run(args: argparse.Namespace, database_url: str, console: Console) -> list[Figure]:
     console.print("building request bodies ...")
     bulk = batch_bodies(args.steps)
@@ -512,7 +499,7 @@ def main() -> None:
         )
     console.print(table)
     if not args.no_write:
-        write_section(render(figures, args))
+        write_performance_section(render(figures, args))
         console.print(f"wrote the ingest_traces section of {PERFORMANCE.relative_to(ROOT)}")
 
 
