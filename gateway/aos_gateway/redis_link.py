@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
@@ -202,10 +202,7 @@ class PipelinedRedis:
         self._password: str | None = options.get("password")
         self._ssl: ssl.SSLContext | None = None
         if url.startswith("rediss://"):
-            self._ssl = ssl.create_default_context()
-            if options.get("ssl_cert_reqs") == "none":
-                self._ssl.check_hostname = False
-                self._ssl.verify_mode = ssl.CERT_NONE
+            self._ssl = tls_context(options)
         self._connect_timeout = connect_timeout
         self._reply_timeout = reply_timeout
         self._protocol: _RedisProtocol | None = None
@@ -290,6 +287,19 @@ class PipelinedRedis:
                 raise RedisConnectionError(f"Redis is unreachable: {error}") from error
             raise
         return protocol
+
+
+def tls_context(options: Mapping[str, object]) -> ssl.SSLContext:
+    """TLS for `rediss://` URLs, reading the query options redis-py reads: `ssl_ca_certs`,
+    `ssl_cert_reqs` (`none` turns verification off) and `ssl_check_hostname`."""
+    ca_file = options.get("ssl_ca_certs")
+    context = ssl.create_default_context(cafile=ca_file if isinstance(ca_file, str) else None)
+    if options.get("ssl_check_hostname") is False:
+        context.check_hostname = False
+    if options.get("ssl_cert_reqs") == "none":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _expire(protocol: _RedisProtocol, future: asyncio.Future[Reply]) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,6 +22,7 @@ from aos_gateway.redis_link import (
     ReplyParser,
     Script,
     encode_command,
+    tls_context,
 )
 
 REPLIES = b"+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*3\r\n:1\r\n*1\r\n$0\r\n\r\n-ERR inner\r\n*-1\r\n-ERR bad\r\n"
@@ -47,6 +50,15 @@ def test_commands_are_encoded_as_resp_arrays_of_bulk_strings() -> None:
     assert encode_command(["HINCRBY", "k", b"f", 1, 0.5]) == (
         b"*5\r\n$7\r\nHINCRBY\r\n$1\r\nk\r\n$1\r\nf\r\n$1\r\n1\r\n$3\r\n0.5\r\n"
     )
+
+
+def test_tls_options_of_a_rediss_url_are_honoured() -> None:
+    strict = tls_context(parse_url("rediss://h:6380/0"))
+    assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
+    relaxed = tls_context(parse_url("rediss://h:6380/0?ssl_cert_reqs=none"))
+    assert relaxed.verify_mode == ssl.CERT_NONE and not relaxed.check_hostname
+    no_hostname = tls_context(parse_url("rediss://h:6380/0?ssl_check_hostname=false"))
+    assert no_hostname.verify_mode == ssl.CERT_REQUIRED and not no_hostname.check_hostname
 
 
 @pytest.fixture
