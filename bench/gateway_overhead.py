@@ -237,6 +237,12 @@ def measure(
                     "g99": g99 * 1000,
                     "direct_rps": direct_rate,
                     "gateway_rps": gateway_rate,
+                    # Each round's two runs are back to back: their ratio is not moved by the
+                    # machine's speed drifting over minutes, which the medians of each side are.
+                    "paired_ratio": statistics.median(
+                        gateway / direct
+                        for direct, gateway in zip(rates["direct"], rates["gateway"], strict=True)
+                    ),
                     "errors": errors["direct"] + errors["gateway"],
                     "gateway_cpu_ms": cpu["gateway"] / max(served["gateway"], 1) * 1000,
                     "service_cpu_ms": cpu["direct"] / max(served["direct"], 1) * 1000,
@@ -284,12 +290,14 @@ def render(
         "gateway/dynamic.yml, token buckets raised so they never run dry but still taken in Redis), "
         f"interleaved; latency from {args.rounds} alternating rounds of {args.per_round} sequential "
         f"keep-alive requests per side, throughput as the median of {args.throughput_rounds} "
-        f"alternating {args.seconds:g} s runs with {args.concurrency} concurrent clients; the load "
-        "generator is a separate process.",
+        f"alternating {args.seconds:g} s runs with {args.concurrency} concurrent clients (ratio = "
+        "ratio of those medians; paired ratio = median of each round's gateway/direct ratio, its "
+        "two runs back to back, which a drift of the machine's speed over minutes moves less); "
+        "the load generator is a separate process.",
         "",
         "| request | p50 direct | p50 gateway | added p50 | p99 direct | p99 gateway | added p99 "
-        "| rps direct | rps gateway | ratio | non-200 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rps direct | rps gateway | ratio | paired ratio | non-200 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
@@ -297,6 +305,7 @@ def render(
             f"{row['g50'] - row['d50']:+.2f} ms | {row['d99']:.2f} ms | {row['g99']:.2f} ms | "
             f"{row['g99'] - row['d99']:+.2f} ms | {row['direct_rps']:.0f} | "
             f"{row['gateway_rps']:.0f} | {row['gateway_rps'] / row['direct_rps']:.0%} | "
+            f"{row['paired_ratio']:.0%} | "
             f"{row['errors']} |"
         )
     lines += [
@@ -428,6 +437,7 @@ def main() -> None:
         console.print(
             f"{row['label']}: added p50 {row['g50'] - row['d50']:+.2f} ms, added p99 "
             f"{row['g99'] - row['d99']:+.2f} ms, throughput {row['gateway_rps'] / row['direct_rps']:.0%}"
+            f" (paired {row['paired_ratio']:.0%})"
             f", CPU/request service {row['service_cpu_ms']:.2f} ms, gateway "
             f"{row['gateway_cpu_ms']:.2f} ms, service behind the gateway "
             f"{row['service_behind_cpu_ms']:.2f} ms"
