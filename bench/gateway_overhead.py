@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import multiprocessing
 import os
-import platform
 import re
 import secrets
 import signal
@@ -44,10 +42,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 from _support import free_port, start_uvicorn, write_performance_section
+from gateway_overhead_report import render, summary
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -152,8 +152,22 @@ def create_tenant(gateway_url: str) -> str:
 
 
 def _cpu(pid: int) -> float:
+    """CPU seconds of `pid` (0: not measured)."""
+    if pid == 0:
+        return 0.0
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+def redis_server_pid(redis_url: str) -> int:
+    """The local redis-server serving `redis_url`'s port, 0 when there is none to measure."""
+    port = urlsplit(redis_url).port or 6379
+    for process in psutil.process_iter(["name", "cmdline"]):
+        name = process.info["name"] or ""
+        command = " ".join(process.info["cmdline"] or [])
+        if name.startswith("redis-server") and f":{port}" in command:
+            return int(process.pid)
+    return 0
 
 
 def measure(
@@ -162,6 +176,7 @@ def measure(
     tenants_pid: int,
     gateways: dict[str, tuple[str, int]],
     key: str,
+    redis_pid: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """The figures per case, and how many keyed requests went through the gateways (the ones
     the tenants service must meter as api_calls)."""
@@ -194,7 +209,13 @@ def measure(
             latency: dict[str, list[float]] = {"direct": [], "gateway": []}
             rates: dict[str, list[float]] = {"direct": [], "gateway": []}
             errors = {"direct": 0, "gateway": 0}
-            cpu = {"direct": 0.0, "gateway": 0.0, "service_behind": 0.0}
+            meters = {
+                "service": tenants_pid,
+                "gateway": gateway_pid,
+                "load generator": generator.pid or 0,
+                "redis": redis_pid,
+            }
+            cpu = {side: dict.fromkeys(meters, 0.0) for side in ("direct", "gateway")}
             served = {"direct": 0.0, "gateway": 0.0}
             for round_index in range(args.rounds):
                 order = ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
@@ -210,15 +231,12 @@ def measure(
                 for side in order:
                     base = direct if side == "direct" else gateway
                     jobs.put(("throughput", base + path, headers, (args.seconds, args.concurrency)))
-                    pid = gateway_pid if side == "gateway" else tenants_pid
-                    before, service_before = _cpu(pid), _cpu(tenants_pid)
+                    before = {name: _cpu(pid) for name, pid in meters.items()}
                     rate, failed, done = _result(results)
                     if side == "gateway" and headers:
                         keyed_through_gateway += done + failed
-                    after, service_after = _cpu(pid), _cpu(tenants_pid)
-                    cpu[side] += after - before
-                    if side == "gateway":
-                        cpu["service_behind"] += service_after - service_before
+                    for name, pid in meters.items():
+                        cpu[side][name] += _cpu(pid) - before[name]
                     served[side] += rate * args.seconds
                     rates[side].append(rate)
                     errors[side] += failed
@@ -244,11 +262,14 @@ def measure(
                         for direct, gateway in zip(rates["direct"], rates["gateway"], strict=True)
                     ),
                     "errors": errors["direct"] + errors["gateway"],
-                    "gateway_cpu_ms": cpu["gateway"] / max(served["gateway"], 1) * 1000,
-                    "service_cpu_ms": cpu["direct"] / max(served["direct"], 1) * 1000,
-                    "service_behind_cpu_ms": cpu["service_behind"]
-                    / max(served["gateway"], 1)
-                    * 1000,
+                    "cpu_ms": {
+                        side: {
+                            name: seconds / max(served[side], 1) * 1000
+                            for name, seconds in cpu[side].items()
+                        }
+                        for side in cpu
+                    },
+                    "redis_measured": redis_pid != 0,
                 }
             )
     jobs.put(None)
@@ -273,78 +294,6 @@ def metered_api_calls(direct: str, key: str, expected: int, wait: float = 15.0) 
             )
             return int(final.json()["meters"]["api_calls"]["total"])
         time.sleep(0.5)
-
-
-def render(
-    rows: list[dict[str, Any]], args: argparse.Namespace, command: str, metering: tuple[int, int]
-) -> str:
-    load = os.getloadavg()[0]
-    lines = [
-        "## gateway_overhead",
-        "",
-        f"Command: `{command}` (run {datetime.date.today().isoformat()}; machine: "
-        f"{platform.machine()}, {os.cpu_count()} cores shared with other work, Python "
-        f"{platform.python_version()}; load average {load:.1f} when it finished).",
-        "",
-        "Same request straight to the tenants service and through the gateway (shipped "
-        "gateway/dynamic.yml, token buckets raised so they never run dry but still taken in Redis), "
-        f"interleaved; latency from {args.rounds} alternating rounds of {args.per_round} sequential "
-        f"keep-alive requests per side, throughput as the median of {args.throughput_rounds} "
-        f"alternating {args.seconds:g} s runs with {args.concurrency} concurrent clients (ratio = "
-        "ratio of those medians; paired ratio = median of each round's gateway/direct ratio, its "
-        "two runs back to back, which a drift of the machine's speed over minutes moves less); "
-        "the load generator is a separate process.",
-        "",
-        "| request | p50 direct | p50 gateway | added p50 | p99 direct | p99 gateway | added p99 "
-        "| rps direct | rps gateway | ratio | paired ratio | non-200 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['label']} | {row['d50']:.2f} ms | {row['g50']:.2f} ms | "
-            f"{row['g50'] - row['d50']:+.2f} ms | {row['d99']:.2f} ms | {row['g99']:.2f} ms | "
-            f"{row['g99'] - row['d99']:+.2f} ms | {row['direct_rps']:.0f} | "
-            f"{row['gateway_rps']:.0f} | {row['gateway_rps'] / row['direct_rps']:.0%} | "
-            f"{row['paired_ratio']:.0%} | "
-            f"{row['errors']} |"
-        )
-    lines += [
-        "",
-        "CPU per request (load-independent: process CPU time during the throughput runs / requests "
-        "served), the cost the gateway adds next to what the service itself spends:",
-        "",
-        "| request | tenants service CPU / request (direct) | gateway process CPU / request "
-        "| tenants service CPU / request (behind the gateway, forward-auth included) |",
-        "|---|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['label']} | {row['service_cpu_ms']:.2f} ms | {row['gateway_cpu_ms']:.2f} ms "
-            f"| {row['service_behind_cpu_ms']:.2f} ms |"
-        )
-    metered, keyed = metering
-    lines += [
-        "",
-        f"Metering check: {keyed} keyed requests went through the two gateways; the tenants "
-        f"service metered {metered} `api_calls` for the tenant "
-        f"({'exact' if metered == keyed else 'MISMATCH'}; direct requests are not metered).",
-    ]
-    lines += [
-        "",
-        "Targets (issue 8): added p50 ≤ 1.5 ms, throughput ≥ 70 % of direct. Read the wall-clock "
-        "tables with the load average above in mind: on this 2-core machine shared with other "
-        "work, scheduling delays dominate every latency (a health check taking several ms direct) "
-        "and the gateway, the service and the load generator compete for the same cores, so the "
-        "CPU table is the reliable measure of what the gateway adds. The keyed request uses the "
-        "default forward-auth grant cache (`AOS_AUTH_CACHE_SECONDS=2`, within the 5 s revocation "
-        "bound): a request served from the cache makes no forward-auth call; the gateway counts it "
-        "for `api_calls` with an HINCRBY carried in the Redis round trip of the tenant's rate "
-        "limit (of the key's, for a key with `rate_limit_rpm`) and reports the counts to the "
-        "tenants service about once a second; the metering check above compares the tenant's "
-        "metered `api_calls` with the keyed requests sent through the gateways. The `=0` row asks "
-        "forward-auth on every request, as real Traefik does.",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -425,7 +374,9 @@ def main() -> None:
             "default": (gateway, processes[1].pid),
             "uncached": (f"http://127.0.0.1:{uncached_port}", processes[2].pid),
         }
-        rows, keyed = measure(args, direct, processes[0].pid, gateways, key)
+        rows, keyed = measure(
+            args, direct, processes[0].pid, gateways, key, redis_server_pid(redis_url)
+        )
         metered = metered_api_calls(direct, key, keyed)
     finally:
         for process in processes:
@@ -434,14 +385,7 @@ def main() -> None:
                 process.wait(timeout=15)
         drop_database(database_url)
     for row in rows:
-        console.print(
-            f"{row['label']}: added p50 {row['g50'] - row['d50']:+.2f} ms, added p99 "
-            f"{row['g99'] - row['d99']:+.2f} ms, throughput {row['gateway_rps'] / row['direct_rps']:.0%}"
-            f" (paired {row['paired_ratio']:.0%})"
-            f", CPU/request service {row['service_cpu_ms']:.2f} ms, gateway "
-            f"{row['gateway_cpu_ms']:.2f} ms, service behind the gateway "
-            f"{row['service_behind_cpu_ms']:.2f} ms"
-        )
+        console.print(summary(row))
     console.print(f"metering: {metered} api_calls metered for {keyed} keyed gateway requests")
     if not args.no_write:
         write_performance_section(render(rows, args, command, (metered, keyed)))
