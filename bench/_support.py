@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -117,3 +118,14 @@ def write_performance_section(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     PERFORMANCE.parent.mkdir(parents=True, exist_ok=True)
     PERFORMANCE.write_text(text.rstrip("\n") + "\n")
+
+
+def redis_server_pid(redis_url: str) -> int:
+    """The local redis-server serving `redis_url`'s port, 0 when there is none to measure."""
+    port = urlsplit(redis_url).port or 6379
+    for process in psutil.process_iter(["name", "cmdline"]):
+        name = process.info["name"] or ""
+        command = " ".join(process.info["cmdline"] or [])
+        if name.startswith("redis-server") and f":{port}" in command:
+            return int(process.pid)
+    return 0

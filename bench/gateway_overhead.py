@@ -42,11 +42,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psutil
-from _support import free_port, start_uvicorn, write_performance_section
+from _support import free_port, redis_server_pid, start_uvicorn, write_performance_section
 from gateway_overhead_report import render, summary
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -157,17 +156,6 @@ def _cpu(pid: int) -> float:
         return 0.0
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
-
-
-def redis_server_pid(redis_url: str) -> int:
-    """The local redis-server serving `redis_url`'s port, 0 when there is none to measure."""
-    port = urlsplit(redis_url).port or 6379
-    for process in psutil.process_iter(["name", "cmdline"]):
-        name = process.info["name"] or ""
-        command = " ".join(process.info["cmdline"] or [])
-        if name.startswith("redis-server") and f":{port}" in command:
-            return int(process.pid)
-    return 0
 
 
 def measure(

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import psutil
 import uvloop
 from redis.asyncio import Redis
 from rich.console import Console
@@ -33,7 +34,7 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "gateway"))
 
-from _support import PERFORMANCE, write_performance_section  # noqa: E402
+from _support import PERFORMANCE, redis_server_pid, write_performance_section  # noqa: E402
 
 from aos_gateway.middlewares.ratelimit import COUNTED_TOKEN_BUCKET  # noqa: E402
 from aos_gateway.redis_link import PipelinedRedis  # noqa: E402
@@ -47,20 +48,36 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def cost_per_call(call: Call, calls: int, concurrency: int) -> float:
-    """Microseconds of this process's CPU per call."""
+def server_cpu_seconds(pid: int) -> float:
+    if pid == 0:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def cost_per_call(
+    call: Call, calls: int, concurrency: int, server_pid: int
+) -> tuple[float, float]:
+    """Microseconds of CPU per call: this process's, and the Redis server's (0 when not local)."""
 
     async def caller(count: int) -> None:
         for _ in range(count):
             await call()
 
     await call()
-    before = cpu_seconds()
+    before, server_before = cpu_seconds(), server_cpu_seconds(server_pid)
     await asyncio.gather(*(caller(calls // concurrency) for _ in range(concurrency)))
-    return (cpu_seconds() - before) / (calls // concurrency * concurrency) * 1e6
+    done = calls // concurrency * concurrency
+    return (
+        (cpu_seconds() - before) / done * 1e6,
+        (server_cpu_seconds(server_pid) - server_before) / done * 1e6,
+    )
 
 
-async def measure(redis_url: str, calls: int, rounds: int) -> dict[tuple[str, int], list[float]]:
+Results = dict[tuple[str, int], list[tuple[float, float]]]
+
+
+async def measure(redis_url: str, calls: int, rounds: int) -> Results:
     prefix = f"aos:bench:redis:{secrets.token_hex(4)}"
     keys = [f"{prefix}:bucket", f"{prefix}:usage"]
     arguments: list[str | int] = ["1000000.0", 1000000, "field"]
@@ -71,7 +88,8 @@ async def measure(redis_url: str, calls: int, rounds: int) -> dict[tuple[str, in
         "redis-py (Script, pooled client)": lambda: library_script(keys=keys, args=arguments),
         "aos_gateway.redis_link": lambda: link.run_script(COUNTED_TOKEN_BUCKET, keys, arguments),
     }
-    results: dict[tuple[str, int], list[float]] = {}
+    server_pid = redis_server_pid(redis_url)
+    results: Results = {}
     try:
         with Progress(console=console) as progress:
             task = progress.add_task("interleaved rounds", total=rounds * len(clients) * 2)
@@ -79,7 +97,7 @@ async def measure(redis_url: str, calls: int, rounds: int) -> dict[tuple[str, in
                 names = list(clients) if round_index % 2 == 0 else list(reversed(clients))
                 for concurrency in (1, 8):
                     for name in names:
-                        cost = await cost_per_call(clients[name], calls, concurrency)
+                        cost = await cost_per_call(clients[name], calls, concurrency, server_pid)
                         results.setdefault((name, concurrency), []).append(cost)
                         progress.advance(task)
     finally:
@@ -89,7 +107,11 @@ async def measure(redis_url: str, calls: int, rounds: int) -> dict[tuple[str, in
     return results
 
 
-def render(results: dict[tuple[str, int], list[float]], command: str) -> str:
+def _median(results: Results, key: tuple[str, int], part: int) -> float:
+    return statistics.median(cost[part] for cost in results[key])
+
+
+def render(results: Results, command: str) -> str:
     lines = [
         "## redis_client_cost",
         "",
@@ -98,23 +120,28 @@ def render(results: dict[tuple[str, int], list[float]], command: str) -> str:
         f"{platform.python_version()}, uvloop; load average {os.getloadavg()[0]:.1f} when it "
         "finished).",
         "",
-        "Client CPU per call of the gateway's token-bucket script (EVALSHA, two keys, three "
-        "arguments), median of the interleaved rounds:",
+        "CPU per call of the gateway's token-bucket script (EVALSHA, two keys, three arguments), "
+        "median of the interleaved rounds: the client's, and the Redis server's (when it runs on "
+        "this machine; its share of each call, from its process CPU time):",
         "",
-        "| client | sequential | 8 callers at once |",
-        "|---|---:|---:|",
+        "| client | client, sequential | client, 8 callers at once | Redis, sequential "
+        "| Redis, 8 callers at once |",
+        "|---|---:|---:|---:|---:|",
     ]
     names = list(dict.fromkeys(name for name, _ in results))
     for name in names:
-        sequential = statistics.median(results[(name, 1)])
-        concurrent = statistics.median(results[(name, 8)])
-        lines.append(f"| {name} | {sequential:.1f} µs | {concurrent:.1f} µs |")
+        lines.append(
+            f"| {name} | {_median(results, (name, 1), 0):.1f} µs | "
+            f"{_median(results, (name, 8), 0):.1f} µs | {_median(results, (name, 1), 1):.1f} µs | "
+            f"{_median(results, (name, 8), 1):.1f} µs |"
+        )
     library, link = names
+    share = _median(results, (link, 8), 0) / _median(results, (library, 8), 0)
     lines += [
         "",
-        f"The gateway's connection costs {statistics.median(results[(link, 8)]) / statistics.median(results[(library, 8)]):.0%} "
-        "of redis-py's CPU per call under load; it is what the gateway uses on the request path "
-        "(aos_gateway/redis_link.py says why it is hand-written).",
+        f"The gateway's connection costs {share:.0%} of redis-py's client CPU per call under load; "
+        "it is what the gateway uses on the request path (aos_gateway/redis_link.py says why it "
+        "is hand-written). Redis' own CPU per call is much the same for both clients.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,10 @@
 """One pipelined Redis connection for the gateway's per-request calls (token buckets, usage counts).
 
 Written by hand because the libraries cost too much CPU on this path: with 8 callers at once,
-redis-py spends 160 to 176 µs of client CPU per EVALSHA of the token-bucket script here (connection
-pool, retry wrapper, timeouts, a stream-reader parser), this connection 34 to 41 µs
-(bench/redis_client_cost.py, docs/PERFORMANCE.md); coredis measured slower than redis-py. With one
+redis-py spends four to five times this connection's client CPU per EVALSHA of the token-bucket
+script (its connection pool, retry wrapper, timeouts and stream-reader parser; 116–176 µs against
+21–41 µs per call across the runs of bench/redis_client_cost.py, docs/PERFORMANCE.md); coredis
+measured slower than redis-py. With one
 such call on every proxied request, redis-py was the largest single item of the gateway's CPU.
 This module speaks only what that path needs: RESP2 commands, the
 five reply types, replies in order on one connection (so concurrent requests pipeline on it
