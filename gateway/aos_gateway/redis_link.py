@@ -1,9 +1,9 @@
 """One pipelined Redis connection for the gateway's per-request calls (token buckets, usage counts).
 
 Written by hand because the libraries cost too much CPU on this path: with 8 callers at once,
-redis-py spends four to five times this connection's client CPU per EVALSHA of the token-bucket
-script (its connection pool, retry wrapper, timeouts and stream-reader parser; 116–176 µs against
-21–41 µs per call across the runs of bench/redis_client_cost.py, docs/PERFORMANCE.md); coredis
+redis-py spends four to six times this connection's client CPU per EVALSHA of the token-bucket
+script (its connection pool, retry wrapper, timeouts and stream-reader parser; 116 to 176 µs against
+21 to 41 µs per call across the runs of bench/redis_client_cost.py, docs/PERFORMANCE.md); coredis
 measured slower than redis-py. With one
 such call on every proxied request, redis-py was the largest single item of the gateway's CPU.
 This module speaks only what that path needs: RESP2 commands, the
