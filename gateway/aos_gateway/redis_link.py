@@ -2,14 +2,13 @@
 
 Written by hand because the libraries cost too much CPU on this path: with 8 callers at once,
 redis-py spends four to six times this connection's client CPU per EVALSHA of the token-bucket
-script (its connection pool, retry wrapper, timeouts and stream-reader parser; 116 to 176 µs against
-21 to 41 µs per call across the runs of bench/redis_client_cost.py, docs/PERFORMANCE.md); coredis
-measured slower than redis-py. With one
-such call on every proxied request, redis-py was the largest single item of the gateway's CPU.
-This module speaks only what that path needs: RESP2 commands, the
-five reply types, replies in order on one connection (so concurrent requests pipeline on it
-without a pool), a lazy reconnect and a reply deadline. Everything else (the usage reporter,
-readiness, tests' inspection) keeps using redis-py.
+script (its connection pool, retry wrapper, timeouts and stream-reader parser; 116 to 176 µs
+against 21 to 41 µs per call across the runs of bench/redis_client_cost.py, docs/PERFORMANCE.md);
+coredis measured slower than redis-py. With one such call on every proxied request, redis-py was
+the largest single item of the gateway's CPU. This module speaks only what that path needs: RESP2
+commands, the five reply types, replies in order on one connection (so concurrent requests
+pipeline on it without a pool), a lazy reconnect and a reply deadline. Everything else (the usage
+reporter, readiness, tests' inspection) keeps using redis-py.
 
 Failures are raised as redis-py's exception classes (`ConnectionError`, `TimeoutError`,
 `ResponseError`), so callers handle both clients with one `except RedisError`.
