@@ -121,8 +121,12 @@ def write_performance_section(section: str) -> None:
 
 
 def redis_server_pid(redis_url: str) -> int:
-    """The local redis-server serving `redis_url`'s port, 0 when there is none to measure."""
-    port = urlsplit(redis_url).port or 6379
+    """The local redis-server serving `redis_url`'s TCP port, 0 when there is none to measure
+    (a Unix-socket URL, such as the embedded server's, is not matched to a process)."""
+    parts = urlsplit(redis_url)
+    if parts.scheme not in ("redis", "rediss"):
+        return 0
+    port = parts.port or 6379
     for process in psutil.process_iter(["name", "cmdline"]):
         name = process.info["name"] or ""
         command = " ".join(process.info["cmdline"] or [])

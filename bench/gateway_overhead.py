@@ -246,8 +246,10 @@ def measure(
                     # Each round's two runs are back to back: their ratio is not moved by the
                     # machine's speed drifting over minutes, which the medians of each side are.
                     "paired_ratio": statistics.median(
-                        gateway / direct
-                        for direct, gateway in zip(rates["direct"], rates["gateway"], strict=True)
+                        gateway_run / direct_run
+                        for direct_run, gateway_run in zip(
+                            rates["direct"], rates["gateway"], strict=True
+                        )
                     ),
                     "errors": errors["direct"] + errors["gateway"],
                     "cpu_ms": {
