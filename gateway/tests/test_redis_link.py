@@ -7,6 +7,7 @@ import secrets
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -122,15 +123,33 @@ async def test_an_unreachable_redis_is_a_connection_error() -> None:
         await link.execute("PING")
 
 
-async def test_a_silent_server_times_out_and_the_connection_is_dropped() -> None:
+@dataclass
+class SilentServer:
+    """A TCP server that accepts connections and never answers."""
+
+    port: int
+    accepted: list[asyncio.StreamWriter]
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[SilentServer]:
     accepted: list[asyncio.StreamWriter] = []
 
     async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(writer)
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    link = PipelinedRedis(f"redis://127.0.0.1:{port}/0", reply_timeout=0.2)
+    yield SilentServer(server.sockets[0].getsockname()[1], accepted)
+    for writer in accepted:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_silent_server_times_out_and_the_connection_is_dropped(
+    silent_server: SilentServer,
+) -> None:
+    link = PipelinedRedis(f"redis://127.0.0.1:{silent_server.port}/0", reply_timeout=0.2)
     try:
         first = asyncio.ensure_future(link.execute("PING"))
         second = asyncio.ensure_future(link.execute("PING"))
@@ -140,40 +159,27 @@ async def test_a_silent_server_times_out_and_the_connection_is_dropped() -> None
             await second
         with pytest.raises(RedisTimeoutError):  # a new connection, silent again
             await link.execute("PING")
-        assert len(accepted) == 2
+        assert len(silent_server.accepted) == 2
     finally:
         await link.aclose()
-        for writer in accepted:
-            writer.close()
-        server.close()
-        await server.wait_closed()
 
 
-async def test_callers_waiting_behind_a_failed_connect_fail_with_it() -> None:
+async def test_callers_waiting_behind_a_failed_connect_fail_with_it(
+    silent_server: SilentServer,
+) -> None:
     """One attempt for them all, not one connect timeout after another."""
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    link = PipelinedRedis(f"redis://:secret@127.0.0.1:{port}/0", connect_timeout=0.3)
+    link = PipelinedRedis(f"redis://:secret@127.0.0.1:{silent_server.port}/0", connect_timeout=0.3)
     try:
         outcomes = await asyncio.gather(
             *(link.execute("PING") for _ in range(5)), return_exceptions=True
         )
         assert all(isinstance(outcome, RedisTimeoutError) for outcome in outcomes)
-        assert len(accepted) == 1
+        assert len(silent_server.accepted) == 1
         with pytest.raises(RedisTimeoutError):  # a later call tries again
             await link.execute("PING")
-        assert len(accepted) == 2
+        assert len(silent_server.accepted) == 2
     finally:
         await link.aclose()
-        for writer in accepted:
-            writer.close()
-        server.close()
-        await server.wait_closed()
 
 
 def _with_database(url: str, database: int) -> str:
