@@ -16,12 +16,17 @@ Latency: sequential requests (one connection each way, keep-alive), rounds alter
 gateway, p50/p99 per side and their difference. Throughput: a fixed number of concurrent clients for
 a fixed time, alternating sides, requests per second and the gateway/direct ratio.
 
+The load generator is wrk when it is installed (`apt install wrk`), else an httpx client in a
+spawned process (bench/load_generators.py). wrk costs a few µs of CPU per request; the httpx client
+costs more than the tenants service itself, so with it the two cores mostly measure how three
+processes share them. `--generator httpx` keeps the old measurement.
+
 The gateway runs the shipped gateway/dynamic.yml with its rate limits raised (the token buckets are
 still taken in Redis on every request, they just never run dry) so the benchmark measures cost, not
 throttling. Real Postgres and Redis: AOS_TEST_DATABASE_URL / AOS_TEST_REDIS_URL (a scratch database
 is created and dropped).
 
-    uv run python bench/gateway_overhead.py [--rounds 6 --per-round 150 --seconds 2 --concurrency 8]
+    uv run python bench/gateway_overhead.py [--rounds 6 --seconds 2 --concurrency 8 --generator wrk]
 
 Writes the "gateway_overhead" section of docs/PERFORMANCE.md.
 """
@@ -29,8 +34,7 @@ Writes the "gateway_overhead" section of docs/PERFORMANCE.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
+import collections
 import os
 import re
 import secrets
@@ -44,9 +48,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import load_generators
 import psutil
 from _support import free_port, redis_server_pid, start_uvicorn, write_performance_section
 from gateway_overhead_report import render, summary
+from load_generators import percentile
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -69,74 +76,24 @@ def bench_document(path: Path) -> None:
     path.write_text(text)
 
 
-# --- the load generator (second process) --------------------------------------------------------
-
-
-async def _latency(url: str, headers: dict[str, str], count: int) -> list[float]:
-    samples = []
-    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
-        await client.get(url)
-        for _ in range(count):
-            started = time.perf_counter()
-            response = await client.get(url)
-            samples.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-    return samples
-
-
-async def _throughput(
-    url: str, headers: dict[str, str], seconds: float, concurrency: int
-) -> tuple[float, int, int]:
-    done = 0
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits) as client:
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal done, errors
-            while time.perf_counter() < deadline:
-                response = await client.get(url)
-                if response.status_code == 200:
-                    done += 1
-                else:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started), errors, done
-
-
-def load_generator(jobs: Any, results: Any) -> None:
-    """Runs in its own process: takes (kind, url, headers, args) jobs, answers with figures."""
-    while True:
-        job = jobs.get()
-        if job is None:
-            return
-        kind, url, headers, args = job
-        try:
-            if kind == "latency":
-                results.put(asyncio.run(_latency(url, headers, *args)))
-            else:
-                results.put(asyncio.run(_throughput(url, headers, *args)))
-        except Exception as error:  # reported by the parent, never a silent hang
-            results.put(error)
-
-
-def _result(results: Any) -> Any:
-    value = results.get(timeout=600)
-    if isinstance(value, Exception):
-        raise value
-    return value
-
-
 # --- orchestration ------------------------------------------------------------------------------
 
 
-def pct(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+def gateway_served(gateway_url: str) -> int:
+    """Requests the gateway has proxied so far (its aos_gateway_requests_total, all labels): the
+    count the tenants service must meter when only keyed requests went through since the last
+    reading. wrk stops with requests in flight that it does not count, so the gateway's own
+    count, not the client's, is the one to check metering against."""
+    text = httpx.get(gateway_url + "/metrics", timeout=30).text
+    return round(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "aos_gateway_requests"
+            for sample in family.samples
+            if sample.name == "aos_gateway_requests_total"
+        )
+    )
 
 
 def create_tenant(gateway_url: str) -> str:
@@ -166,12 +123,9 @@ def measure(
     key: str,
     redis_pid: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The figures per case, and how many keyed requests went through the gateways (the ones
-    the tenants service must meter as api_calls)."""
-    context = multiprocessing.get_context("spawn")
-    jobs, results = context.Queue(), context.Queue()
-    generator = context.Process(target=load_generator, args=(jobs, results), daemon=True)
-    generator.start()
+    """The figures per case, and how many keyed requests the gateways served (the ones the
+    tenants service must meter as api_calls)."""
+    generator = load_generators.start(args.generator)
     cases = [
         ("GET /api/v1/tenant/health", "/api/v1/tenant/health", {}, gateways["default"]),
         ("GET /api/v1/tenant (API key)", "/api/v1/tenant", {"X-AOS-Key": key}, gateways["default"]),
@@ -192,55 +146,54 @@ def measure(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("interleaved rounds", total=total)
+        task = progress.add_task(f"interleaved rounds ({generator.name})", total=total)
         for label, path, headers, (gateway, gateway_pid) in cases:
-            latency: dict[str, list[float]] = {"direct": [], "gateway": []}
+            served_before = gateway_served(gateway)
+            latency: dict[str, collections.Counter[int]] = {
+                "direct": collections.Counter(),
+                "gateway": collections.Counter(),
+            }
             rates: dict[str, list[float]] = {"direct": [], "gateway": []}
             errors = {"direct": 0, "gateway": 0}
-            meters = {
-                "service": tenants_pid,
-                "gateway": gateway_pid,
-                "load generator": generator.pid or 0,
-                "redis": redis_pid,
-            }
-            cpu = {side: dict.fromkeys(meters, 0.0) for side in ("direct", "gateway")}
-            served = {"direct": 0.0, "gateway": 0.0}
+            meters = {"service": tenants_pid, "gateway": gateway_pid, "redis": redis_pid}
+            cpu = {side: dict.fromkeys([*meters, "load generator"], 0.0) for side in rates}
+            served = {"direct": 0, "gateway": 0}
             for round_index in range(args.rounds):
-                order = ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
-                for side in order:
+                for side in _order(round_index):
                     base = direct if side == "direct" else gateway
-                    jobs.put(("latency", base + path, headers, (args.per_round,)))
-                    latency[side].extend(_result(results))
-                    if side == "gateway" and headers:
-                        keyed_through_gateway += args.per_round + 1  # + the warm-up request
+                    run = generator.latency(
+                        base + path, headers, args.latency_seconds, args.per_round
+                    )
+                    latency[side].update(run.latency_us)
+                    errors[side] += run.failed
                     progress.advance(task)
             for round_index in range(args.throughput_rounds):
-                order = ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
-                for side in order:
+                for side in _order(round_index):
                     base = direct if side == "direct" else gateway
-                    jobs.put(("throughput", base + path, headers, (args.seconds, args.concurrency)))
                     before = {name: _cpu(pid) for name, pid in meters.items()}
-                    rate, failed, done = _result(results)
-                    if side == "gateway" and headers:
-                        keyed_through_gateway += done + failed
+                    before["load generator"] = generator.cpu_seconds()
+                    run = generator.throughput(base + path, headers, args.seconds, args.concurrency)
                     for name, pid in meters.items():
                         cpu[side][name] += _cpu(pid) - before[name]
-                    served[side] += rate * args.seconds
-                    rates[side].append(rate)
-                    errors[side] += failed
+                    cpu[side]["load generator"] += (
+                        generator.cpu_seconds() - before["load generator"]
+                    )
+                    served[side] += run.served
+                    rates[side].append(run.rate)
+                    errors[side] += run.failed
                     progress.advance(task)
-            d50, g50 = pct(latency["direct"], 0.5), pct(latency["gateway"], 0.5)
-            d99, g99 = pct(latency["direct"], 0.99), pct(latency["gateway"], 0.99)
+            if headers:
+                keyed_through_gateway += gateway_served(gateway) - served_before
             direct_rate = statistics.median(rates["direct"])
             gateway_rate = statistics.median(rates["gateway"])
             rows.append(
                 {
                     "label": label,
-                    "samples": len(latency["direct"]),
-                    "d50": d50 * 1000,
-                    "g50": g50 * 1000,
-                    "d99": d99 * 1000,
-                    "g99": g99 * 1000,
+                    "samples": sum(latency["direct"].values()),
+                    "d50": percentile(latency["direct"], 0.5),
+                    "g50": percentile(latency["gateway"], 0.5),
+                    "d99": percentile(latency["direct"], 0.99),
+                    "g99": percentile(latency["gateway"], 0.99),
                     "direct_rps": direct_rate,
                     "gateway_rps": gateway_rate,
                     # Each round's two runs are back to back: their ratio is not moved by the
@@ -262,9 +215,12 @@ def measure(
                     "redis_measured": redis_pid != 0,
                 }
             )
-    jobs.put(None)
-    generator.join(timeout=10)
+    generator.close()
     return rows, keyed_through_gateway
+
+
+def _order(round_index: int) -> tuple[str, str]:
+    return ("direct", "gateway") if round_index % 2 == 0 else ("gateway", "direct")
 
 
 def metered_api_calls(direct: str, key: str, expected: int, wait: float = 15.0) -> int:
@@ -289,13 +245,26 @@ def metered_api_calls(direct: str, key: str, expected: int, wait: float = 15.0) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--per-round", type=int, default=150)
+    parser.add_argument(
+        "--generator",
+        choices=["wrk", "httpx"],
+        default=load_generators.available()[0],
+        help="load generator (default: wrk when installed, else httpx)",
+    )
+    parser.add_argument(
+        "--per-round", type=int, default=150, help="httpx: sequential requests per latency round"
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, default=1.0, help="wrk: length of a latency round"
+    )
     parser.add_argument("--throughput-rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     command = "uv run python bench/gateway_overhead.py " + " ".join(sys.argv[1:])
+    if "--generator" not in sys.argv:
+        command += f" --generator {args.generator}"  # the default depends on the machine
 
     sys.path.insert(0, str(ROOT / "libs" / "common"))
     from aos_common.testing import create_database, drop_database, migrate

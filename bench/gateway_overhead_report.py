@@ -25,6 +25,18 @@ TARGETS = (
 )
 
 
+_GENERATORS = {
+    "wrk": "wrk 4, one thread, a C load generator costing a few µs of CPU per request",
+    "httpx": "an httpx client, which costs more CPU per request than the tenants service",
+}
+
+
+def _latency_round(args: argparse.Namespace) -> str:
+    if args.generator == "wrk":
+        return f"{args.latency_seconds:g} s of sequential requests on one keep-alive connection"
+    return f"{args.per_round} sequential keep-alive requests"
+
+
 def cpu_bound_ratio(row: dict[str, Any]) -> float | None:
     """The throughput left when the service and the gateway (with its Redis work) alone share
     the cores: the service's CPU per request direct over all the CPU a request costs behind the
@@ -63,12 +75,12 @@ def render(
         "",
         "Same request straight to the tenants service and through the gateway (shipped "
         "gateway/dynamic.yml, token buckets raised so they never run dry but still taken in Redis), "
-        f"interleaved; latency from {args.rounds} alternating rounds of {args.per_round} sequential "
-        f"keep-alive requests per side, throughput as the median of {args.throughput_rounds} "
+        f"interleaved; latency from {args.rounds} alternating rounds of {_latency_round(args)} "
+        f"per side, throughput as the median of {args.throughput_rounds} "
         f"alternating {args.seconds:g} s runs with {args.concurrency} concurrent clients (ratio = "
         "ratio of those medians; paired ratio = median of each round's gateway/direct ratio, its "
         "two runs back to back, which a drift of the machine's speed over minutes moves less); "
-        "the load generator (httpx) is a separate process.",
+        f"the load generator ({_GENERATORS[args.generator]}) is a separate process.",
         "",
         "| request | p50 direct | p50 gateway | added p50 | p99 direct | p99 gateway | added p99 "
         "| rps direct | rps gateway | ratio | paired ratio | non-200 |",
@@ -85,10 +97,11 @@ def render(
     lines += [
         "",
         "CPU per request (process CPU time during the throughput runs / requests served). The "
-        "load generator shares the two cores, so its own cost (httpx, the same on both sides) "
-        "lifts the wall-clock ratio above what the service and the gateway alone would show; "
-        "the CPU-bound ratio leaves it out: the tenants service's CPU per request direct over the "
-        "service's, the gateway's and Redis' added CPU per request behind the gateway.",
+        "CPU-bound ratio is the throughput left if the service, the gateway and Redis had to "
+        "share the same cores fully busy: the tenants service's CPU per request direct over the "
+        "service's, the gateway's and Redis' added CPU per request behind the gateway (the load "
+        "generator left out). The wall-clock ratio above can be higher: a single-process service "
+        "uses one core, and the gateway's work runs beside it on the other.",
         "",
         "| request | service (direct) | gateway | service (behind the gateway, forward-auth "
         "included) | Redis added | load generator (direct / gateway) | CPU-bound ratio |",
