@@ -51,7 +51,7 @@ import httpx
 import load_generators
 import psutil
 from _support import free_port, redis_server_pid, start_uvicorn, write_performance_section
-from gateway_overhead_report import render, summary
+from gateway_overhead_report import chart, render, summary
 from load_generators import percentile
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
@@ -126,13 +126,15 @@ def measure(
     """The figures per case, and how many keyed requests the gateways served (the ones the
     tenants service must meter as api_calls)."""
     generator = load_generators.start(args.generator)
-    cases = [
-        ("GET /api/v1/tenant/health", "/api/v1/tenant/health", {}, gateways["default"]),
-        ("GET /api/v1/tenant (API key)", "/api/v1/tenant", {"X-AOS-Key": key}, gateways["default"]),
+    keyed = {"X-AOS-Key": key}
+    cases = [  # label, short name (charts), path, headers, gateway
+        ("GET /api/v1/tenant/health", "health", "/api/v1/tenant/health", {}, gateways["default"]),
+        ("GET /api/v1/tenant (API key)", "API key", "/api/v1/tenant", keyed, gateways["default"]),
         (
             "GET /api/v1/tenant (API key, AOS_AUTH_CACHE_SECONDS=0)",
+            "API key, no grant cache",
             "/api/v1/tenant",
-            {"X-AOS-Key": key},
+            keyed,
             gateways["uncached"],
         ),
     ]
@@ -147,7 +149,7 @@ def measure(
         console=console,
     ) as progress:
         task = progress.add_task(f"interleaved rounds ({generator.name})", total=total)
-        for label, path, headers, (gateway, gateway_pid) in cases:
+        for label, short, path, headers, (gateway, gateway_pid) in cases:
             served_before = gateway_served(gateway)
             latency: dict[str, collections.Counter[int]] = {
                 "direct": collections.Counter(),
@@ -189,6 +191,7 @@ def measure(
             rows.append(
                 {
                     "label": label,
+                    "short": short,
                     "samples": sum(latency["direct"].values()),
                     "d50": percentile(latency["direct"], 0.5),
                     "g50": percentile(latency["gateway"], 0.5),
@@ -343,6 +346,7 @@ def main() -> None:
                 os.kill(process.pid, signal.SIGTERM)
                 process.wait(timeout=15)
         drop_database(database_url)
+    console.print(chart(rows))
     for row in rows:
         console.print(summary(row))
     console.print(f"metering: {metered} api_calls metered for {keyed} keyed gateway requests")

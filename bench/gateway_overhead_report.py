@@ -9,6 +9,9 @@ import os
 import platform
 from typing import Any
 
+from rich.bar import Bar
+from rich.table import Table
+
 TARGETS = (
     "Targets (issue 8): added p50 ≤ 1.5 ms, throughput ≥ 70 % of direct, read on the keyed "
     "request: an authenticated API call, what the gateway is for. The health row shows the "
@@ -50,6 +53,58 @@ def cpu_bound_ratio(row: dict[str, Any]) -> float | None:
     redis_added = max(0.0, gateway["redis"] - direct["redis"])
     behind = gateway["service"] + gateway["gateway"] + redis_added
     return float(direct["service"] / behind) if behind else None
+
+
+def chart(rows: list[dict[str, Any]]) -> Table:
+    """p50 latency and throughput of each request, direct beside through the gateway, drawn as
+    bars on one scale per column so the gateway's share reads at a glance."""
+    table = Table(title="direct vs through the gateway", show_lines=True)
+    table.add_column("request")
+    table.add_column("side")
+    table.add_column("p50 latency")
+    table.add_column("requests/s")
+    for row in rows:
+        slowest = max(row["d50"], row["g50"])
+        fastest = max(row["direct_rps"], row["gateway_rps"])
+        for side, p50, rate, color in (
+            ("direct", row["d50"], row["direct_rps"], "cyan"),
+            ("gateway", row["g50"], row["gateway_rps"], "magenta"),
+        ):
+            table.add_row(
+                row["label"] if side == "direct" else "",
+                f"{side}\n{p50:.2f} ms · {rate:.0f}/s",
+                Bar(slowest, 0, p50, width=20, color=color),
+                Bar(fastest, 0, rate, width=20, color=color),
+            )
+    return table
+
+
+def _target_charts(rows: list[dict[str, Any]]) -> list[str]:
+    """Mermaid bar charts (drawn where the document is rendered, GitHub included) of the two
+    target figures per request, the target as a line."""
+    names = ", ".join(f'"{row["short"]}"' for row in rows)
+    ratios = [round(row["gateway_rps"] / row["direct_rps"] * 100) for row in rows]
+    added = [round(row["g50"] - row["d50"], 2) for row in rows]
+    charts = [
+        ("Throughput through the gateway, % of direct (line: the 70 % target)", "%", ratios, 70),
+        ("Added p50 latency, ms (line: the 1.5 ms target)", "ms", added, 1.5),
+    ]
+    lines: list[str] = []
+    for title, unit, values, target in charts:
+        top = max([*values, target]) * 1.2
+        bottom = min([*values, 0]) * 1.2  # an added latency can come out negative in the noise
+        lines += [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{title}"',
+            f"    x-axis [{names}]",
+            f'    y-axis "{unit}" {bottom:.3g} --> {top:.3g}',
+            f"    bar [{', '.join(str(value) for value in values)}]",
+            f"    line [{', '.join(str(target) for _ in values)}]",
+            "```",
+            "",
+        ]
+    return lines[:-1]
 
 
 def summary(row: dict[str, Any]) -> str:
@@ -97,6 +152,7 @@ def render(
             f"{row['gateway_rps']:.0f} | {row['gateway_rps'] / row['direct_rps']:.0%} | "
             f"{row['paired_ratio']:.0%} | {row['errors']} |"
         )
+    lines += ["", *_target_charts(rows)]
     lines += [
         "",
         "CPU per request (process CPU time during the throughput runs / requests served). The "
