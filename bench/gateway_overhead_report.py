@@ -71,7 +71,7 @@ def chart(rows: list[dict[str, Any]]) -> Table:
             ("gateway", row["g50"], row["gateway_rps"], "magenta"),
         ):
             table.add_row(
-                row["label"] if side == "direct" else "",
+                row["short"] if side == "direct" else "",
                 f"{side}\n{p50:.2f} ms · {rate:.0f}/s",
                 Bar(slowest, 0, p50, width=20, color=color),
                 Bar(fastest, 0, rate, width=20, color=color),
