@@ -57,7 +57,7 @@ def cpu_bound_ratio(row: dict[str, Any]) -> float | None:
 
 def chart(rows: list[dict[str, Any]]) -> Table:
     """p50 latency and throughput of each request, direct beside through the gateway, drawn as
-    bars on one scale per column so the gateway's share reads at a glance."""
+    bars, each request's pair on one scale, so the gateway's share reads at a glance."""
     table = Table(title="direct vs through the gateway", show_lines=True)
     table.add_column("request")
     table.add_column("side")
