@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import os
 import re
 import secrets
@@ -258,13 +259,19 @@ def main() -> None:
         "--per-round", type=int, default=150, help="httpx: sequential requests per latency round"
     )
     parser.add_argument(
-        "--latency-seconds", type=float, default=1.0, help="wrk: length of a latency round"
+        "--latency-seconds",
+        type=float,
+        default=1.0,
+        help="wrk: length of a latency round (wrk rounds every length up to whole seconds)",
     )
     parser.add_argument("--throughput-rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.generator == "wrk":  # wrk runs whole seconds: report the lengths it will run
+        args.seconds = max(1, math.ceil(args.seconds))
+        args.latency_seconds = max(1, math.ceil(args.latency_seconds))
     command = "uv run python bench/gateway_overhead.py " + " ".join(sys.argv[1:])
     if "--generator" not in sys.argv:
         command += f" --generator {args.generator}"  # the default depends on the machine

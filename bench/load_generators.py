@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import multiprocessing
 import resource
 import shutil
@@ -79,7 +80,8 @@ class WrkLoad:
 
     @staticmethod
     def _run(url: str, headers: dict[str, str], seconds: float, connections: int) -> Run:
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(WRK_SCRIPT)]
+        whole_seconds = max(1, math.ceil(seconds))  # wrk takes whole seconds only
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{whole_seconds}s", "-s", str(WRK_SCRIPT)]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
         output = subprocess.run(
