@@ -120,6 +120,14 @@ def write_performance_section(section: str) -> None:
     PERFORMANCE.write_text(text.rstrip("\n") + "\n")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) `pid` has used so far; 0 for pid 0 (a process not measured)."""
+    if pid == 0:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def redis_server_pid(redis_url: str) -> int:
     """The local redis-server serving `redis_url`'s TCP port, 0 when there is none to measure
     (a Unix-socket URL, such as the embedded server's, is not matched to a process)."""

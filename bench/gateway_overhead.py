@@ -50,8 +50,13 @@ from typing import Any
 
 import httpx
 import load_generators
-import psutil
-from _support import free_port, redis_server_pid, start_uvicorn, write_performance_section
+from _support import (
+    free_port,
+    process_cpu_seconds,
+    redis_server_pid,
+    start_uvicorn,
+    write_performance_section,
+)
 from gateway_overhead_report import chart, render, summary
 from load_generators import percentile
 from prometheus_client.parser import text_string_to_metric_families
@@ -106,14 +111,6 @@ def create_tenant(gateway_url: str) -> str:
     )
     response.raise_for_status()
     return str(response.json()["initial_api_key"]["key"])
-
-
-def _cpu(pid: int) -> float:
-    """CPU seconds of `pid` (0: not measured)."""
-    if pid == 0:
-        return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 def measure(
@@ -173,11 +170,11 @@ def measure(
             for round_index in range(args.throughput_rounds):
                 for side in _order(round_index):
                     base = direct if side == "direct" else gateway
-                    before = {name: _cpu(pid) for name, pid in meters.items()}
+                    before = {name: process_cpu_seconds(pid) for name, pid in meters.items()}
                     before["load generator"] = generator.cpu_seconds()
                     run = generator.throughput(base + path, headers, args.seconds, args.concurrency)
                     for name, pid in meters.items():
-                        cpu[side][name] += _cpu(pid) - before[name]
+                        cpu[side][name] += process_cpu_seconds(pid) - before[name]
                     cpu[side]["load generator"] += (
                         generator.cpu_seconds() - before["load generator"]
                     )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+from _support import process_cpu_seconds
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_report.lua")
 
@@ -123,8 +123,7 @@ class HttpxLoad:
         return self._ask("throughput", url, headers, (seconds, concurrency))
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self._process.pid).cpu_times()
-        return float(times.user + times.system)
+        return process_cpu_seconds(self._process.pid or 0)
 
     def close(self) -> None:
         self._jobs.put(None)

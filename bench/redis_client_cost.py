@@ -25,7 +25,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import psutil
 import uvloop
 from redis.asyncio import Redis
 from rich.console import Console
@@ -34,7 +33,12 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "gateway"))
 
-from _support import PERFORMANCE, redis_server_pid, write_performance_section  # noqa: E402
+from _support import (  # noqa: E402
+    PERFORMANCE,
+    process_cpu_seconds,
+    redis_server_pid,
+    write_performance_section,
+)
 
 from aos_gateway.middlewares.ratelimit import COUNTED_TOKEN_BUCKET  # noqa: E402
 from aos_gateway.redis_link import PipelinedRedis  # noqa: E402
@@ -48,13 +52,6 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def server_cpu_seconds(pid: int) -> float:
-    if pid == 0:
-        return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 async def cost_per_call(
     call: Call, calls: int, concurrency: int, server_pid: int
 ) -> tuple[float, float]:
@@ -65,12 +62,12 @@ async def cost_per_call(
             await call()
 
     await call()
-    before, server_before = cpu_seconds(), server_cpu_seconds(server_pid)
+    before, server_before = cpu_seconds(), process_cpu_seconds(server_pid)
     await asyncio.gather(*(caller(calls // concurrency) for _ in range(concurrency)))
     done = calls // concurrency * concurrency
     return (
         (cpu_seconds() - before) / done * 1e6,
-        (server_cpu_seconds(server_pid) - server_before) / done * 1e6,
+        (process_cpu_seconds(server_pid) - server_before) / done * 1e6,
     )
 
 
