@@ -15,8 +15,8 @@ DYNAMIC_YML = Path(__file__).resolve().parents[1] / "dynamic.yml"
 
 
 @pytest.fixture(scope="module")
-def validator(shared_dir: Path) -> jsonschema.Draft7Validator:
-    schema = json.loads((shared_dir / "schemas" / "traefik-v3-file-provider.json").read_text())
+def validator(official_schemas_dir: Path) -> jsonschema.Draft7Validator:
+    schema = json.loads((official_schemas_dir / "traefik-v3-file-provider.json").read_text())
     return jsonschema.Draft7Validator(schema)
 
 

@@ -99,11 +99,11 @@ def built() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def middleware_validator(shared_dir: Path) -> jsonschema.Draft7Validator:
+def middleware_validator(official_schemas_dir: Path) -> jsonschema.Draft7Validator:
     """Traefik's Middleware CRD spec has the file provider's per-kind fields, except that a chain
-    lists MiddlewareRef objects; reuse the shared file-provider schema's definitions."""
+    lists MiddlewareRef objects; reuse the file-provider schema's definitions."""
     file_provider = json.loads(
-        (shared_dir / "schemas" / "traefik-v3-file-provider.json").read_text()
+        (official_schemas_dir / "traefik-v3-file-provider.json").read_text()
     )
     definitions = file_provider["definitions"]
     definitions["chainMiddleware"] = {
