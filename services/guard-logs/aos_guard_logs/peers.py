@@ -1,7 +1,7 @@
 """Calls to the services guard-logs reads from: traces, audit-ledger and cost-intel.
 
 Guard-logs never reads another service's tables; everything comes through these internal routes
-(contracts.md), signed as the guard-logs service principal for the tenant being served, so a
+(docs/API.md), signed as the guard-logs service principal for the tenant being served, so a
 key holding only `read:*` can still read its logs. A peer that cannot be reached becomes a 503
 problem, a peer answering an unexpected error a 502: neither is the client's fault.
 """

@@ -1,5 +1,5 @@
 """Routes: POST /api/v1/cost/record, /cost/records/batch, /cost/reprice and the internal
-record and run routes of contracts.md."""
+record and run routes of docs/API.md."""
 
 from __future__ import annotations
 

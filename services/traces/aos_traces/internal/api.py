@@ -1,4 +1,4 @@
-"""Internal read routes for guard-logs (contracts.md): signed service context required, the
+"""Internal read routes for guard-logs (docs/API.md): signed service context required, the
 tenant named by the caller."""
 
 from __future__ import annotations
