@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, Select
 from sqlalchemy.engine import make_url
@@ -98,3 +99,19 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 def tenant_scoped(statement: SelectT, tenant_column: Any, tenant_id: str) -> SelectT:
     """The one place a query is restricted to a tenant; repositories call it for every read."""
     return statement.where(tenant_column == tenant_id)
+
+
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session's transaction, for COPY and array binds.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the session's first statement; without
+    one, statements sent straight to the driver would each commit on their own (traces without
+    their steps, a claimed request id without its record), so the transaction is begun here.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver

@@ -108,3 +108,34 @@ async def app_client(
             transport=transport, base_url=base_url, headers=dict(headers or {})
         ) as client:
             yield client
+
+
+@asynccontextmanager
+async def failing_inserts(database_url: str, table: str, tenant_id: str) -> AsyncIterator[None]:
+    """Make the database refuse every row inserted into `table` for `tenant_id` while inside.
+
+    A real failure at the database in the middle of a multi-statement write (a trigger raising),
+    scoped to one tenant so other tests sharing the database are unaffected — the way to show a
+    write is one transaction: the statements before the failing one must not stay committed.
+    """
+    name = "aos_test_fail_" + secrets.token_hex(4)
+    schema = table.rpartition(".")[0]
+    connection = await asyncpg.connect(_server_dsn(database_url, make_url(database_url).database))
+    try:
+        await connection.execute(
+            f"CREATE FUNCTION {schema}.{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.tenant_id = '{tenant_id}' THEN "
+            f"RAISE EXCEPTION 'refused by the test for tenant %', NEW.tenant_id; END IF; "
+            f"RETURN NEW; END $$"
+        )
+        await connection.execute(
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {schema}.{name}()"
+        )
+        try:
+            yield
+        finally:
+            await connection.execute(f"DROP TRIGGER {name} ON {table}")
+            await connection.execute(f"DROP FUNCTION {schema}.{name}()")
+    finally:
+        await connection.close()

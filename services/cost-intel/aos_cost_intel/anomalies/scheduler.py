@@ -11,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
-from aos_common.db import session_scope
+from aos_common.db import driver_connection, session_scope
 from aos_common.jobs import JobContext, JobRunner, RetryPolicy
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.service import detect
 from aos_cost_intel.engines.detector import HISTORY_DAYS
-from aos_cost_intel.records.repository import driver
 
 logger = logging.getLogger("aos.cost_intel.scheduler")
 
@@ -34,7 +33,7 @@ async def sweep(app: FastAPI) -> SweepResult:
     settings = app.state.settings
     result = SweepResult()
     async for session in session_scope(app.state.sessionmaker):
-        conn = await driver(session)
+        conn = await driver_connection(session)
         since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS)
         result.tenants = await repository.active_tenants(conn, since)
     for tenant_id in result.tenants:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
-from aos_common.db import on_commit
+from aos_common.db import driver_connection, on_commit
 from aos_common.errors import NotFound
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.schemas import (
@@ -41,7 +41,6 @@ from aos_cost_intel.engines.history import DayStats, EntityHistory
 from aos_cost_intel.engines.kinds import AnomalyType, Severity
 from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import outbox
-from aos_cost_intel.records.repository import driver
 from aos_cost_intel.reports.repository import midnight
 
 logger = logging.getLogger("aos.cost_intel.anomalies")
@@ -53,7 +52,7 @@ async def load_histories(
 ) -> tuple[EntityHistory, dict[tuple[str, str], EntityHistory]]:
     """The tenant's history and every feature's and user's, from daily rollups (plus the busiest
     workflow per day of the last week, from the records)."""
-    conn = await driver(session)
+    conn = await driver_connection(session)
     rows = await repository.daily_activity(conn, tenant_id, today - timedelta(days=HISTORY_DAYS))
     busy = await repository.busy_workflows(
         conn, tenant_id, midnight(today - timedelta(days=WINDOW_DAYS - 1)), RETRY_MIN_REQUESTS

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
+from aos_common.db import driver_connection
 from aos_common.errors import BadRequest
 from aos_cost_intel.budgets import repository
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
@@ -19,7 +20,6 @@ from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
 from aos_cost_intel.engines.money import plain
 from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import outbox
-from aos_cost_intel.records.repository import driver
 from aos_cost_intel.reports.repository import spend_between
 
 BUDGET_TYPES = ("tenant", "feature", "user")
@@ -32,7 +32,7 @@ def today_utc() -> date:
 async def spend_of(
     session: AsyncSession, tenant_id: str, budget: Budget, today: date
 ) -> BudgetSpend:
-    conn = await driver(session)
+    conn = await driver_connection(session)
     filters: dict[str, str | None] = {}
     if budget.budget_type == "feature":
         filters["feature_tag"] = budget.entity_id

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import InternalCallerDep, Principal, require_permission, require_role
-from aos_common.db import SessionDep
+from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge
 from aos_common.idempotency import idempotent
@@ -157,7 +157,7 @@ async def internal_run_costs(
     caller: InternalCallerDep,
     tenant_id: Annotated[str, Query(min_length=1, max_length=64)],
 ) -> Response:
-    conn = await repository.driver(session)
+    conn = await driver_connection(session)
     rows = await repository.records_for_run(conn, tenant_id, run_id)
     records = [CostRecordRead.model_validate(dict(row)) for row in rows]
     result = RunCostRead(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_cost_intel.models import SCHEMA
 
@@ -60,21 +59,6 @@ class NewRecord(NamedTuple):
     cost_cents: Decimal
     cost_source: str
     price_version: str | None
-
-
-async def driver(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session's current transaction.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the session's first statement; without
-    one, statements sent straight to the driver would each commit on their own (a claimed request
-    id without its record, records without their rollups), so the transaction is started here.
-    """
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver_connection: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
-    if not driver_connection.is_in_transaction():
-        await connection.exec_driver_sql("SELECT 1")
-    return driver_connection
 
 
 class RollupDelta(NamedTuple):

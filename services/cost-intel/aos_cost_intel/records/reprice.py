@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
+from aos_common.db import driver_connection
 from aos_common.errors import BadRequest
 from aos_cost_intel.engines.money import EXACT, ZERO, plain
 from aos_cost_intel.engines.periods import floor_hour
@@ -87,7 +88,7 @@ async def reprice(
     if end <= start:
         raise BadRequest("'to' must be after 'from'")
     book = await book_for_version(session, body.price_version)
-    conn = await repository.driver(session)
+    conn = await driver_connection(session)
     tally = _Tally()
     after: tuple[datetime, str] | None = None
     while True:

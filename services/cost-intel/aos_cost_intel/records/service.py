@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import driver_connection
 from aos_common.errors import Unprocessable
 from aos_cost_intel.engines.money import EXACT, ZERO
 from aos_cost_intel.engines.pricing import PriceBook, token_cost
@@ -245,7 +246,7 @@ async def record_and_render(
         )
         for index, (item, record_id) in enumerate(zip(items, record_ids(len(items)), strict=True))
     ]
-    conn = await repository.driver(session)
+    conn = await driver_connection(session)
     first_of: dict[str, int] = {}
     for index, record in enumerate(records):
         if record.request_id is not None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import driver_connection
 from aos_cost_intel.anomalies import repository as anomalies_repository
 from aos_cost_intel.anomalies.schemas import CostAnomalyRead
 from aos_cost_intel.budgets.service import tenant_budget
@@ -17,7 +18,6 @@ from aos_cost_intel.engines.money import EXACT, PCT_QUANTUM, divide, percentage
 from aos_cost_intel.engines.periods import Window, period_window
 from aos_cost_intel.engines.projection import DAYS_PER_MONTH, project
 from aos_cost_intel.features.repository import tag_details
-from aos_cost_intel.records.repository import driver
 from aos_cost_intel.reports import repository
 from aos_cost_intel.reports.repository import Aggregates, Totals
 from aos_cost_intel.reports.schemas import (
@@ -46,7 +46,7 @@ def _window(period: str) -> Window:
 async def _aggregate(
     session: AsyncSession, tenant_id: str, window: Window, dims: Sequence[str]
 ) -> Aggregates:
-    conn = await driver(session)
+    conn = await driver_connection(session)
     return await repository.aggregate_rollups(conn, tenant_id, window.start, window.end, dims)
 
 
@@ -191,7 +191,7 @@ async def projection(
     session: AsyncSession, tenant_id: str, lookback_days: int, forecast_days: int
 ) -> ProjectionRead:
     today = datetime.now(UTC).date()
-    conn = await driver(session)
+    conn = await driver_connection(session)
     points = await repository.daily_costs(
         conn, tenant_id, today - timedelta(days=lookback_days - 1), today
     )

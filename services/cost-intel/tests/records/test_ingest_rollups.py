@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from aos_common.db import driver_connection
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.schemas import CostRecordIn
 from aos_cost_intel.records.service import record_costs
@@ -135,7 +136,7 @@ async def test_driver_statements_run_inside_the_session_transaction(
 ) -> None:
     state = client._transport.app.state  # type: ignore[attr-defined]
     async with state.sessionmaker() as session:
-        conn = await repository.driver(session)
+        conn = await driver_connection(session)
         assert conn.is_in_transaction()
         await session.rollback()
 

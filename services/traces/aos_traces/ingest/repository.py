@@ -97,14 +97,6 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under the session's transaction (for COPY and array binds)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert isinstance(driver, asyncpg.Connection)
-    return driver
-
 
 def step_record(tenant_id: str, trace_id: str, step: Step) -> tuple[Any, ...]:
     return (

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from aos_common.db import driver_connection
 from aos_common.errors import BadRequest, Conflict, Forbidden, PayloadTooLarge
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.gc_pause import gc_paused
@@ -56,7 +57,7 @@ async def prepare_partitions(context: IngestContext, steps: Iterable[Step]) -> N
 async def write_new_traces(session: AsyncSession, traces: Sequence[Trace]) -> set[str]:
     """Insert traces whose id is not stored yet, with their steps, idempotency records and
     hash-mismatch records. Returns the ids inserted."""
-    connection = await repository.driver_connection(session)
+    connection = await driver_connection(session)
     inserted = await repository.insert_traces(connection, traces)
     fresh = [trace for trace in traces if trace.trace_id in inserted]
     records = [

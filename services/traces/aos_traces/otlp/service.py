@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import driver_connection
 from aos_common.hashing import compute_root_hash
 from aos_traces.domain.hashing import chain_root
 from aos_traces.domain.otlp import (
@@ -211,7 +212,7 @@ async def ingest_groups(
                 appends.append((group, row))
     for group, row in appends:
         await _append(session, context, group, row, tenant_id, result, messages)
-    connection = await ingest_repository.driver_connection(session)
+    connection = await driver_connection(session)
     await ingest_repository.insert_outbox_messages(connection, messages)
     result.cost_records = len(messages)
     return result
@@ -239,7 +240,7 @@ async def _append(
     mapped = _steps_for(fresh, trace_id, len(stored), started_at)
     new_steps = [step for step, _, _ in mapped]
     await prepare_partitions(context, new_steps)
-    connection = await ingest_repository.driver_connection(session)
+    connection = await driver_connection(session)
     await ingest_repository.copy_steps(
         connection, [ingest_repository.step_record(tenant_id, trace_id, s) for s in new_steps]
     )
