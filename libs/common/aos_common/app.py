@@ -97,7 +97,9 @@ def create_service_app(
                 table=outbox,
                 client=http,
                 interval_seconds=settings.outbox_interval_seconds,
+                metrics=app.state.metrics,
             )
+            app.state.metrics.refreshers.append(relay.refresh_lag)
             app.state.outbox_relay = relay
             relay.start()
         try:
@@ -108,6 +110,7 @@ def create_service_app(
         finally:
             if app.state.outbox_relay is not None:
                 await app.state.outbox_relay.stop()
+                app.state.metrics.refreshers.remove(app.state.outbox_relay.refresh_lag)
             await http.aclose()
             await redis.aclose()
             await engine.dispose()

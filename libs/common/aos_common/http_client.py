@@ -86,6 +86,7 @@ class ServiceClient:
         principal: Principal | None = None,
         tenant_id: str | None = None,
         json: Any = None,
+        content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
@@ -95,7 +96,7 @@ class ServiceClient:
         `retry` defaults to True for idempotent methods; a POST is retried only when the caller
         says so (it carries an idempotency key or the receiver de-duplicates by id). After the
         last attempt the peer's answer is returned as it is (even a 503); `PeerUnavailable` means
-        no answer at all.
+        no answer at all. `content` is a body already encoded as JSON (sent with its type).
         """
         client = self._clients[service]
         may_retry = retry if retry is not None else method.upper() in IDEMPOTENT_METHODS
@@ -104,9 +105,16 @@ class ServiceClient:
         for attempt in range(attempts):
             request_headers = self.headers_for(principal, tenant_id)
             request_headers.update(headers or {})
+            if content is not None:
+                request_headers["Content-Type"] = "application/json"
             try:
                 response = await client.request(
-                    method, path, json=json, params=params, headers=request_headers
+                    method,
+                    path,
+                    json=json,
+                    content=content,
+                    params=params,
+                    headers=request_headers,
                 )
             except httpx.TransportError as error:
                 last_error = f"{type(error).__name__}: {error}"

@@ -1,14 +1,21 @@
-"""Prometheus metrics: request rate and latency per route template, in a per-app registry."""
+"""Prometheus metrics: request rate and latency per route template, in a per-app registry.
+
+Gauges that need a query (the outbox backlog) register a refresher, awaited when /metrics is
+read, so the figure is as of the scrape and costs nothing between scrapes.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -33,7 +40,34 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.outbox_pending = Gauge(
+            "aos_outbox_pending_messages",
+            "Outbox messages not yet delivered",
+            ["service", "destination"],
+            registry=self.registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "aos_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered outbox message (0 when none)",
+            ["service", "destination"],
+            registry=self.registry,
+        )
+        self.outbox_messages = Counter(
+            "aos_outbox_messages_total",
+            "Outbox delivery attempts by outcome (delivered, refused, retry)",
+            ["service", "destination", "outcome"],
+            registry=self.registry,
+        )
         self.service_name = service_name
+        self.refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    async def refresh(self) -> None:
+        """Run every refresher; one failing (its database down) leaves its last values."""
+        for refresher in self.refreshers:
+            try:
+                await refresher()
+            except Exception:
+                logging.getLogger("aos.metrics").warning("metrics refresh failed", exc_info=True)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -84,4 +118,5 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
+    await metrics.refresh()
     return metrics.render()

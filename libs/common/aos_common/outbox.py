@@ -3,6 +3,11 @@
 A message is inserted in the same transaction as the change it reports; a background relay
 delivers it with retries and backoff; the receiver de-duplicates on the message id, so a
 redelivery after a crash never writes twice. A service whose peer is down keeps working.
+
+Messages whose route has a batch twin (aos_common.outbox_batch) travel up to
+`MAX_BATCH_MESSAGES` per call, so delivery keeps pace with a producer writing thousands of
+messages a second; the others go one call each. The relay's lag (pending messages and the age of
+the oldest, per destination) is exported as Prometheus gauges, read at scrape time.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import orjson
 from sqlalchemy import (
     Column,
     DateTime,
@@ -21,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
     func,
     select,
     update,
@@ -29,6 +39,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aos_common.http_client import PeerUnavailable, ServiceClient
+from aos_common.metrics import Metrics
+from aos_common.outbox_batch import BATCH_ROUTES, MAX_BATCH_MESSAGES
 
 logger = logging.getLogger("aos.outbox")
 MAX_BACKOFF = timedelta(minutes=5)
@@ -76,6 +88,19 @@ async def enqueue(
     return message_id
 
 
+@dataclass(frozen=True)
+class Pending:
+    id: str
+    destination: str
+    path: str
+    payload: str  # the stored JSON text: batches are assembled without parsing it
+    attempts: int
+
+
+Outcomes = dict[str, str | None]
+"""Message id → None when delivered, else why not (prefixed REFUSED when the receiver declined)."""
+
+
 class OutboxRelay:
     """Delivers pending messages; safe with several instances (rows are claimed SKIP LOCKED)."""
 
@@ -86,15 +111,20 @@ class OutboxRelay:
         table: Table,
         client: ServiceClient,
         interval_seconds: float = 1.0,
-        batch_size: int = 100,
+        batch_size: int = 2000,
+        batch_routes: Mapping[tuple[str, str], str] = BATCH_ROUTES,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._table = table
         self._client = client
         self._interval = interval_seconds
         self._batch_size = batch_size
+        self._batch_routes = dict(batch_routes)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._lag = RelayLag(metrics) if metrics is not None else None
+        self._claimed = 0
 
     def kick(self) -> None:
         """Deliver soon rather than at the next tick (call after committing a message)."""
@@ -116,13 +146,13 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             try:
-                delivered = await self.deliver_pending()
+                await self.deliver_pending()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("outbox relay pass failed")
-                delivered = 0
-            if delivered >= self._batch_size:
+                self._claimed = 0
+            if self._claimed >= self._batch_size:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
@@ -131,9 +161,9 @@ class OutboxRelay:
             self._wake.clear()
 
     async def deliver_pending(self) -> int:
-        """One pass: claim due messages, deliver each, record the outcome. Returns deliveries."""
+        """One pass: claim due messages, deliver them (in batches where the route has a batch
+        twin), record each outcome. Returns how many were delivered."""
         table = self._table
-        delivered = 0
         async with self._sessionmaker() as session, session.begin():
             rows = (
                 await session.execute(
@@ -141,62 +171,141 @@ class OutboxRelay:
                         table.c.id,
                         table.c.destination,
                         table.c.path,
-                        table.c.payload,
+                        cast(table.c.payload, Text),
                         table.c.attempts,
                     )
                     .where(table.c.delivered_at.is_(None), table.c.next_attempt_at <= func.now())
-                    .order_by(table.c.created_at)
+                    .order_by(table.c.next_attempt_at, table.c.created_at)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                error = await self._deliver(row.destination, row.path, row.payload)
-                if error is None:
-                    delivered += 1
-                    await session.execute(
-                        update(table)
-                        .where(table.c.id == row.id)
-                        .values(delivered_at=func.now(), attempts=row.attempts + 1, last_error=None)
-                    )
-                else:
-                    delay = min(timedelta(seconds=2 ** min(row.attempts, 16)), MAX_BACKOFF)
-                    if error.startswith(REFUSED):
-                        # Kept, not dropped: a fixed receiver still gets it, at the slowest pace.
-                        logger.error(
-                            "outbox message %s refused by %s: %s", row.id, row.destination, error
-                        )
-                        delay = MAX_BACKOFF
-                    await session.execute(
-                        update(table)
-                        .where(table.c.id == row.id)
-                        .values(
-                            attempts=row.attempts + 1,
-                            last_error=error[:1000],
-                            next_attempt_at=datetime.now(UTC) + delay,
-                        )
-                    )
+            self._claimed = len(rows)
+            if not rows:
+                return 0
+            pending = [Pending(*row) for row in rows]
+            outcomes = await self._deliver_all(pending)
+            await self._record(session, pending, outcomes)
+        delivered = sum(1 for error in outcomes.values() if error is None)
+        if self._lag is not None:
+            self._lag.count(pending, outcomes)
         return delivered
 
-    async def _deliver(self, destination: str, path: str, payload: dict[str, Any]) -> str | None:
+    async def _deliver_all(self, pending: Sequence[Pending]) -> Outcomes:
+        """Every destination and route at once; within one, batches go one after another."""
+        groups: dict[tuple[str, str], list[Pending]] = {}
+        for message in pending:
+            groups.setdefault((message.destination, message.path), []).append(message)
+        parts = await asyncio.gather(
+            *(self._deliver_group(dest, path, group) for (dest, path), group in groups.items())
+        )
+        outcomes: Outcomes = {}
+        for part in parts:
+            outcomes.update(part)
+        return outcomes
+
+    async def _deliver_group(
+        self, destination: str, path: str, messages: list[Pending]
+    ) -> Outcomes:
+        outcomes: Outcomes = {}
         if not self._client.knows(destination):
-            return f"{REFUSED} no address is configured for {destination!r}"
+            error = f"{REFUSED} no address is configured for {destination!r}"
+            return {message.id: error for message in messages}
+        batch_path = self._batch_routes.get((destination, path))
+        if batch_path is None:
+            for message in messages:
+                outcomes[message.id] = await self._deliver_one(message)
+            return outcomes
+        for start in range(0, len(messages), MAX_BATCH_MESSAGES):
+            chunk = messages[start : start + MAX_BATCH_MESSAGES]
+            part = await self._deliver_batch(destination, batch_path, chunk)
+            if part is None:  # the receiver predates its batch route: one call each
+                part = {message.id: await self._deliver_one(message) for message in chunk}
+            outcomes.update(part)
+        return outcomes
+
+    async def _deliver_batch(
+        self, destination: str, path: str, messages: list[Pending]
+    ) -> Outcomes | None:
+        body = b'{"messages":[' + ",".join(m.payload for m in messages).encode() + b"]}"
         try:
             response = await self._client.request(
-                destination,
+                destination, "POST", path, content=body, retry=True
+            )
+        except PeerUnavailable as error:
+            return dict.fromkeys((m.id for m in messages), str(error))
+        if response.status_code in (404, 405):
+            return None
+        error = _failure(response)
+        if error is not None:
+            return dict.fromkeys((m.id for m in messages), error)
+        try:
+            results = response.json()["results"]
+            by_index = {int(row["index"]): row for row in results}
+        except (ValueError, KeyError, TypeError):
+            error = f"the batch answer of {destination} is not readable: {response.text[:200]}"
+            return dict.fromkeys((m.id for m in messages), error)
+        outcomes: Outcomes = {}
+        for index, message in enumerate(messages):
+            row = by_index.get(index)
+            status = row.get("status") if isinstance(row, dict) else None
+            if status in ("stored", "duplicate"):
+                outcomes[message.id] = None
+            elif status == "refused":
+                outcomes[message.id] = f"{REFUSED} {row.get('detail') or 'no reason given'}"
+            else:
+                outcomes[message.id] = f"the batch answer of {destination} has no result for it"
+        return outcomes
+
+    async def _deliver_one(self, message: Pending) -> str | None:
+        payload = orjson.loads(message.payload)
+        try:
+            response = await self._client.request(
+                message.destination,
                 "POST",
-                path,
+                message.path,
                 json=payload,
                 tenant_id=payload.get("tenant_id"),
                 retry=True,
             )
         except PeerUnavailable as error:
             return str(error)
-        if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
-            return f"HTTP {response.status_code}: {response.text[:500]}"
-        if response.status_code >= 300:
-            return f"{REFUSED} HTTP {response.status_code}: {response.text[:500]}"
-        return None
+        return _failure(response)
+
+    async def _record(
+        self, session: AsyncSession, pending: Sequence[Pending], outcomes: Outcomes
+    ) -> None:
+        """Set-based: one UPDATE for the delivered, one per (error, backoff) for the others."""
+        table = self._table
+        delivered = [m.id for m in pending if outcomes.get(m.id) is None]
+        if delivered:
+            await session.execute(
+                update(table)
+                .where(table.c.id.in_(delivered))
+                .values(delivered_at=func.now(), attempts=table.c.attempts + 1, last_error=None)
+            )
+        failed: dict[tuple[str, timedelta], list[str]] = {}
+        for message in pending:
+            error = outcomes.get(message.id)
+            if error is None:
+                continue
+            delay = min(timedelta(seconds=2 ** min(message.attempts, 16)), MAX_BACKOFF)
+            if error.startswith(REFUSED):
+                # Kept, not dropped: a fixed receiver still gets it, at the slowest pace.
+                logger.error(
+                    "outbox message %s refused by %s: %s", message.id, message.destination, error
+                )
+                delay = MAX_BACKOFF
+            failed.setdefault((error[:1000], delay), []).append(message.id)
+        now = datetime.now(UTC)
+        for (error, delay), ids in failed.items():
+            await session.execute(
+                update(table)
+                .where(table.c.id.in_(ids))
+                .values(
+                    attempts=table.c.attempts + 1, last_error=error, next_attempt_at=now + delay
+                )
+            )
 
     async def pending_count(self) -> int:
         table = self._table
@@ -205,3 +314,70 @@ class OutboxRelay:
                 select(func.count()).select_from(table).where(table.c.delivered_at.is_(None))
             )
         return int(count or 0)
+
+    async def refresh_lag(self) -> None:
+        """Read the backlog per destination into the lag gauges (called when /metrics is read)."""
+        if self._lag is None:
+            return
+        table = self._table
+        async with self._sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        table.c.destination,
+                        func.count(),
+                        func.extract("epoch", func.now() - func.min(table.c.created_at)),
+                    )
+                    .where(table.c.delivered_at.is_(None))
+                    .group_by(table.c.destination)
+                )
+            ).all()
+        self._lag.set_backlog({row[0]: (int(row[1]), float(row[2] or 0)) for row in rows})
+
+
+def _failure(response: httpx.Response) -> str | None:
+    """None for a 2xx; else why, prefixed REFUSED when the answer will not change by itself."""
+    if response.status_code in TRANSIENT_STATUSES or response.status_code >= 500:
+        return f"HTTP {response.status_code}: {response.text[:500]}"
+    if response.status_code >= 300:
+        return f"{REFUSED} HTTP {response.status_code}: {response.text[:500]}"
+    return None
+
+
+class RelayLag:
+    """The relay's Prometheus series (defined in Metrics): backlog and oldest pending age per
+    destination, refreshed at scrape, and messages by outcome. A destination's gauges exist from
+    its first message on (0 once nothing waits)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._service = metrics.service_name
+        self.pending = metrics.outbox_pending
+        self.oldest_age = metrics.outbox_oldest_age
+        self.messages = metrics.outbox_messages
+        self._seen: set[str] = set()
+
+    def set_backlog(self, backlog: Mapping[str, tuple[int, float]]) -> None:
+        for destination in self._seen - set(backlog):
+            self.pending.labels(self._service, destination).set(0)
+            self.oldest_age.labels(self._service, destination).set(0)
+        for destination, (count, age) in backlog.items():
+            self.pending.labels(self._service, destination).set(count)
+            self.oldest_age.labels(self._service, destination).set(max(age, 0.0))
+        self._seen |= set(backlog)
+
+    def count(self, pending: Sequence[Pending], outcomes: Outcomes) -> None:
+        tally: dict[tuple[str, str], int] = {}
+        for message in pending:
+            error = outcomes.get(message.id)
+            outcome = (
+                "delivered"
+                if error is None
+                else "refused"
+                if error.startswith(REFUSED)
+                else "retry"
+            )
+            key = (message.destination, outcome)
+            tally[key] = tally.get(key, 0) + 1
+        for (destination, outcome), amount in tally.items():
+            self.messages.labels(self._service, destination, outcome).inc(amount)
+            self._seen.add(destination)

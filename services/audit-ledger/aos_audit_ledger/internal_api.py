@@ -1,10 +1,12 @@
-"""Internal routes `/internal/v1/audit/*` (contracts: the outbox receiver and bundle evidence)."""
+"""Internal routes `/internal/v1/audit/*` (contracts: the outbox receivers, single and batch, and
+bundle evidence)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from aos_audit_ledger.dependencies import LedgerDep, SafeText
@@ -17,8 +19,10 @@ from aos_audit_ledger.schemas import (
 )
 from aos_common.auth import InternalCallerDep
 from aos_common.envelope import json_response
+from aos_common.outbox_batch import OutboxBatch, OutboxBatchResult, ordered, result, validate_each
 
 router = APIRouter(prefix="/internal/v1/audit", tags=["internal"])
+DELIVERED = TypeAdapter(InternalEntryCreate)
 
 
 @router.post("/entries", status_code=201, response_model=EntryRead)
@@ -35,6 +39,26 @@ async def append_entry(
         dedup_key=data.id,
     )
     return json_response(entry, 201 if created else 200)
+
+
+@router.post("/entries/batch", response_model=OutboxBatchResult)
+async def append_entries(
+    body: OutboxBatch, caller: InternalCallerDep, ledger: LedgerDep
+) -> Response:
+    """Many outbox messages in one call, one answer each (aos_common.outbox_batch): an invalid
+    entry is refused alone. Tenants are appended in id order, each in the order sent, so two
+    batches locking the same tenants never wait on each other in a cycle."""
+    valid, answers = validate_each(body.messages, DELIVERED)
+    for index, data in sorted(valid, key=lambda pair: pair[1].tenant_id):
+        _, created = await ledger.append(
+            data.tenant_id,
+            data,
+            actor_type=data.actor_type.value,
+            actor_id=data.actor_id,
+            dedup_key=data.id,
+        )
+        answers.append(result(index, body.messages[index], "stored" if created else "duplicate"))
+    return json_response(ordered(answers))
 
 
 @router.get("/entries", response_model=EntriesWithProofsRead)

@@ -124,6 +124,30 @@ async def test_internal_append_requires_a_signed_service_context(
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_an_outbox_batch_appends_the_valid_entries_and_refuses_the_invalid_one(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = new_tenant()
+    messages = [
+        {**entry_body(entity_id=f"rule_{i}"), "id": f"b{i}-{tenant}", "tenant_id": tenant}
+        for i in range(3)
+    ]
+    messages[1]["event_type"] = "NoSuchEvent"
+    response = await client.post(
+        "/internal/v1/audit/entries/batch", json={"messages": messages}, headers=internal()
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["stored", "refused", "stored"]
+    assert results[1]["detail"].startswith("Invalid message: event_type:")
+    again = await client.post(
+        "/internal/v1/audit/entries/batch", json={"messages": messages}, headers=internal()
+    )
+    assert [r["status"] for r in again.json()["results"]] == ["duplicate", "refused", "duplicate"]
+    listed = await client.get("/api/v1/audit/entries", headers=admin(tenant))
+    assert sorted(e["entity_id"] for e in listed.json()["data"]) == ["rule_0", "rule_2"]
+
+
 async def test_public_append_defaults_the_actor_to_the_caller(client: httpx.AsyncClient) -> None:
     tenant = new_tenant()
     body = entry_body()

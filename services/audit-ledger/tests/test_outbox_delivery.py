@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -54,13 +54,6 @@ class FlakyLink(httpx.AsyncBaseTransport):
             self.lost += 1
             raise httpx.ReadError("connection reset before the reply", request=request)
         return response
-
-
-async def until(condition: Callable[[], bool], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
 
 
 @dataclass
@@ -142,6 +135,15 @@ async def ledger_entries(client: httpx.AsyncClient, tenant_id: str) -> list[dict
     return list(response.json()["data"])
 
 
+async def entries_reach(
+    client: httpx.AsyncClient, tenant_id: str, count: int, within: float = 30.0
+) -> None:
+    deadline = time.monotonic() + within
+    while len(await ledger_entries(client, tenant_id)) < count:
+        assert time.monotonic() < deadline, "entries not written in time"
+        await asyncio.sleep(0.1)
+
+
 async def test_key_events_arrive_once_after_an_outage_and_lost_replies(
     client: httpx.AsyncClient, producer: Producer
 ) -> None:
@@ -163,7 +165,8 @@ async def test_key_events_arrive_once_after_an_outage_and_lost_replies(
 
     producer.link.state = "lossy"
     await producer.retry_now(tenant.id)
-    await until(lambda: producer.link.lost >= 6)
+    await entries_reach(client, tenant.id, before + 6)  # all six written, every reply lost
+    assert producer.link.lost > 0
     assert await producer.pending(tenant.id) == 6
 
     producer.link.state = "up"

@@ -1,5 +1,5 @@
 """Routes: POST /api/v1/cost/record, /cost/records/batch, /cost/reprice and the internal
-record and run routes of docs/API.md."""
+record (single and outbox batch) and run routes of docs/API.md."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge
 from aos_common.idempotency import idempotent
+from aos_common.outbox_batch import OutboxBatch, OutboxBatchResult, ordered
 from aos_cost_intel.engines.money import exact_sum, plain
 from aos_cost_intel.records import repository
+from aos_cost_intel.records.deliveries import record_delivered
 from aos_cost_intel.records.reprice import reprice
 from aos_cost_intel.records.schemas import (
     MAX_BATCH,
@@ -148,6 +150,16 @@ async def internal_record(
         item = body.model_copy(update={"request_id": f"outbox:{body.id}"})
     outcome = await _record_one(request, session, body.tenant_id, item)
     return json_response(_result(outcome), 200 if outcome.duplicate else 201)
+
+
+@internal_router.post("/records/batch", response_model=OutboxBatchResult)
+async def internal_record_batch(
+    body: OutboxBatch, request: Request, session: SessionDep, caller: InternalCallerDep
+) -> Response:
+    """Many outbox messages in one call, one answer each: a refused message leaves the others
+    stored (see aos_common.outbox_batch)."""
+    answers = await record_delivered(session, body.messages, request.app.state.prices)
+    return json_response(ordered(answers))
 
 
 @internal_router.get("/runs/{run_id}", response_model=RunCostRead)

@@ -125,3 +125,46 @@ async def test_an_empty_request_id_means_none(client: httpx.AsyncClient, tenant:
     second = await client.post("/internal/v1/cost/records", json=body, headers=internal())
     assert first.status_code == 201, first.text
     assert first.json()["id"] == second.json()["id"]
+
+
+async def test_an_outbox_batch_answers_each_message_and_refuses_only_the_bad_ones(
+    client: httpx.AsyncClient, tenant: str
+) -> None:
+    good = {"tenant_id": tenant, "id": "m1", "model": "gpt-4o", "input_tokens": 1000}
+    messages = [
+        good,
+        {"tenant_id": tenant, "id": "m2", "model": "no-such-model", "input_tokens": 5},
+        {"tenant_id": tenant, "id": "m3", "model": "gpt-4o", "output_tokens": "many"},
+        {"id": "m4", "model": "gpt-4o"},
+        good,
+    ]
+    response = await client.post(
+        "/internal/v1/cost/records/batch", json={"messages": messages}, headers=internal()
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["index"], r["id"], r["status"]) for r in results] == [
+        (0, "m1", "stored"),
+        (1, "m2", "refused"),
+        (2, "m3", "refused"),
+        (3, "m4", "refused"),
+        (4, "m1", "duplicate"),
+    ]
+    assert results[1]["detail"] == "No price known for model 'no-such-model'; send cost_cents"
+    assert results[2]["detail"].startswith("Invalid message: output_tokens:")
+    assert results[3]["detail"].startswith("Invalid message: tenant_id:")
+    again = await client.post(
+        "/internal/v1/cost/records/batch", json={"messages": [good]}, headers=internal()
+    )
+    assert again.json()["results"][0]["status"] == "duplicate"
+
+
+async def test_an_empty_or_oversized_outbox_batch_is_a_422(
+    client: httpx.AsyncClient, tenant: str
+) -> None:
+    for messages in ([], [{"tenant_id": tenant, "model": "x"}] * 1001):
+        response = await client.post(
+            "/internal/v1/cost/records/batch", json={"messages": messages}, headers=internal()
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "messages"

@@ -1,0 +1,71 @@
+"""Cost records delivered by peers' outboxes in batches (the traces service's OTLP ingestion).
+
+Each message is judged on its own: one the service can never store (invalid, a model without a
+price, a moment out of bounds) is refused alone, and the others of the batch are stored in the
+same transaction, grouped by tenant. A message is exactly-once per request id, else per outbox
+message id, as on the single internal route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, NotRequired, cast
+
+from pydantic import Field, TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aos_common.errors import ProblemError
+from aos_common.outbox_batch import result, validate_each
+from aos_cost_intel.engines.pricing import PriceBook
+from aos_cost_intel.prices.service import PriceBookCache
+from aos_cost_intel.records.schemas import CostRecordIn
+from aos_cost_intel.records.service import occurred_ats, prices_of, record_costs
+
+
+class DeliveredCostRecord(CostRecordIn):
+    """A cost record as a peer's outbox sends it: the tenant named, `id` the message id."""
+
+    tenant_id: Annotated[str, Field(min_length=1, max_length=64)]
+    id: NotRequired[Annotated[str, Field(max_length=128)] | None]
+
+
+DELIVERED = TypeAdapter(DeliveredCostRecord)
+
+
+def _problem(item: CostRecordIn, book: PriceBook | None, now: datetime) -> str | None:
+    """Why the record can never be stored, or None: the checks `record_costs` would fail the
+    whole call on, made for one record."""
+    try:
+        moments = occurred_ats([item], now)
+        prices_of([item], moments, book)
+    except ProblemError as error:
+        return error.detail
+    return None
+
+
+async def record_delivered(
+    session: AsyncSession, messages: Sequence[dict[str, Any]], prices: PriceBookCache
+) -> list[dict[str, Any]]:
+    """Store the storable messages; one answer per message (aos_common.outbox_batch)."""
+    valid, answers = validate_each(messages, DELIVERED)
+    book = None
+    if any(item.get("cost_cents") is None for _, item in valid):
+        book = await prices.current(session)
+    now = datetime.now(UTC)
+    by_tenant: dict[str, list[tuple[int, CostRecordIn]]] = {}
+    for index, item in valid:
+        problem = _problem(item, book, now)
+        if problem is not None:
+            answers.append(result(index, messages[index], "refused", problem))
+            continue
+        record = cast(CostRecordIn, {k: v for k, v in item.items() if k not in ("tenant_id", "id")})
+        if not record.get("request_id") and item.get("id"):
+            record["request_id"] = f"outbox:{item['id']}"
+        by_tenant.setdefault(item["tenant_id"], []).append((index, record))
+    for tenant, entries in by_tenant.items():
+        outcomes = await record_costs(session, tenant, [record for _, record in entries], prices)
+        for (index, _), outcome in zip(entries, outcomes, strict=True):
+            status = "duplicate" if outcome.duplicate else "stored"
+            answers.append(result(index, messages[index], status))
+    return answers
