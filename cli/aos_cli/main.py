@@ -3,7 +3,7 @@
 Heavy modules (SQLAlchemy, Alembic, drivers) are imported inside the commands that need them, so
 `aos --help` and the contributed commands start quickly.
 
-Sub-commands owned by service packages (tenants, keys, token, prices, bundle, gateway) are mounted
+Sub-commands owned by service packages (tenants, keys, token, prices, bundle, ledger, gateway) are mounted
 when their package offers them, so `aos` works with any subset installed.
 """
 
@@ -133,6 +133,7 @@ CONTRIBUTED: tuple[tuple[str, str, str, str], ...] = (
     ("aos_tenants.cli", "token_command", "token", "command"),
     ("aos_cost_intel.cli", "prices_app", "prices", "group"),
     ("aos_guard_logs.cli", "bundle_app", "bundle", "group"),
+    ("aos_audit_ledger.cli", "ledger_app", "ledger", "group"),
     ("aos_gateway.cli", "gateway_app", "gateway", "group"),
 )
 

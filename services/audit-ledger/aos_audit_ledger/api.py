@@ -28,11 +28,14 @@ from aos_audit_ledger.schemas import (
     EventType,
     InclusionProofRead,
     PublicKeyRead,
+    PublicKeySetRead,
+    PublishedKeyRead,
     RunSignalsRead,
     SignalFeedbackRead,
     TreeHeadRead,
     VerifyRead,
 )
+from aos_audit_ledger.signing import public_key_pem
 from aos_common.auth import Principal, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import PageEnvelope, json_response, page_envelope
@@ -198,6 +201,25 @@ async def public_key(principal: ReaderDep, signer: SignerDep) -> Response:
             key_id=signer.key_id,
             public_key=signer.public_key_b64,
             public_key_pem=signer.public_key_pem,
+        )
+    )
+
+
+@router.get("/public-keys", response_model=PublicKeySetRead)
+async def public_keys(principal: ReaderDep, signer: SignerDep) -> Response:
+    """Retired keys stay here after a rotation, so a head signed by any of them still verifies:
+    pick the key whose key_id the head names."""
+    return json_response(
+        PublicKeySetRead(
+            keys=[
+                PublishedKeyRead(
+                    key_id=key_id,
+                    public_key=key,
+                    public_key_pem=public_key_pem(key),
+                    current=current,
+                )
+                for key_id, key, current in signer.published()
+            ]
         )
     )
 

@@ -24,7 +24,9 @@ def create_app(
 
     @asynccontextmanager
     async def signing_key(app: FastAPI) -> AsyncIterator[None]:
-        app.state.signer = load_signer(settings.ledger_signing_key, settings.data_dir)
+        app.state.signer = load_signer(
+            settings.signing_key(), settings.data_dir, settings.previous_public_keys()
+        )
         yield
 
     return create_service_app(

@@ -214,6 +214,16 @@ class PublicKeyRead(BaseModel):
     )
 
 
+class PublishedKeyRead(PublicKeyRead):
+    current: bool = Field(description="True for the key that signs new heads")
+
+
+class PublicKeySetRead(BaseModel):
+    """Every key a stored tree head may carry: the current one and the retired ones."""
+
+    keys: list[PublishedKeyRead]
+
+
 class InclusionProofRead(BaseModel):
     leaf_index: int
     tree_size: int

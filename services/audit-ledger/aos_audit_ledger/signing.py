@@ -1,8 +1,13 @@
-"""The ledger's Ed25519 tree-head key: from AOS_LEDGER_SIGNING_KEY, or generated on first start.
+"""The ledger's Ed25519 tree-head key set: the current signing key and the retired public keys.
 
-A generated key is written to `<AOS_DATA_DIR>/audit-ledger/ledger-signing-key` (mode 0600, created
-exclusively so two processes starting together agree on one key). Several replicas must share the
-key: set AOS_LEDGER_SIGNING_KEY (a Kubernetes Secret) rather than relying on a local file.
+The current key comes from AOS_LEDGER_SIGNING_KEY (or the file AOS_LEDGER_SIGNING_KEY_FILE names,
+e.g. a Compose or Kubernetes secret); every replica must be given the same one, which is why
+production refuses to start without it (settings). In development only, a key is generated into
+`<AOS_DATA_DIR>/audit-ledger/ledger-signing-key` (mode 0600, created exclusively so two processes
+starting together agree on one key).
+
+Rotation never orphans a signed head: the public keys of retired keys stay published
+(AOS_LEDGER_PREVIOUS_PUBLIC_KEYS) and verification picks the key by the head's key id.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from aos_common.merkle import tree_head_message
 
@@ -38,22 +46,52 @@ class TreeHeadSigner:
         self.public_key_pem = public.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
-        # First 16 hex of SHA-256 of the raw public key: names the key without revealing more.
-        self.key_id = hashlib.sha256(self.public_key_raw).hexdigest()[:16]
+        self.key_id = key_id_of(self.public_key_raw)
+        self.previous: dict[str, str] = {}
+
+    def retire(self, public_keys_b64: list[str]) -> TreeHeadSigner:
+        """Publish retired public keys beside the current one, so heads they signed verify."""
+        for encoded in public_keys_b64:
+            raw = _decode_raw(encoded, "AOS_LEDGER_PREVIOUS_PUBLIC_KEYS")
+            Ed25519PublicKey.from_public_bytes(raw)
+            if raw != self.public_key_raw:
+                self.previous[key_id_of(raw)] = base64.b64encode(raw).decode()
+        return self
+
+    def public_key_for(self, key_id: str) -> str | None:
+        """The published base64 public key with this id, current or retired; None if unknown."""
+        if key_id == self.key_id:
+            return self.public_key_b64
+        return self.previous.get(key_id)
+
+    def published(self) -> list[tuple[str, str, bool]]:
+        """(key id, base64 public key, is current) for every key a head may carry."""
+        return [(self.key_id, self.public_key_b64, True)] + [
+            (key_id, key, False) for key_id, key in sorted(self.previous.items())
+        ]
 
     def sign_tree_head(self, tenant_id: str, tree_size: int, root_hash: str, timestamp: str) -> str:
         message = tree_head_message(tenant_id, tree_size, root_hash, timestamp)
         return base64.b64encode(self.private_key.sign(message)).decode()
 
 
-def _decode_key(encoded: str, source: str) -> Ed25519PrivateKey:
+def key_id_of(public_key_raw: bytes) -> str:
+    """First 16 hex of SHA-256 of the raw public key: names the key without revealing more."""
+    return hashlib.sha256(public_key_raw).hexdigest()[:16]
+
+
+def _decode_raw(encoded: str, source: str) -> bytes:
     try:
         raw = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError) as error:
         raise SigningKeyError(f"{source} is not valid base64") from error
     if len(raw) != 32:
-        raise SigningKeyError(f"{source} must be a raw 32-byte Ed25519 private key (base64)")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+        raise SigningKeyError(f"{source} must hold raw 32-byte Ed25519 keys (base64)")
+    return raw
+
+
+def _decode_key(encoded: str, source: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(_decode_raw(encoded, source))
 
 
 def _generate_into(path: Path) -> None:
@@ -74,10 +112,32 @@ def _generate_into(path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def load_signer(configured_key: str | None, data_dir: str | Path) -> TreeHeadSigner:
+def public_key_pem(public_key_b64: str) -> str:
+    raw = _decode_raw(public_key_b64, "public key")
+    return (
+        Ed25519PublicKey.from_public_bytes(raw)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def new_private_key() -> tuple[str, str]:
+    """A fresh (base64 private key, base64 public key) pair, for provisioning and rotation."""
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes_raw()
+    return base64.b64encode(key.private_bytes_raw()).decode(), base64.b64encode(public).decode()
+
+
+def load_signer(
+    configured_key: str | None,
+    data_dir: str | Path,
+    previous_public_keys: list[str] | None = None,
+) -> TreeHeadSigner:
     if configured_key:
-        return TreeHeadSigner(_decode_key(configured_key, "AOS_LEDGER_SIGNING_KEY"))
-    path = Path(data_dir) / KEY_FILE
-    if not path.exists():
-        _generate_into(path)
-    return TreeHeadSigner(_decode_key(path.read_text(), str(path)))
+        signer = TreeHeadSigner(_decode_key(configured_key, "AOS_LEDGER_SIGNING_KEY"))
+    else:
+        path = Path(data_dir) / KEY_FILE
+        if not path.exists():
+            _generate_into(path)
+        signer = TreeHeadSigner(_decode_key(path.read_text(), str(path)))
+    return signer.retire(previous_public_keys or [])

@@ -74,7 +74,7 @@ class LedgerVerifier:
         heads = {
             head.tree_size: head
             for head in await repository.tree_heads_between(tenant_id, start, end)
-            if head.key_id == self.signer.key_id
+            if self.signer.public_key_for(head.key_id) is not None
         }
         expected, after = start, start - 1
         while after < end:
@@ -135,7 +135,8 @@ class LedgerVerifier:
             "timestamp": iso_utc(head.timestamp),
             "signature": head.signature,
         }
-        if not merkle.verify_tree_head_signature(signed, tenant_id, self.signer.public_key_b64):
+        public_key = self.signer.public_key_for(head.key_id)
+        if not public_key or not merkle.verify_tree_head_signature(signed, tenant_id, public_key):
             raise ChainBroken(
                 head.tree_size, f"the signed tree head at size {head.tree_size} has a bad signature"
             )
