@@ -25,7 +25,8 @@ def render_k8s(
         f"(base ConfigMap, overlays {', '.join(OVERLAY_NAMESPACES)}).",
     ),
 ) -> None:
-    """Render IngressRoute + Middleware resources (and the gateway ConfigMap) from dynamic.yml."""
+    """Render the Kubernetes edge (IngressRoute: TLS, every path to the gateway but the direct
+    ingest routes; their body-limit Middleware) and the gateway ConfigMap from dynamic.yml."""
     source = document or default_config_path()
     try:
         if tree is not None:

@@ -13,14 +13,16 @@ DYNAMIC_YML = Path(__file__).resolve().parents[1] / "dynamic.yml"
 runner = CliRunner()
 
 
-def test_render_k8s_prints_an_ingress_route_and_one_middleware_per_middleware() -> None:
+def test_render_k8s_prints_the_tls_edge_to_the_gateway_and_the_ingest_body_limit() -> None:
     result = runner.invoke(gateway_app, ["render-k8s", "--namespace", "staging"])
     assert result.exit_code == 0, result.output
     documents = [d for d in yaml.safe_load_all(result.output) if d]
-    kinds = [d["kind"] for d in documents]
-    assert kinds.count("IngressRoute") == 1
-    middlewares = yaml.safe_load(DYNAMIC_YML.read_text())["http"]["middlewares"]
-    assert kinds.count("Middleware") == len(middlewares)
+    assert [d["kind"] for d in documents] == ["IngressRoute", "Middleware"]
+    route = documents[0]["spec"]
+    assert route["tls"] == {"secretName": "aos-tls"}
+    assert route["routes"][-1]["services"] == [{"name": "gateway", "port": 8080}]
+    limit = yaml.safe_load(DYNAMIC_YML.read_text())["http"]["middlewares"]["body-limit-ingest"]
+    assert documents[1]["spec"] == limit
     assert all(d["metadata"]["namespace"] == "staging" for d in documents)
 
 

@@ -8,7 +8,9 @@ with no running event loop, because env.py runs its own.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import sys
 from pathlib import Path
 
 from alembic import command, context
@@ -58,7 +60,18 @@ def upgrade_all(database_url: str) -> list[str]:
     return migrated
 
 
+def migration_lock_key(schema: str) -> int:
+    """The Postgres advisory-lock key of one schema's migrations (signed 64-bit)."""
+    digest = hashlib.sha256(f"aos-migrations:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def _configure_and_run(connection: Connection, metadata: MetaData, schema: str) -> None:
+    # Every replica's init container (and `aos migrate`) may run at once during a rollout: the
+    # transaction-scoped lock makes them take turns, and each later one finds nothing to do.
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(schema)}
+    )
     connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     context.configure(
         connection=connection,
@@ -89,6 +102,20 @@ def run_env(metadata: MetaData, schema: str) -> None:
             "sqlalchemy.url is not set; run migrations through aos_common.migrations"
         )
     asyncio.run(_run_online(url, metadata, schema))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m aos_common.migrations <package>`: what a service image's init container runs
+    (service images carry no `aos` command), against the service's own DATABASE_URL."""
+    from aos_common.settings import ServiceSettings
+
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 1:
+        raise SystemExit(
+            "usage: python -m aos_common.migrations <service package, e.g. aos_tenants>"
+        )
+    upgrade(arguments[0], ServiceSettings().database_url)
+    print(f"migrated {arguments[0]}", flush=True)
 
 
 def create_outbox_table(schema: str) -> None:
@@ -131,3 +158,7 @@ def drop_outbox_table(schema: str) -> None:
 
     op.drop_index("ix_outbox_pending", table_name="outbox", schema=schema)
     op.drop_table("outbox", schema=schema)
+
+
+if __name__ == "__main__":
+    main()
