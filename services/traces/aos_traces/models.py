@@ -66,6 +66,10 @@ class _TraceColumns:
     total_duration_ms: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # OTLP late spans (migration 0003): when the root hash becomes final, and amendments after.
+    hash_final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final_root_hash: Mapped[str | None] = mapped_column(String(64))
+    amended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TraceRow(_TraceColumns, Base):
@@ -138,6 +142,21 @@ class MismatchRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AmendmentRow(Base):
+    """A late span that changed the root hash of a trace whose hash was already final."""
+
+    __tablename__ = "trace_amendments"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(128))
+    previous_root_hash: Mapped[str] = mapped_column(String(64))
+    root_hash: Mapped[str] = mapped_column(String(64))
+    steps_added: Mapped[int] = mapped_column(Integer)
+    span_ids: Mapped[Any] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -28,3 +28,6 @@ class TracesSettings(ServiceSettings):
     # Bulk ingestion limits (API.md): per call.
     batch_max_traces: int = 1_000
     batch_max_steps: int = 50_000
+    # OTLP: a trace's root hash becomes final this long after its root span arrived; later
+    # spans still join the trace but mark it amended (docs/OTEL.md).
+    otlp_late_span_grace_seconds: float = Field(default=300.0, ge=0)

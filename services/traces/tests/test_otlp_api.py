@@ -98,11 +98,24 @@ async def test_later_exports_append_until_the_root_completes_the_trace(
     assert [s["step_index"] for s in document["steps"]] == [0, 1]
     assert document["status"] == "completed" and document["completed_at"] is not None
     assert document["root_hash"] != first["root_hash"]
+    assert document["hash_final_at"] is not None and document["amended"] is False
+
+
+async def test_a_span_after_the_root_joins_the_trace_within_the_grace_period(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    trace_hex = "23" * 16
+    root = span(trace_hex, ROOT, parent="")
+    del root.attributes[:]
+    await post(client, tenant, export(span(trace_hex, "0000000000000001"), root))
+    completed = (await client.get(f"/api/v1/traces/trace_{trace_hex}", headers=tenant.admin)).json()
     late = await post(client, tenant, export(span(trace_hex, "0000000000000003")))
     answer = ExportTraceServiceResponse.FromString(late.content)
-    assert answer.partial_success.rejected_spans == 1
+    assert late.status_code == 200 and answer.partial_success.rejected_spans == 0
     again = (await client.get(f"/api/v1/traces/trace_{trace_hex}", headers=tenant.admin)).json()
-    assert len(again["steps"]) == 2
+    assert len(again["steps"]) == 2 and again["status"] == "completed"
+    assert again["root_hash"] != completed["root_hash"]
+    assert again["amended"] is False and again["final_root_hash"] is None
 
 
 async def test_json_export_is_accepted_and_answers_json(

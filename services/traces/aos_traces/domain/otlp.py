@@ -64,11 +64,28 @@ class SpanGroup:
         return next((span for span in self.spans if not span.parent_span_id), None)
 
     @property
-    def gen_ai_spans(self) -> list[Span]:
-        return sorted(
-            (span for span in self.spans if span.is_gen_ai),
-            key=lambda span: (span.start_ns, span.span_id),
-        )
+    def step_spans(self) -> list[Span]:
+        """The spans that become steps, in step order (start time, then span id)."""
+        return sorted((span for span in self.spans if span.is_gen_ai), key=step_order)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_unix_nano(nanoseconds: int) -> datetime:
+    """An OTLP time as a datetime, exact to the microsecond Postgres keeps (no float rounding,
+    so a span's stored timestamp sorts the same way as the span itself)."""
+    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
+
+
+def span_timestamp(span: Span) -> datetime:
+    """The step timestamp of a span: its start."""
+    return from_unix_nano(span.start_ns)
+
+
+def step_order(span: Span) -> tuple[datetime, str]:
+    """Steps are ordered by (stored timestamp, span id), whatever order their spans arrive in."""
+    return span_timestamp(span), span.span_id
 
 
 # --- decoding -------------------------------------------------------------------------------------
@@ -352,7 +369,7 @@ def span_to_step(
         "cost_cents": usage.cost_cents or 0.0,
         "duration_ms": max(span.end_ns - span.start_ns, 0) / 1e6,
         "retry_count": 0,
-        "timestamp": datetime.fromtimestamp(span.start_ns / 1e9, UTC),
+        "timestamp": span_timestamp(span),
         "source": "external",
         "idempotency_key": idempotency_key,
         "replay_behavior": "execute",
@@ -376,7 +393,7 @@ def cost_record(
     uncached = (
         usage.input_tokens - usage.cache_read_input_tokens - usage.cache_creation_input_tokens
     )
-    ended = datetime.fromtimestamp(span.end_ns / 1e9, UTC)
+    ended = from_unix_nano(span.end_ns)
     age = (now or datetime.now(UTC)) - ended
     record: dict[str, Any] = {
         "tenant_id": tenant_id,

@@ -47,6 +47,8 @@ class Trace:
     replay_mode: str
     source: str = "api"
     steps: list[Step] = field(default_factory=list)
+    # OTLP only: when the root hash becomes final (late spans after it amend the trace).
+    hash_final_at: datetime | None = None
 
     @property
     def hash_verified(self) -> bool:

@@ -47,21 +47,21 @@ INSERT INTO traces.traces (
     tenant_id, trace_id, run_id, correlation_id, agent_id, plan, metadata, started_at,
     completed_at, status, seed, frozen_timestamp, root_hash, client_root_hash, hash_verified,
     plan_hash, schema_version, is_synthetic, incident_id, replay_mode, level, total_steps,
-    success_count, failure_count, total_cost_cents, total_duration_ms, source)
+    success_count, failure_count, total_cost_cents, total_duration_ms, source, hash_final_at)
 SELECT t.tenant_id, t.trace_id, t.run_id, t.correlation_id, t.agent_id, t.plan::jsonb,
     t.metadata::jsonb, t.started_at, t.completed_at, t.status, t.seed, t.frozen_timestamp,
     t.root_hash, t.client_root_hash, t.hash_verified, t.plan_hash, t.schema_version,
     t.is_synthetic, t.incident_id, t.replay_mode, t.level, t.total_steps, t.success_count,
-    t.failure_count, t.total_cost_cents, t.total_duration_ms, t.source
+    t.failure_count, t.total_cost_cents, t.total_duration_ms, t.source, t.hash_final_at
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::timestamptz[], $9::timestamptz[], $10::text[], $11::bigint[], $12::text[], $13::text[],
     $14::text[], $15::boolean[], $16::text[], $17::text[], $18::boolean[], $19::text[],
     $20::text[], $21::text[], $22::int[], $23::int[], $24::int[], $25::float8[], $26::float8[],
-    $27::text[])
+    $27::text[], $28::timestamptz[])
     AS t(tenant_id, trace_id, run_id, correlation_id, agent_id, plan, metadata, started_at,
     completed_at, status, seed, frozen_timestamp, root_hash, client_root_hash, hash_verified,
     plan_hash, schema_version, is_synthetic, incident_id, replay_mode, level, total_steps,
-    success_count, failure_count, total_cost_cents, total_duration_ms, source)
+    success_count, failure_count, total_cost_cents, total_duration_ms, source, hash_final_at)
 ON CONFLICT (tenant_id, trace_id) DO NOTHING
 RETURNING trace_id
 """
@@ -129,7 +129,7 @@ async def insert_traces(connection: asyncpg.Connection, traces: Sequence[Trace])
     """Insert trace rows; returns the ids actually inserted (an existing id is left untouched)."""
     if not traces:
         return set()
-    columns: list[list[Any]] = [[] for _ in range(27)]
+    columns: list[list[Any]] = [[] for _ in range(28)]
     for trace in traces:
         values = (
             trace.tenant_id,
@@ -159,6 +159,7 @@ async def insert_traces(connection: asyncpg.Connection, traces: Sequence[Trace])
             trace.total_cost_cents,
             trace.total_duration_ms,
             trace.source,
+            trace.hash_final_at,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +26,7 @@ from aos_traces.domain.otlp import (
 )
 from aos_traces.http import ingest_context
 from aos_traces.otlp import service
+from aos_traces.otlp.prepare import PreparedGroup, prepare_groups
 
 router = APIRouter(tags=["otlp"])
 PROTOBUF = "application/x-protobuf"
@@ -34,15 +37,15 @@ class UnsupportedMediaType(ProblemError):
 
 
 def _decode(
-    body: bytes, content_type: str, encoding: str | None, tenant_id: str
-) -> list[service.PreparedGroup]:
+    body: bytes, content_type: str, encoding: str | None, tenant_id: str, grace: timedelta
+) -> list[PreparedGroup]:
     with gc_paused():
         payload = decompress(body, encoding, MAX_BODY_BYTES)
         if content_type == "application/json":
             spans = decode_json(payload)
         else:
             spans = decode_protobuf(payload)
-        return service.prepare_groups(group_spans(spans), tenant_id)
+        return prepare_groups(group_spans(spans), tenant_id, grace)
 
 
 @router.post("/v1/traces")
@@ -53,6 +56,7 @@ async def export_traces(request: Request, caller: WriterDep, session: SessionDep
             "Unsupported Content-Type; send application/x-protobuf or application/json"
         )
     body = await request.body()
+    grace = timedelta(seconds=request.app.state.settings.otlp_late_span_grace_seconds)
     with gc_paused():
         try:
             prepared = await run_in_threadpool(
@@ -61,6 +65,7 @@ async def export_traces(request: Request, caller: WriterDep, session: SessionDep
                 content_type,
                 request.headers.get("content-encoding"),
                 caller.tenant_id,
+                grace,
             )
         except OtlpTooLarge as error:
             raise PayloadTooLarge(str(error)) from error
@@ -69,7 +74,7 @@ async def export_traces(request: Request, caller: WriterDep, session: SessionDep
         except TraceInputError as error:
             raise BadRequest(error.detail) from error
         result = await service.ingest_groups(
-            session, ingest_context(request), prepared, caller.tenant_id
+            session, ingest_context(request), prepared, caller.tenant_id, grace
         )
         # Freed while the collector is still paused (see traces.api.store_batch).
         del prepared

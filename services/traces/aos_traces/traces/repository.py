@@ -10,15 +10,21 @@ from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aos_common.db import tenant_scoped
-from aos_traces.models import IdempotencyRecordRow, TraceRow, TraceStepRow
-from aos_traces.traces.schemas import StepRead, TraceDocument, TraceFilters, TraceSummary
+from aos_traces.models import AmendmentRow, IdempotencyRecordRow, TraceRow, TraceStepRow
+from aos_traces.traces.schemas import (
+    AmendmentRead,
+    StepRead,
+    TraceDocument,
+    TraceFilters,
+    TraceSummary,
+)
 
 SUMMARY_COLUMNS = [getattr(TraceRow, name) for name in TraceSummary.model_fields]
 STEP_COLUMNS = [getattr(TraceStepRow, name) for name in StepRead.model_fields]
 DOCUMENT_COLUMNS = [
     getattr(TraceRow, "trace_metadata" if name == "metadata" else name)
     for name in TraceDocument.model_fields
-    if name != "steps"
+    if name not in ("steps", "amendments")
 ]
 
 
@@ -165,7 +171,23 @@ async def load_document(
     data = dict(row)
     data["metadata"] = data.pop("trace_metadata")
     data["steps"] = await load_steps(session, tenant_id, trace_id)
+    if data["amended_at"] is not None:
+        data["amendments"] = await load_amendments(session, tenant_id, trace_id)
     return TraceDocument.model_validate(data)
+
+
+async def load_amendments(
+    session: AsyncSession, tenant_id: str, trace_id: str
+) -> list[AmendmentRead]:
+    columns = [getattr(AmendmentRow, name) for name in AmendmentRead.model_fields]
+    rows = (
+        await session.execute(
+            tenant_scoped(select(*columns), AmendmentRow.tenant_id, tenant_id)
+            .where(AmendmentRow.trace_id == trace_id)
+            .order_by(AmendmentRow.created_at, AmendmentRow.id)
+        )
+    ).mappings()
+    return [AmendmentRead.model_validate(dict(row)) for row in rows]
 
 
 async def list_by_incident(
@@ -187,7 +209,7 @@ async def delete_trace(session: AsyncSession, tenant_id: str, trace_id: str) -> 
             TraceStepRow.tenant_id == tenant_id, TraceStepRow.trace_id == trace_id
         )
     )
-    for table in ("trace_evidence", "replay_checks"):
+    for table in ("trace_evidence", "replay_checks", "trace_amendments"):
         await session.execute(
             text(f"DELETE FROM traces.{table} WHERE tenant_id = :t AND trace_id = :id"),
             {"t": tenant_id, "id": trace_id},

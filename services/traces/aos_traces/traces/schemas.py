@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 
 class TraceSummary(BaseModel):
@@ -50,6 +50,16 @@ class StepRead(BaseModel):
     replay_behavior: str
 
 
+class AmendmentRead(BaseModel):
+    """A late span that changed the root hash after it had become final."""
+
+    previous_root_hash: str
+    root_hash: str
+    steps_added: int
+    span_ids: list[str]
+    created_at: datetime
+
+
 class TraceDocument(BaseModel):
     trace_id: str
     run_id: str
@@ -72,6 +82,17 @@ class TraceDocument(BaseModel):
     replay_mode: str
     hash_verified: bool
     level: str
+    # OTLP late spans: when the root hash became (or becomes) final; after that a late span
+    # amends the trace and `final_root_hash` keeps the hash it had when it became final.
+    hash_final_at: datetime | None = None
+    final_root_hash: str | None = None
+    amended_at: datetime | None = None
+    amendments: list[AmendmentRead] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def amended(self) -> bool:
+        return self.amended_at is not None
 
 
 class TraceFilters(BaseModel):

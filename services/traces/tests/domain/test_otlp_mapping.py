@@ -181,7 +181,7 @@ def test_spans_group_by_trace_id_and_find_the_root() -> None:
     )
     (group,) = group_spans(spans)
     assert group.root is not None and group.root.span_id == "00000000000000a1"
-    assert [s.span_id for s in group.gen_ai_spans] == ["00000000000000a2"]
+    assert [s.span_id for s in group.step_spans] == ["00000000000000a2"]
 
 
 def test_step_carries_timing_and_request_params() -> None:
