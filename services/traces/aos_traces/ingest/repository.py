@@ -97,7 +97,6 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-
 def step_record(tenant_id: str, trace_id: str, step: Step) -> tuple[Any, ...]:
     return (
         tenant_id,
