@@ -2,7 +2,8 @@
 
 Order: check the configuration (nothing started yet, so a bad one leaves nothing behind); start
 the embedded servers that are needed; migrate; start the five services and the gateway; wait for
-their /readyz; write the credentials; wait for a signal; stop children, then embedded servers.
+their /readyz; write the credentials; supervise until a signal (a child that exits is restarted
+with backoff, the others keep serving); stop children, then embedded servers.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from aos_cli.credentials import (
     write_private_json,
 )
 from aos_cli.errors import AosError
-from aos_cli.processes import Child, Supervisor
+from aos_cli.processes import Child, Supervisor, SupervisorEvent
 from aos_cli.runtime import (
     Backends,
     child_argv,
@@ -291,6 +292,35 @@ def _record_run(config: PlatformConfig, supervisor: Supervisor, backends: Backen
     )
 
 
+def _report(event: SupervisorEvent, console: Console) -> None:
+    child = event.child
+    if event.kind == "exited":
+        console.print(
+            f"[yellow]{child.name} stopped unexpectedly (exit code {event.exit_code}); "
+            f"restarting in {event.delay:g} s. See {child.log_path}.[/yellow]",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"{child.name} restarted (pid {child.pid}, restart {child.restarts}).")
+
+
+def _supervise(
+    config: PlatformConfig,
+    supervisor: Supervisor,
+    backends: Backends,
+    stop: StopSignal,
+    console: Console,
+) -> None:
+    """Until a stop is requested: restart children that exit, and keep run.json's PIDs true."""
+    while not stop.requested:
+        events = supervisor.poll()
+        for event in events:
+            _report(event, console)
+        if any(event.kind == "restarted" for event in events):
+            _record_run(config, supervisor, backends)
+        time.sleep(0.2)
+
+
 def _apply_secrets_to_self(secrets: dict[str, str], operator_key: str) -> None:
     """The demo bootstrap runs in this process and must sign with the children's secrets."""
     os.environ["AOS_INTERNAL_SECRET"] = secrets["internal_secret"]
@@ -339,15 +369,7 @@ def run_up(config: PlatformConfig, console: Console) -> int:
             _apply_secrets_to_self(secrets, operator_key)
             _write_credentials(config, backends, operator_key, secrets, console)
             _summary(config, backends, console)
-            while not stop.requested:
-                exited = supervisor.exited()
-                if exited:
-                    child = exited[0]
-                    raise AosError(
-                        f"The {child.name} process stopped unexpectedly with code "
-                        f"{child.exit_code()}; see {child.log_path}."
-                    )
-                time.sleep(0.2)
+            _supervise(config, supervisor, backends, stop, console)
             return 0
         except StopRequested:
             return 0

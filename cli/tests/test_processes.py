@@ -51,3 +51,35 @@ def test_children_run_in_their_own_process_group_and_log_to_a_file(tmp_path: Pat
     assert "group True" in child.log_tail()
     assert supervisor.exited() == [child]
     assert supervisor.stop_all() == set()
+
+
+def test_an_exited_child_is_restarted_after_a_backoff_that_doubles(tmp_path: Path) -> None:
+    supervisor = Supervisor()
+    argv = [sys.executable, "-c", "import sys; print('run'); sys.exit(3)"]
+    child = supervisor.spawn("crashy", argv, {}, tmp_path / "c.log")
+    child.process.wait(timeout=20)
+    now = time.monotonic()
+
+    [exited] = supervisor.poll(now)
+    assert (exited.kind, exited.exit_code, exited.delay) == ("exited", 3, 1.0)
+    assert supervisor.poll(now + 0.5) == []
+    first_pid = child.pid
+    [restarted] = supervisor.poll(now + 1.0)
+    assert restarted.kind == "restarted"
+    assert child.pid != first_pid and child.restarts == 1
+
+    child.process.wait(timeout=20)
+    [again] = supervisor.poll(now + 2.0)
+    assert again.delay == 2.0
+    assert child.log_tail().count("=== crashy starting") == 2
+    assert supervisor.stop_all() == set()
+
+
+def test_a_child_that_ran_a_minute_restarts_after_the_first_delay_again(tmp_path: Path) -> None:
+    supervisor = Supervisor()
+    child = supervisor.spawn("once", [sys.executable, "-c", "pass"], {}, tmp_path / "o.log")
+    child.quick_exits = 5
+    child.process.wait(timeout=20)
+    [exited] = supervisor.poll(child.started_at + 61)
+    assert exited.delay == 1.0
+    assert supervisor.stop_all() == set()

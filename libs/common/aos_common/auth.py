@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import orjson
 from fastapi import Depends, Request
@@ -22,6 +22,9 @@ from pydantic import BaseModel, Field
 
 from aos_common.errors import BadRequest, Forbidden, Unauthorized
 from aos_common.request_context import tenant_id_var
+
+if TYPE_CHECKING:
+    from aos_common.revocation import RevocationWatch
 
 CONTEXT_HEADER = "X-AOS-Context"
 CONTEXT_SIGNATURE_HEADER = "X-AOS-Context-Signature"
@@ -195,8 +198,10 @@ class Authenticator:
         cache_seconds: float = 5.0,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        revocations: RevocationWatch | None = None,
     ) -> None:
         self._internal_secret = internal_secret
+        self._revocations = revocations
         self._operator_key = operator_key
         self._resolver = resolver
         self._cache_seconds = min(cache_seconds, 5.0)
@@ -209,7 +214,8 @@ class Authenticator:
         """The principal of a signed context, verified once per (context, signature) pair.
 
         A gateway signs a context once per cached forward-auth grant, so the same pair arrives
-        many times; only pairs that verified are remembered, and only until they expire.
+        many times; only pairs that verified are remembered, and only until they expire. A key's
+        context is checked against the recently revoked keys on every use (aos_common.revocation).
         """
         context = headers.get(CONTEXT_HEADER.lower())
         if context is None:
@@ -217,12 +223,14 @@ class Authenticator:
         signature = headers.get(CONTEXT_SIGNATURE_HEADER.lower(), "")
         key = (context, signature)
         remembered = self._contexts.get(key)
-        if remembered is not None and remembered[1] >= time.time():
-            return remembered[0]
-        principal, expires = verify_context_until(context, signature, self._internal_secret)
-        if len(self._contexts) >= self._cache_size:
-            self._contexts.clear()
-        self._contexts[key] = (principal, expires)
+        if remembered is None or remembered[1] < time.time():
+            remembered = verify_context_until(context, signature, self._internal_secret)
+            if len(self._contexts) >= self._cache_size:
+                self._contexts.clear()
+            self._contexts[key] = remembered
+        principal, expires = remembered
+        if self._revocations is not None:
+            self._revocations.check(principal, expires)
         return principal
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:

@@ -1,8 +1,10 @@
-"""Idempotency keys in Redis: one Lua script, one round trip per decision.
+"""Idempotency keys: Postgres decides, Redis answers repeats fast.
 
-A key moves from in-progress to done; the done value holds the stored response, replayed for 24 h.
-Redis is the fast path only: when it is unreachable the request proceeds, and Postgres unique
-constraints remain the final word on exactly-once.
+Each key is a row of the service's `idempotency_keys` table, inserted in the same transaction as
+the write it protects and holding the reply once produced: the write and its key commit together
+or not at all, so exactly-once holds with Redis stopped. Redis (one Lua script, one round trip)
+answers replays, reuse with another body and in-flight requests without touching the database;
+when it is unreachable the request goes straight to Postgres. Keys and replies live for 24 h.
 """
 
 from __future__ import annotations
@@ -17,12 +19,27 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from aos_common.db import on_commit, on_rollback
-from aos_common.errors import Conflict
+from aos_common.errors import BadRequest, Conflict
 from aos_common.hashing import canonical_json
 
 logger = logging.getLogger("aos.idempotency")
@@ -31,6 +48,8 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IN_PROGRESS_TTL_SECONDS = 60
 KEY_REUSED = "Idempotency key reused with a different request"
 KEY_IN_PROGRESS = "A request with this idempotency key is in progress"
+MAX_KEY_LENGTH = 255
+KEY_TOO_LONG = f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters"
 
 # Values: "p|<fingerprint>" while in flight, "d|<fingerprint>|<stored response>" once done.
 _BEGIN_SCRIPT = """
@@ -154,7 +173,140 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# --- the Postgres record: the guard that holds without Redis ---------------------------------------
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """The idempotency keys inside a service's own schema (like the outbox, each service has one)."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("tenant_id", String(64), primary_key=True),
+        Column("key", String(MAX_KEY_LENGTH), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status", Integer, nullable=True),
+        Column("media_type", String(255), nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class RecordedKey:
+    fingerprint: str
+    stored: StoredResponse | None
+
+
+async def claim_key(
+    session: AsyncSession, table: Table, tenant_id: str, key: str, fingerprint: str
+) -> RecordedKey | None:
+    """Insert the key in the request's transaction; None when this request owns it now.
+
+    A concurrent request with the same key waits on the row until the owner's transaction ends,
+    then sees the committed row (and its reply) or, after a rollback, claims the key itself. A row
+    older than the 24 h lifetime is taken over as if absent.
+    """
+    lifetime = literal_column(f"interval '{IDEMPOTENCY_TTL_SECONDS} seconds'")
+    expired = table.c.created_at < func.now() - lifetime
+    statement = insert(table).values(tenant_id=tenant_id, key=key, fingerprint=fingerprint)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.key],
+        set_={
+            "fingerprint": fingerprint,
+            "status": None,
+            "media_type": None,
+            "body": None,
+            "created_at": func.now(),
+        },
+        where=expired,
+    ).returning(table.c.key)
+    if (await session.execute(statement)).first() is not None:
+        return None
+    row = (
+        await session.execute(
+            select(table.c.fingerprint, table.c.status, table.c.body, table.c.media_type).where(
+                table.c.tenant_id == tenant_id, table.c.key == key
+            )
+        )
+    ).one()
+    stored = None
+    if row.status is not None:
+        stored = StoredResponse(row.status, bytes(row.body), row.media_type)
+    return RecordedKey(row.fingerprint, stored)
+
+
+async def record_reply(
+    session: AsyncSession, table: Table, tenant_id: str, key: str, stored: StoredResponse
+) -> None:
+    """Keep the reply on the key's row; it commits with the write it describes."""
+    await session.execute(
+        update(table)
+        .where(table.c.tenant_id == tenant_id, table.c.key == key)
+        .values(status=stored.status, media_type=stored.media_type, body=stored.body)
+    )
+
+
+async def forget_key(session: AsyncSession, table: Table, tenant_id: str, key: str) -> None:
+    """Drop a claimed key whose request failed, so that the client can retry with it."""
+    await session.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.key == key))
+
+
+# --- the route helper ------------------------------------------------------------------------------
+
+
 Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _replay(stored: StoredResponse) -> Response:
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        media_type=stored.media_type,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+def _stored_reply(response: Response, redact: Redactor | None) -> StoredResponse:
+    if redact is None:
+        return StoredResponse(
+            response.status_code, bytes(response.body), response.media_type or "application/json"
+        )
+    redacted = orjson.dumps(redact(orjson.loads(bytes(response.body))))
+    return StoredResponse(response.status_code, redacted, "application/json")
+
+
+class _FastPath:
+    """The Redis side of one request: every call degrades to a no-op when Redis is unreachable."""
+
+    def __init__(self, store: IdempotencyStore, tenant_id: str, key: str, fingerprint: str) -> None:
+        self._store = store
+        self._args = (tenant_id, key, fingerprint)
+        self.claimed = False
+
+    async def begin(self) -> IdempotencyDecision | None:
+        try:
+            decision = await self._store.begin(*self._args)
+        except RedisError as error:
+            logger.warning("idempotency fast path unavailable, Postgres decides: %s", error)
+            return None
+        self.claimed = decision.outcome is IdempotencyOutcome.NEW
+        return decision
+
+    async def complete(self, stored: StoredResponse) -> None:
+        if not self.claimed:
+            return
+        try:
+            await self._store.complete(*self._args, stored)
+        except RedisError:
+            logger.warning("could not keep the idempotent reply in Redis for key %s", self._args[1])
+
+    async def release(self) -> None:
+        if not self.claimed:
+            return
+        try:
+            await self._store.release(*self._args)
+        except RedisError:
+            logger.warning("could not release idempotency key %s in Redis", self._args[1])
 
 
 async def idempotent(
@@ -167,62 +319,48 @@ async def idempotent(
 ) -> Response:
     """Run a creating POST at most once per `Idempotency-Key`.
 
-    The reply is stored only after the request's transaction commits (so a replay never describes
-    data that was rolled back) and the key is released if it rolls back, so the client can retry.
-    A reply carrying a secret (a new API key) passes `redact`: Redis keeps, and a replay shows,
-    the JSON reply with the secret removed, since the secret must be stored nowhere.
+    The key and the reply are written to Postgres in the request's transaction, so they commit
+    with the data or vanish with it; Redis learns the reply after the commit. A failed request
+    (an exception, or a reply of 400 or more) leaves no key behind, so the client can retry.
+    A reply carrying a secret (a new API key) passes `redact`: what is kept, and what a replay
+    shows, is the JSON reply with the secret removed, since the secret must be stored nowhere.
     """
     key = request.headers.get("idempotency-key")
     if not key:
         return await produce()
-    store: IdempotencyStore = request.app.state.idempotency
+    if len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(KEY_TOO_LONG)
+    table: Table = request.app.state.idempotency_table
+    if table is None:
+        raise RuntimeError("this service has no idempotency_keys table (create_service_app)")
     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    try:
-        decision = await store.begin(tenant_id, key, fingerprint)
-    except RedisError as error:
-        logger.warning("idempotency store unavailable, proceeding without it: %s", error)
-        return await produce()
-    if decision.outcome is IdempotencyOutcome.CONFLICT:
+    fast = _FastPath(request.app.state.idempotency, tenant_id, key, fingerprint)
+    decision = await fast.begin()
+    if decision is not None and decision.outcome is IdempotencyOutcome.CONFLICT:
         raise Conflict(KEY_REUSED)
-    if decision.outcome is IdempotencyOutcome.IN_PROGRESS:
+    if decision is not None and decision.outcome is IdempotencyOutcome.IN_PROGRESS:
         raise Conflict(KEY_IN_PROGRESS)
-    if decision.outcome is IdempotencyOutcome.DUPLICATE:
-        assert decision.stored is not None
-        return Response(
-            decision.stored.body,
-            status_code=decision.stored.status,
-            media_type=decision.stored.media_type,
-            headers={"Idempotent-Replayed": "true"},
-        )
-
-    async def release() -> None:
-        try:
-            await store.release(tenant_id, key, fingerprint)
-        except RedisError:
-            logger.warning("could not release idempotency key %s", key)
-
+    if decision is not None and decision.stored is not None:
+        return _replay(decision.stored)
     try:
+        recorded = await claim_key(session, table, tenant_id, key, fingerprint)
+        if recorded is not None:
+            if recorded.fingerprint != fingerprint:
+                raise Conflict(KEY_REUSED)
+            if recorded.stored is None:
+                raise Conflict(KEY_IN_PROGRESS)
+            await fast.complete(recorded.stored)
+            return _replay(recorded.stored)
         response = await produce()
     except BaseException:
-        await release()
+        await fast.release()
         raise
-    if redact is None:
-        stored = StoredResponse(
-            response.status_code, bytes(response.body), response.media_type or "application/json"
-        )
-    else:
-        redacted = orjson.dumps(redact(orjson.loads(bytes(response.body))))
-        stored = StoredResponse(response.status_code, redacted, "application/json")
-
-    async def store_reply() -> None:
-        try:
-            await store.complete(tenant_id, key, fingerprint, stored)
-        except RedisError:
-            logger.warning("could not store idempotent reply for key %s", key)
-
     if response.status_code >= 400:
-        await release()
-    else:
-        on_commit(session, store_reply)
-        on_rollback(session, release)
+        await forget_key(session, table, tenant_id, key)
+        await fast.release()
+        return response
+    stored = _stored_reply(response, redact)
+    await record_reply(session, table, tenant_id, key, stored)
+    on_commit(session, lambda: fast.complete(stored))
+    on_rollback(session, fast.release)
     return response

@@ -160,5 +160,32 @@ def drop_outbox_table(schema: str) -> None:
     op.drop_table("outbox", schema=schema)
 
 
+def create_idempotency_table(schema: str) -> None:
+    """Migration step of every service with idempotent routes (aos_common.idempotency)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("tenant_id", sa.String(64), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=True),
+        sa.Column("media_type", sa.String(255), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "key", name="pk_idempotency_keys"),
+        schema=schema,
+    )
+
+
+def drop_idempotency_table(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("idempotency_keys", schema=schema)
+
+
 if __name__ == "__main__":
     main()

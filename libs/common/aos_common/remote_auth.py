@@ -5,6 +5,7 @@ from __future__ import annotations
 from aos_common.auth import Credential, Principal
 from aos_common.errors import ServiceUnavailable
 from aos_common.http_client import PeerUnavailable, ServiceClient
+from aos_common.revocation import REVOCATIONS_PATH
 
 VERIFY_PATH = "/internal/v1/auth/verify"
 
@@ -31,3 +32,10 @@ class RemoteCredentialResolver:
                 "Credential verification failed; retry shortly", headers={"Retry-After": "1"}
             )
         return Principal.model_validate(response.json())
+
+    async def recently_revoked(self) -> set[str]:
+        """The keys revoked within a context's lifetime (aos_common.revocation); raises when the
+        tenants service does not answer them."""
+        response = await self._client.request(self._service, "GET", REVOCATIONS_PATH)
+        response.raise_for_status()
+        return set(response.json()["key_ids"])

@@ -43,6 +43,7 @@ class ServiceSettings(BaseSettings):
     guard_logs_url: str = "http://127.0.0.1:8005"
     credential_cache_seconds: float = Field(default=5.0, ge=0, le=5.0)
     outbox_interval_seconds: float = 1.0
+    revocation_refresh_seconds: float = Field(default=1.0, gt=0, le=4.0)
     telemetry_enabled: bool = True
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")

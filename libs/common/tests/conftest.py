@@ -20,6 +20,7 @@ from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
 from aos_common.settings import ServiceSettings
 from aos_common.testing import app_client, migrate
+from aos_tenants.models import idempotency_keys
 
 
 class Widget(BaseModel):
@@ -91,7 +92,9 @@ def settings(migrated_database_url: str, redis_url: str) -> ServiceSettings:
 
 @pytest.fixture(scope="session")
 def test_app(settings: ServiceSettings) -> FastAPI:
-    return create_service_app(settings, title="common test app", routers=[build_router()])
+    return create_service_app(
+        settings, title="common test app", routers=[build_router()], idempotency=idempotency_keys
+    )
 
 
 @pytest.fixture(scope="session")

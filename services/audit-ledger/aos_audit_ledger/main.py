@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from aos_audit_ledger import api, internal_api
-from aos_audit_ledger.models import outbox
+from aos_audit_ledger.models import idempotency_keys, outbox
 from aos_audit_ledger.settings import AuditLedgerSettings
 from aos_audit_ledger.signing import load_signer
 from aos_common.app import create_service_app
@@ -34,6 +34,7 @@ def create_app(
         title="AOS audit-ledger",
         routers=[api.router, internal_api.router],
         outbox=outbox,
+        idempotency=idempotency_keys,
         lifespan_hooks=[signing_key],
         transports=transports,
     )

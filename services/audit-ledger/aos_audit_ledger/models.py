@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aos_common.db import schema_metadata
+from aos_common.idempotency import idempotency_table
 from aos_common.outbox import outbox_table
 
 SCHEMA = "audit"
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
 
 
 outbox = outbox_table(Base.metadata)
+idempotency_keys = idempotency_table(Base.metadata)
 
 
 class Entry(Base):

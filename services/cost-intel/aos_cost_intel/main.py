@@ -14,7 +14,7 @@ from aos_cost_intel.budgets.api import internal_router as internal_budgets_route
 from aos_cost_intel.budgets.api import router as budgets_router
 from aos_cost_intel.features.api import router as features_router
 from aos_cost_intel.lifecycle import startup
-from aos_cost_intel.models import outbox
+from aos_cost_intel.models import idempotency_keys, outbox
 from aos_cost_intel.prices.api import router as prices_router
 from aos_cost_intel.records.api import internal_router as internal_records_router
 from aos_cost_intel.records.api import router as records_router
@@ -42,6 +42,7 @@ def create_app(
             internal_budgets_router,
         ],
         outbox=outbox,
+        idempotency=idempotency_keys,
         lifespan_hooks=[startup, scheduled_detector],
         transports=transports,
     )

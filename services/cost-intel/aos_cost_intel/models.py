@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Date, DateTime, Identity, Numeric, String, Te
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aos_common.db import schema_metadata
+from aos_common.idempotency import idempotency_table
 from aos_common.outbox import outbox_table
 
 SCHEMA = "cost_intel"
@@ -21,6 +22,7 @@ class Base(DeclarativeBase):
 
 
 outbox = outbox_table(Base.metadata)
+idempotency_keys = idempotency_table(Base.metadata)
 
 
 class FeatureTag(Base):

@@ -14,7 +14,7 @@ from aos_tenants.catalogue import load_catalogue
 from aos_tenants.credentials.api import router as credentials_router
 from aos_tenants.credentials.resolver import LocalCredentialResolver, create_lookup_engine
 from aos_tenants.credentials.usage_tracker import KeyUsageTracker
-from aos_tenants.models import outbox
+from aos_tenants.models import idempotency_keys, outbox
 from aos_tenants.runs.api import router as runs_router
 from aos_tenants.runs.budget import CostGuard
 from aos_tenants.settings import TenantsSettings
@@ -80,6 +80,7 @@ def create_app(
             credentials_router,
         ],
         outbox=outbox,
+        idempotency=idempotency_keys,
         resolver_factory=resolver_factory,
         lifespan_hooks=[load_worker_catalogue, flush_key_usage],
         transports=transports,

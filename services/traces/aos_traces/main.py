@@ -12,7 +12,7 @@ from aos_traces.errors import install_database_text_handler
 from aos_traces.evidence import api as evidence_api
 from aos_traces.internal import api as internal_api
 from aos_traces.mismatches import api as mismatches_api
-from aos_traces.models import outbox
+from aos_traces.models import idempotency_keys, outbox
 from aos_traces.otlp import api as otlp_api
 from aos_traces.replay import api as replay_api
 from aos_traces.settings import TracesSettings
@@ -44,6 +44,7 @@ def create_app(
         title="AOS traces",
         routers=routers(),
         outbox=outbox,
+        idempotency=idempotency_keys,
         transports=transports,
     )
     install_database_text_handler(app)

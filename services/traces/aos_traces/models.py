@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aos_common.db import schema_metadata
+from aos_common.idempotency import idempotency_table
 from aos_common.outbox import outbox_table
 
 SCHEMA = "traces"
@@ -35,6 +36,7 @@ class Base(DeclarativeBase):
 
 
 outbox = outbox_table(Base.metadata)
+idempotency_keys = idempotency_table(Base.metadata)
 
 
 class _TraceColumns:

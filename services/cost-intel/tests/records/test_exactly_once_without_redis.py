@@ -38,7 +38,8 @@ async def test_a_request_id_is_recorded_once_without_redis(
     headers = {**admin, "Idempotency-Key": "no-redis-key"}
     first = await redisless.post("/api/v1/cost/record", json=body, headers=headers)
     second = await redisless.post("/api/v1/cost/record", json=body, headers=headers)
-    assert (first.status_code, second.status_code) == (201, 200)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers["idempotent-replayed"] == "true"
     assert first.json()["data"]["id"] == second.json()["data"]["id"]
     summary = (await redisless.get("/api/v1/cost/summary", headers=admin)).json()
     assert summary["request_count"] == 1

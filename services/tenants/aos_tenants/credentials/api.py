@@ -24,7 +24,7 @@ from aos_common.auth import (
 from aos_common.envelope import json_response
 from aos_common.errors import Forbidden, Unauthorized
 from aos_tenants.credentials.resolver import LocalCredentialResolver
-from aos_tenants.credentials.schemas import UsageReceipt, UsageReport
+from aos_tenants.credentials.schemas import RecentRevocations, UsageReceipt, UsageReport
 from aos_tenants.credentials.usage_tracker import accept_report
 
 router = APIRouter(prefix="/internal/v1/auth", tags=["internal"])
@@ -94,6 +94,15 @@ async def forward(request: Request) -> Response:
         headers["X-AOS-Rate-Limit-Rpm"] = str(principal.rate_limit_rpm)
     response.headers.update(headers)
     return response
+
+
+@router.get("/revocations", response_model=RecentRevocations)
+async def revocations(request: Request, caller: InternalCallerDep) -> Response:
+    """Keys revoked or expired within a signed context's lifetime; every service asks each second
+    and refuses those keys' contexts (aos_common.revocation)."""
+    resolver: LocalCredentialResolver = request.app.state.credential_resolver
+    key_ids = await resolver.recently_revoked()
+    return json_response(RecentRevocations(key_ids=sorted(key_ids)))
 
 
 @router.post("/usage", response_model=UsageReceipt)

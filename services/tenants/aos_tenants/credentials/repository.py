@@ -31,6 +31,11 @@ _KEY_BY_HASH = select(
     ApiKey.rate_limit_rpm,
     ApiKey.expires_at,
 ).where(ApiKey.key_hash == bindparam("key_hash"))
+_RECENTLY_REVOKED = text(
+    "SELECT id FROM tenants.api_keys WHERE revoked_at >= now() - make_interval(secs => :window)"
+    " UNION SELECT id FROM tenants.api_keys"
+    " WHERE expires_at BETWEEN now() - make_interval(secs => :window) AND now()"
+)
 _TENANT_ID = select(Tenant.id).where(Tenant.id == bindparam("tenant_id"))
 
 Executor = AsyncConnection | AsyncSession
@@ -50,6 +55,12 @@ async def find_key_by_hash(executor: Executor, key_hash: str) -> StoredKey | Non
         rate_limit_rpm=row.rate_limit_rpm,
         expires_at=row.expires_at,
     )
+
+
+async def recently_revoked_key_ids(executor: Executor, window_seconds: float) -> set[str]:
+    """Keys revoked, or past their expiry, within the last `window_seconds` (two index scans)."""
+    rows = await executor.execute(_RECENTLY_REVOKED, {"window": window_seconds})
+    return {row.id for row in rows}
 
 
 async def tenant_exists(executor: Executor, tenant_id: str) -> bool:

@@ -18,7 +18,12 @@ from aos_common.auth import Credential, Principal
 from aos_common.db import asyncpg_url
 from aos_common.envelope import utc_now
 from aos_common.errors import ServiceUnavailable
-from aos_tenants.credentials.repository import find_key_by_hash, tenant_exists
+from aos_common.revocation import REVOCATION_WINDOW_SECONDS
+from aos_tenants.credentials.repository import (
+    find_key_by_hash,
+    recently_revoked_key_ids,
+    tenant_exists,
+)
 from aos_tenants.credentials.usage_tracker import KeyUsageTracker
 from aos_tenants.keys import API_KEY_PREFIX, hash_api_key
 from aos_tenants.tokens import ConsoleTokenVerifier, InvalidConsoleToken
@@ -100,6 +105,12 @@ class LocalCredentialResolver:
             permissions=stored.permissions,
             key_id=stored.id,
             rate_limit_rpm=stored.rate_limit_rpm,
+        )
+
+    async def recently_revoked(self) -> set[str]:
+        """Keys whose signed contexts may still be alive although the key no longer works."""
+        return await self._query(
+            lambda connection: recently_revoked_key_ids(connection, REVOCATION_WINDOW_SECONDS)
         )
 
     async def resolve_token(self, token: str) -> Principal | None:

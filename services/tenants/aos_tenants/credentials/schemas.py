@@ -25,3 +25,9 @@ class UsageReport(BaseModel):
 class UsageReceipt(BaseModel):
     batch_id: str
     recorded: bool = Field(description="False when this batch id had already been recorded")
+
+
+class RecentRevocations(BaseModel):
+    key_ids: list[str] = Field(
+        description="Keys revoked or expired within a signed context's lifetime (70 s)"
+    )
