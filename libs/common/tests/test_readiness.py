@@ -51,6 +51,15 @@ async def ready(client: httpx.AsyncClient) -> httpx.Response:
     return await asyncio.wait_for(client.get("/readyz"), timeout=HANG_GUARD_SECONDS)
 
 
+async def becomes_ready(client: httpx.AsyncClient, attempts: int = 40) -> bool:
+    """A fresh connection may miss one 0.8 s budget on a loaded machine; it must not miss all."""
+    for _ in range(attempts):
+        if (await ready(client)).status_code == 200:
+            return True
+        await asyncio.sleep(0.25)
+    return False
+
+
 @pytest.mark.parametrize("spec", SERVICES, ids=[spec.name for spec in SERVICES])
 async def test_readyz_says_not_ready_at_once_when_the_database_is_frozen(
     spec: ServiceSpec,
@@ -63,7 +72,7 @@ async def test_readyz_says_not_ready_at_once_when_the_database_is_frozen(
     url = via_proxy.render_as_string(hide_password=False)
     app = service_app(spec.package, url, redis_url, monkeypatch)
     async with app_client(app) as client:
-        assert (await ready(client)).status_code == 200
+        assert await becomes_ready(client)
         proxy.freeze()
         for _ in range(3):
             frozen = await ready(client)
@@ -72,4 +81,4 @@ async def test_readyz_says_not_ready_at_once_when_the_database_is_frozen(
             assert frozen.json()["detail"] == "Not ready: database unavailable"
             assert frozen.json()["checks"]["redis"] == "ok"
         proxy.thaw()
-        assert (await ready(client)).status_code == 200
+        assert await becomes_ready(client)
