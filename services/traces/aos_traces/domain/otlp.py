@@ -19,10 +19,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from aos_traces.domain import semconv
+from aos_traces.domain.redaction import redact
+
 STATUS_ERROR = 2
-LLM_OPERATIONS = frozenset(
-    {"chat", "text_completion", "generate_content", "completion", "embeddings"}
-)
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
@@ -48,8 +48,8 @@ class Span:
     resource: dict[str, Any]
 
     @property
-    def is_gen_ai(self) -> bool:
-        return any(key.startswith("gen_ai.") for key in self.attributes)
+    def is_step(self) -> bool:
+        return semconv.is_step(self.attributes)
 
 
 @dataclass(slots=True)
@@ -66,7 +66,7 @@ class SpanGroup:
     @property
     def step_spans(self) -> list[Span]:
         """The spans that become steps, in step order (start time, then span id)."""
-        return sorted((span for span in self.spans if span.is_gen_ai), key=step_order)
+        return sorted((span for span in self.spans if span.is_step), key=step_order)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -255,81 +255,10 @@ def group_spans(spans: Iterable[Span]) -> list[SpanGroup]:
     return list(groups.values())
 
 
-# --- mapping --------------------------------------------------------------------------------------
+# --- mapping (the attribute table itself is domain/semconv.py) -----------------------------------
 
-
-def _first(attributes: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        value = attributes.get(name)
-        if value is not None:
-            return value
-    return None
-
-
-def _tokens(attributes: Mapping[str, Any], *names: str) -> int:
-    value = _first(attributes, *names)
-    try:
-        return max(int(value), 0) if value is not None and not isinstance(value, bool) else 0
-    except (TypeError, ValueError):
-        return 0
-
-
-@dataclass(slots=True)
-class LlmUsage:
-    """What one gen_ai span tells about model usage, in cost-intel's vocabulary."""
-
-    model: str | None
-    provider: str | None
-    operation: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_read_input_tokens: int
-    cache_creation_input_tokens: int
-    reasoning_output_tokens: int
-    cost_cents: float | None
-
-    @property
-    def is_llm_call(self) -> bool:
-        """A model call worth a cost record: a model and an LLM operation (or no operation but
-        token counts). Agent and tool spans carry aggregate or no usage and are not billed."""
-        if not self.model:
-            return False
-        if self.operation is None:
-            return self.input_tokens + self.output_tokens > 0
-        return self.operation in LLM_OPERATIONS
-
-
-def usage_of(span: Span) -> LlmUsage:
-    attributes = span.attributes
-    cost = _first(attributes, "aos.cost_cents", "gen_ai.usage.cost_cents")
-    cost_cents = None
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
-        cost_cents = float(cost)
-    return LlmUsage(
-        model=_first(attributes, "gen_ai.response.model", "gen_ai.request.model"),
-        provider=_first(attributes, "gen_ai.provider.name", "gen_ai.system"),
-        operation=_first(attributes, "gen_ai.operation.name"),
-        input_tokens=_tokens(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-        output_tokens=_tokens(
-            attributes, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"
-        ),
-        cache_read_input_tokens=_tokens(
-            attributes,
-            "gen_ai.usage.cache_read.input_tokens",
-            "gen_ai.usage.cache_read_input_tokens",
-        ),
-        cache_creation_input_tokens=_tokens(
-            attributes,
-            "gen_ai.usage.cache_creation.input_tokens",
-            "gen_ai.usage.cache_creation_input_tokens",
-        ),
-        reasoning_output_tokens=_tokens(
-            attributes,
-            "gen_ai.usage.reasoning.output_tokens",
-            "gen_ai.usage.reasoning_tokens",
-        ),
-        cost_cents=cost_cents,
-    )
+CONTENT_LIMIT = 16_384
+TRUNCATED = "…[truncated by AOS: {dropped} of {total} characters dropped]"
 
 
 def clean_text(value: Any, limit: int) -> str:
@@ -337,30 +266,69 @@ def clean_text(value: Any, limit: int) -> str:
     return str(value).replace("\x00", "\ufffd")[:limit]
 
 
+def bounded_content(value: Any, limit: int = CONTENT_LIMIT) -> Any:
+    """Message content as stored: JSON text parsed (so redaction sees its keys), redacted like
+    step params, and cut to `limit` characters of JSON with a visible marker."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    value = redact(value)
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    if len(text) <= limit:
+        return value
+    return text[:limit] + TRUNCATED.format(dropped=len(text) - limit, total=len(text))
+
+
+def read(span: Span) -> semconv.GenAiSpan:
+    return semconv.read_span(span.attributes, span.resource)
+
+
 def span_to_step(
-    span: Span, step_index: int, idempotency_key: str, usage: LlmUsage | None = None
+    span: Span, step_index: int, idempotency_key: str, usage: semconv.GenAiSpan | None = None
 ) -> dict[str, Any]:
-    """A gen_ai span as a raw step (the same shape a client posts; normalised afterwards)."""
-    usage = usage or usage_of(span)
+    """A step span as a raw step (the same shape a client posts; normalised afterwards). Params
+    and outcome use the GenAI names whatever convention the span was written in."""
+    usage = usage or read(span)
     attributes = span.attributes
-    params: dict[str, Any] = {
-        key: value
-        for key, value in attributes.items()
-        if key.startswith("gen_ai.request.") or key in ("gen_ai.operation.name", "gen_ai.system")
-    }
-    if usage.provider is not None:
-        params["gen_ai.provider.name"] = usage.provider
-    outcome_data: dict[str, Any] = {
-        key: value
-        for key, value in attributes.items()
-        if key.startswith(("gen_ai.response.", "gen_ai.usage."))
-    }
+    tokens = usage.tokens
+    params: dict[str, Any] = semconv.request_params(attributes)
+    for key, value in (
+        ("gen_ai.operation.name", usage.operation),
+        ("gen_ai.provider.name", usage.provider),
+        ("gen_ai.request.model", usage.request_model),
+        ("gen_ai.tool.name", usage.tool_name),
+    ):
+        if value is not None:
+            params[key] = value
+    prompt = semconv.content(attributes, semconv.INPUT_CONTENT, semconv.INPUT_INDEXED)
+    if prompt is not None:
+        params["gen_ai.input.messages"] = bounded_content(prompt)
+    outcome_data: dict[str, Any] = semconv.response_fields(attributes)
+    if usage.model is not None:
+        outcome_data["gen_ai.response.model"] = usage.model
+    if tokens.input or tokens.output:
+        outcome_data.update(
+            {
+                "gen_ai.usage.input_tokens": tokens.input,
+                "gen_ai.usage.output_tokens": tokens.output,
+                "gen_ai.usage.cache_read.input_tokens": tokens.cache_read,
+                "gen_ai.usage.cache_creation.input_tokens": tokens.cache_creation,
+                "gen_ai.usage.reasoning.output_tokens": tokens.reasoning,
+            }
+        )
+    completion = semconv.content(attributes, semconv.OUTPUT_CONTENT, semconv.OUTPUT_INDEXED)
+    if completion is not None:
+        outcome_data["gen_ai.output.messages"] = bounded_content(completion)
     failed = span.status_code == STATUS_ERROR
     error_type = attributes.get("error.type")
+    operation = usage.operation
+    skill_name = span.name or usage.tool_name or usage.name or operation or "gen_ai"
     return {
         "step_index": step_index,
-        "skill_id": clean_text(f"gen_ai.{usage.operation}" if usage.operation else "gen_ai", 256),
-        "skill_name": clean_text(span.name or usage.operation or "gen_ai", 256),
+        "skill_id": clean_text(f"gen_ai.{operation}" if operation else "gen_ai", 256),
+        "skill_name": clean_text(skill_name, 256),
         "params": params,
         "status": "failure" if failed else "success",
         "outcome_category": "failure" if failed else "success",
@@ -378,7 +346,7 @@ def span_to_step(
 
 def cost_record(
     span: Span,
-    usage: LlmUsage,
+    usage: semconv.GenAiSpan,
     *,
     tenant_id: str,
     request_id: str,
@@ -386,13 +354,12 @@ def cost_record(
     skill_id: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The cost-intel record for one LLM step. OTel counts cached tokens inside input tokens and
-    reasoning tokens inside output tokens; cost-intel prices each type separately, so they are
-    taken out. `occurred_at` is the span's end when cost-intel would accept it (not ahead of
-    now, at most 400 days back); otherwise cost-intel stamps the delivery time."""
-    uncached = (
-        usage.input_tokens - usage.cache_read_input_tokens - usage.cache_creation_input_tokens
-    )
+    """The cost-intel record for one LLM step. The conventions count cached tokens inside input
+    tokens and reasoning tokens inside output tokens; cost-intel prices each type at its own
+    price, so each token is sent under exactly one type. `occurred_at` is the span's end when
+    cost-intel would accept it (not ahead of now, at most 400 days back); otherwise cost-intel
+    stamps the delivery time."""
+    tokens = usage.tokens
     ended = from_unix_nano(span.end_ns)
     age = (now or datetime.now(UTC)) - ended
     record: dict[str, Any] = {
@@ -401,18 +368,16 @@ def cost_record(
         "workflow_id": run_id,
         "skill_id": skill_id,
         "model": usage.model,
-        "input_tokens": max(uncached, 0),
-        "output_tokens": max(usage.output_tokens - usage.reasoning_output_tokens, 0),
-        "cache_read_input_tokens": usage.cache_read_input_tokens,
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-        "reasoning_output_tokens": usage.reasoning_output_tokens,
+        "input_tokens": tokens.uncached_input,
+        "output_tokens": tokens.visible_output,
+        "cache_read_input_tokens": tokens.cache_read,
+        "cache_creation_input_tokens": tokens.cache_creation,
+        "reasoning_output_tokens": tokens.reasoning,
     }
-    user = _first(span.attributes, "enduser.id", "user.id", "aos.user_id")
-    if isinstance(user, str):
-        record["user_id"] = user
-    feature = _first(span.attributes, "aos.feature_tag")
-    if isinstance(feature, str):
-        record["feature_tag"] = feature
+    if usage.user_id is not None:
+        record["user_id"] = clean_text(usage.user_id, 128)
+    if usage.feature is not None:
+        record["feature_tag"] = clean_text(usage.feature, 128)
     if usage.cost_cents is not None:
         record["cost_cents"] = usage.cost_cents
     if timedelta(0) <= age <= timedelta(days=399):

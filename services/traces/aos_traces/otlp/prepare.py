@@ -8,24 +8,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aos_traces.domain import semconv
 from aos_traces.domain.hashing import chain_root
 from aos_traces.domain.otlp import (
     STATUS_ERROR,
-    LlmUsage,
     Span,
     SpanGroup,
     clean_text,
     cost_record,
     from_unix_nano,
+    read,
     span_to_step,
-    usage_of,
 )
 from aos_traces.domain.steps import Step, normalize_step
 from aos_traces.domain.trace import Trace, normalize_trace
 
 COST_PATH = "/internal/v1/cost/records"
 OutboxMessage = tuple[str, str, str, dict[str, Any]]
-MappedStep = tuple[Step, Span, LlmUsage]
+MappedStep = tuple[Step, Span, semconv.GenAiSpan]
 
 
 def aos_trace_id(otlp_trace_id: str) -> str:
@@ -67,7 +67,7 @@ def completion(
 
 def map_step(span: Span, trace_id: str, step_index: int, started_at: datetime) -> MappedStep:
     key = f"{trace_id}:{span.span_id}"
-    usage = usage_of(span)
+    usage = read(span)
     step = normalize_step(span_to_step(span, step_index, key, usage), step_index, started_at)
     step.span_id = span.span_id
     return step, span, usage
@@ -86,9 +86,8 @@ def new_trace(
         {
             "trace_id": trace_id,
             "run_id": group_attribute(group, "aos.run_id") or group.otlp_trace_id,
-            "agent_id": group_attribute(
-                group, "gen_ai.agent.name", "gen_ai.agent.id", "service.name"
-            ),
+            "agent_id": group_attribute(group, *semconv.AGENT, "service.name"),
+            "correlation_id": group_attribute(group, *semconv.CONVERSATION),
             "started_at": started_at.isoformat(),
             "completed_at": None if completed_at is None else completed_at.isoformat(),
             "status": status,

@@ -15,8 +15,8 @@ from aos_traces.domain.otlp import (
     decode_protobuf,
     decompress,
     group_spans,
+    read,
     span_to_step,
-    usage_of,
 )
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -67,7 +67,7 @@ def test_protobuf_spans_decode_with_attributes_and_ids() -> None:
     assert (span.trace_id, span.span_id, span.parent_span_id) == (TRACE, "b7ad6b7169203331", "")
     assert span.attributes["gen_ai.usage.input_tokens"] == 10
     assert span.resource == {"service.name": "agent"}
-    assert span.is_gen_ai
+    assert span.is_step
 
 
 def test_error_status_becomes_a_failed_step() -> None:
@@ -119,8 +119,8 @@ def test_json_body_uses_hex_ids_and_string_ints() -> None:
     (span,) = decode_json(body)
     assert span.end_ns - span.start_ns == 1_000_000_000
     assert span.status_code == 2
-    usage = usage_of(span)
-    assert (usage.provider, usage.input_tokens, usage.output_tokens) == ("openai", 7, 3)
+    usage = read(span)
+    assert (usage.provider, usage.tokens.input, usage.tokens.output) == ("openai", 7, 3)
 
 
 def test_current_semconv_names_are_read() -> None:
@@ -142,7 +142,7 @@ def test_current_semconv_names_are_read() -> None:
             ]
         )
     )
-    usage = usage_of(span)
+    usage = read(span)
     assert (usage.provider, usage.model, usage.is_llm_call) == ("anthropic", "claude-x-2025", True)
     record = cost_record(span, usage, tenant_id="t", request_id="r", run_id="run", skill_id="s")
     assert (record["input_tokens"], record["cache_read_input_tokens"], record["output_tokens"]) == (
@@ -164,8 +164,8 @@ def test_tool_spans_are_steps_but_not_llm_calls() -> None:
             ]
         )
     )
-    assert span.is_gen_ai
-    assert usage_of(span).is_llm_call is False
+    assert span.is_step
+    assert read(span).is_llm_call is False
 
 
 def test_spans_group_by_trace_id_and_find_the_root() -> None:
@@ -202,7 +202,13 @@ def test_step_carries_timing_and_request_params() -> None:
     step = span_to_step(span, 3, "trace_x:b7ad6b7169203331")
     assert step["duration_ms"] == 250.0
     assert step["params"]["gen_ai.request.temperature"] == 0.5
-    assert step["outcome_data"] == {"gen_ai.usage.output_tokens": 4}
+    assert step["outcome_data"] == {
+        "gen_ai.usage.input_tokens": 0,
+        "gen_ai.usage.output_tokens": 4,
+        "gen_ai.usage.cache_read.input_tokens": 0,
+        "gen_ai.usage.cache_creation.input_tokens": 0,
+        "gen_ai.usage.reasoning.output_tokens": 0,
+    }
     assert (step["skill_id"], step["step_index"], step["source"]) == ("gen_ai.chat", 3, "external")
 
 
