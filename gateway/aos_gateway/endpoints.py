@@ -11,7 +11,6 @@ from starlette.responses import FileResponse, Response
 
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
-from aos_gateway.middlewares.breaker import STANDBY
 from aos_gateway.reload import RuntimeHolder
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +78,7 @@ async def metrics(request: Request) -> Response:
         for router_runtime in holder.current.routers:
             for middleware, breaker in router_runtime.breakers.items():
                 gauges.breaker_open.labels(router_runtime.name, middleware).set(
-                    0 if breaker.state == STANDBY else 1
+                    breaker.open_count()
                 )
     return request.app.state.metrics.render()
 

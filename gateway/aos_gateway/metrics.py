@@ -43,7 +43,7 @@ class GatewayMetrics:
         )
         self.breaker_open = Gauge(
             "aos_gateway_circuit_open",
-            "1 while a router's circuit breaker is tripped or recovering",
+            "Tenants whose circuit on a router is tripped or recovering",
             ["router", "middleware"],
             registry=registry,
         )

@@ -1,8 +1,9 @@
 """Traefik's circuit breaker: a rolling window of outcomes, an expression checked every
 `checkPeriod`, and the standby -> tripped -> recovering -> standby cycle.
 
-Tripped: every request gets `responseCode` (503 by default, "Upstream <service> unavailable" with a
-Retry-After of the fallback time left). Recovering: traffic is let through in a share that grows
+One circuit per tenant (see CircuitBreakerMiddleware). Tripped: every request of that tenant gets
+`responseCode` (503 by default, "Upstream <service> unavailable" with a Retry-After of the fallback
+time left). Recovering: traffic is let through in a share that grows
 linearly over `recoveryDuration`; if the expression fires again the breaker trips again.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from aos_gateway.proxy.types import Handler, ProxyRequest, ProxyResponse, proble
 
 WINDOW_SECONDS = 10.0
 STANDBY, TRIPPED, RECOVERING = "standby", "tripped", "recovering"
+MAX_CIRCUITS = 10_000
 
 
 @dataclass(slots=True)
@@ -91,57 +93,106 @@ class BreakerStats:
         return latencies[index]
 
 
+@dataclass
+class Circuit:
+    """One tenant's breaker on one router: its window of outcomes and where it is in the cycle."""
+
+    stats: BreakerStats
+    state: str
+    state_since: float
+    last_check: float = 0.0
+
+
+def circuit_key(request: ProxyRequest) -> str:
+    """Whose outcomes a request counts among: its tenant, or for an unauthenticated route its
+    client address (forward-auth's tenant header is set by the gateway; a client's is dropped)."""
+    principal = request.principal
+    if principal is not None and principal.tenant_id:
+        return principal.tenant_id
+    return request.headers.get("x-aos-tenant-id") or request.client_ip
+
+
 class CircuitBreakerMiddleware:
+    """A breaker per router and per tenant.
+
+    Why per tenant: a breaker shared by everyone lets one tenant open it for all, by sending
+    requests the upstream answers with errors (issue 13: twenty `?agent_id=%00` to guard-logs
+    gave every tenant 503 for ~14 s). A tenant's circuit sees only that tenant's outcomes, so it
+    trips on what that tenant observes; a real outage trips every tenant's circuit within the
+    few requests each sends. Which outcomes count is the expression's (the shipped document
+    counts network errors and 502/503/504, never a 500).
+    """
+
     def __init__(
         self,
         spec: CircuitBreaker,
         predicate: Predicate,
         service: str,
         clock: Callable[[], float] = time.monotonic,
+        max_circuits: int = MAX_CIRCUITS,
     ) -> None:
         self.spec = spec
         self.predicate = predicate
         self.service = service
         self.clock = clock
-        self.stats = BreakerStats(clock=clock)
-        self.state = STANDBY
-        self.state_since = clock()
-        self._last_check = 0.0
+        self.max_circuits = max_circuits
+        self.circuits: OrderedDict[str, Circuit] = OrderedDict()
         self._check_period = spec.check_period_seconds  # parsed once, not per request
 
-    def _set(self, state: str) -> None:
-        self.state = state
-        self.state_since = self.clock()
+    def circuit(self, key: str) -> Circuit:
+        """The circuit of `key`, created closed; the least recently used are forgotten past
+        `max_circuits` (a forgotten circuit starts closed again: memory stays bounded)."""
+        circuit = self.circuits.get(key)
+        if circuit is None:
+            circuit = Circuit(BreakerStats(clock=self.clock), STANDBY, self.clock())
+            self.circuits[key] = circuit
+            if len(self.circuits) > self.max_circuits:
+                self.circuits.popitem(last=False)
+        else:
+            self.circuits.move_to_end(key)
+        return circuit
+
+    def open_count(self) -> int:
+        """How many circuits are tripped or recovering (the /metrics gauge)."""
+        for circuit in self.circuits.values():
+            self._advance(circuit)
+        return sum(1 for circuit in self.circuits.values() if circuit.state != STANDBY)
+
+    def _set(self, circuit: Circuit, state: str) -> None:
+        circuit.state = state
+        circuit.state_since = self.clock()
         if state in (TRIPPED, RECOVERING):
-            self.stats.reset()
+            circuit.stats.reset()
 
-    def _advance(self) -> None:
+    def _advance(self, circuit: Circuit) -> None:
         now = self.clock()
-        if self.state == TRIPPED and now - self.state_since >= self.spec.fallback_seconds:
-            self._set(RECOVERING)
-        elif self.state == RECOVERING and now - self.state_since >= self.spec.recovery_seconds:
-            self._set(STANDBY)
+        if circuit.state == TRIPPED and now - circuit.state_since >= self.spec.fallback_seconds:
+            self._set(circuit, RECOVERING)
+        elif (
+            circuit.state == RECOVERING and now - circuit.state_since >= self.spec.recovery_seconds
+        ):
+            self._set(circuit, STANDBY)
 
-    def _admit(self) -> bool:
-        if self.state == STANDBY:
+    def _admit(self, circuit: Circuit) -> bool:
+        if circuit.state == STANDBY:
             return True
-        if self.state == TRIPPED:
+        if circuit.state == TRIPPED:
             return False
         recovery = max(self.spec.recovery_seconds, 1e-6)
-        share = (self.clock() - self.state_since) / recovery
+        share = (self.clock() - circuit.state_since) / recovery
         return random.random() < max(share, 0.05)
 
-    def _check(self) -> None:
+    def _check(self, circuit: Circuit) -> None:
         now = self.clock()
-        if now - self._last_check < self._check_period:
+        if now - circuit.last_check < self._check_period:
             return
-        self._last_check = now
-        if self.state in (STANDBY, RECOVERING) and self.predicate(self.stats):
-            self._set(TRIPPED)
+        circuit.last_check = now
+        if circuit.state in (STANDBY, RECOVERING) and self.predicate(circuit.stats):
+            self._set(circuit, TRIPPED)
 
-    def _rejection(self, request: ProxyRequest) -> ProxyResponse:
-        remaining = self.spec.fallback_seconds - (self.clock() - self.state_since)
-        if self.state == RECOVERING:
+    def _rejection(self, request: ProxyRequest, circuit: Circuit) -> ProxyResponse:
+        remaining = self.spec.fallback_seconds - (self.clock() - circuit.state_since)
+        if circuit.state == RECOVERING:
             remaining = 1.0
         response = problem(
             request,
@@ -153,13 +204,13 @@ class CircuitBreakerMiddleware:
         return response
 
     async def __call__(self, request: ProxyRequest, call_next: Handler) -> ProxyResponse:
-        self._advance()
-        if not self._admit():
-            return self._rejection(request)
+        circuit = self.circuit(circuit_key(request))
+        self._advance(circuit)
+        if not self._admit(circuit):
+            return self._rejection(request, circuit)
         started = time.perf_counter()
         response = await call_next(request)
         latency_ms = (time.perf_counter() - started) * 1000
-        network_error = response.upstream_error is not None
-        self.stats.record(response.status, network_error, latency_ms)
-        self._check()
+        circuit.stats.record(response.status, response.upstream_error is not None, latency_ms)
+        self._check(circuit)
         return response

@@ -80,7 +80,7 @@ class Process:
         )
         return self
 
-    def wait_ready(self, path: str = "/healthz", timeout: float = 30.0) -> None:
+    def wait_ready(self, path: str = "/healthz", timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen is not None and self.popen.poll() is not None:
@@ -146,7 +146,7 @@ class Standins(Process):
     def url_of(self, name: str) -> str:
         return f"http://127.0.0.1:{self.names[name]}"
 
-    def wait_ready(self, path: str = "/healthz", timeout: float = 30.0) -> None:
+    def wait_ready(self, path: str = "/healthz", timeout: float = 120.0) -> None:
         for port in self.names.values():
             self.port = port
             super().wait_ready(path, timeout)

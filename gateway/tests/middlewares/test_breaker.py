@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from aos_gateway.cb_expression import parse_expression
+from gateway_testing.stacks import DYNAMIC_YML
+
+from aos_common.auth import Principal
+from aos_gateway.cb_expression import Predicate, parse_expression
+from aos_gateway.config import load_config
 from aos_gateway.config.models import CircuitBreaker
 from aos_gateway.middlewares.breaker import (
     RECOVERING,
@@ -22,11 +26,11 @@ class Clock:
         return self.now
 
 
-def _request() -> ProxyRequest:
+def _request(tenant: str = "tnt_a") -> ProxyRequest:
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b""}
 
-    return ProxyRequest(
+    request = ProxyRequest(
         "GET",
         "/x",
         b"",
@@ -37,16 +41,22 @@ def _request() -> ProxyRequest:
         "127.0.0.1",
         "req-test",
     )
+    request.principal = Principal(
+        tenant_id=tenant, principal_id="key", principal_type="api_key", roles=["developer"]
+    )
+    return request
 
 
-def _breaker(clock: Clock) -> CircuitBreakerMiddleware:
+def _breaker(clock: Clock, max_circuits: int = 100) -> CircuitBreakerMiddleware:
     spec = CircuitBreaker(
         expression="ResponseCodeRatio(500, 600, 0, 600) > 0.5",
         checkPeriod="0s",
         fallbackDuration="10s",
         recoveryDuration="10s",
     )
-    return CircuitBreakerMiddleware(spec, parse_expression(spec.expression), "svc", clock=clock)
+    return CircuitBreakerMiddleware(
+        spec, parse_expression(spec.expression), "svc", clock=clock, max_circuits=max_circuits
+    )
 
 
 async def test_breaker_trips_when_the_expression_holds_and_rejects_with_503() -> None:
@@ -58,7 +68,7 @@ async def test_breaker_trips_when_the_expression_holds_and_rejects_with_503() ->
 
     for _ in range(3):
         await breaker(_request(), failing)
-    assert breaker.state == TRIPPED
+    assert breaker.circuit("tnt_a").state == TRIPPED
     rejected = await breaker(_request(), failing)
     assert rejected.status == 503
     assert rejected.headers.get("retry-after") == "10"
@@ -75,13 +85,13 @@ async def test_breaker_recovers_then_closes_after_the_recovery_duration() -> Non
         return ProxyResponse(200, Headers())
 
     await breaker(_request(), failing)
-    assert breaker.state == TRIPPED
+    assert breaker.circuit("tnt_a").state == TRIPPED
     clock.now += 10
     await breaker(_request(), healthy)
-    assert breaker.state == RECOVERING
+    assert breaker.circuit("tnt_a").state == RECOVERING
     clock.now += 10
     response = await breaker(_request(), healthy)
-    assert breaker.state == STANDBY and response.status == 200
+    assert breaker.circuit("tnt_a").state == STANDBY and response.status == 200
 
 
 async def test_breaker_trips_again_when_failing_while_recovering() -> None:
@@ -95,9 +105,37 @@ async def test_breaker_trips_again_when_failing_while_recovering() -> None:
     clock.now += 10
     for _ in range(200):
         await breaker(_request(), failing)
-        if breaker.state == TRIPPED:
+        if breaker.circuit("tnt_a").state == TRIPPED:
             break
-    assert breaker.state == TRIPPED
+    assert breaker.circuit("tnt_a").state == TRIPPED
+
+
+async def test_one_tenants_failures_leave_another_tenants_circuit_closed() -> None:
+    clock = Clock()
+    breaker = _breaker(clock)
+
+    async def answer(request: ProxyRequest) -> ProxyResponse:
+        failing = request.principal is not None and request.principal.tenant_id == "tnt_b"
+        return ProxyResponse(502 if failing else 200, Headers())
+
+    for _ in range(20):
+        await breaker(_request("tnt_b"), answer)
+    assert breaker.circuit("tnt_b").state == TRIPPED
+    assert (await breaker(_request("tnt_b"), answer)).status == 503
+    assert (await breaker(_request("tnt_a"), answer)).status == 200
+    assert breaker.circuit("tnt_a").state == STANDBY
+    assert breaker.open_count() == 1
+
+
+async def test_circuits_are_bounded_forgetting_the_least_recently_used() -> None:
+    breaker = _breaker(Clock(), max_circuits=3)
+
+    async def healthy(_: ProxyRequest) -> ProxyResponse:
+        return ProxyResponse(200, Headers())
+
+    for tenant in ("t1", "t2", "t3", "t1", "t4"):
+        await breaker(_request(tenant), healthy)
+    assert list(breaker.circuits) == ["t3", "t1", "t4"]
 
 
 def test_stats_window_forgets_outcomes_older_than_ten_seconds() -> None:
@@ -117,3 +155,26 @@ def test_latency_quantile_reads_the_window() -> None:
         stats.record(200, False, float(latency))
     assert stats.latency_at_quantile_ms(50) == 3
     assert stats.latency_at_quantile_ms(99) == 100
+
+
+def _shipped_predicate() -> Predicate:
+    return load_config(DYNAMIC_YML).breaker_predicates["circuit-breaker"]
+
+
+def test_shipped_breaker_expression_ignores_500_answers() -> None:
+    stats = BreakerStats(clock=Clock())
+    for _ in range(20):
+        stats.record(500, False, 1.0)
+    assert not _shipped_predicate()(stats)
+
+
+def test_shipped_breaker_expression_counts_502_to_504_and_network_errors() -> None:
+    predicate = _shipped_predicate()
+    for status in (502, 503, 504):
+        stats = BreakerStats(clock=Clock())
+        for _ in range(3):
+            stats.record(status, False, 1.0)
+        assert predicate(stats), status
+    stats = BreakerStats(clock=Clock())
+    stats.record(0, True, 1.0)
+    assert predicate(stats)

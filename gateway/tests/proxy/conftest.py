@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from gateway_testing.processes import Process, gateway, standin, standins
+from gateway_testing.real import Real, real_platform
 from gateway_testing.stacks import DYNAMIC_YML, LAB_DOCUMENT, SECRET, SERVICES, Stack
 
 
@@ -69,3 +70,11 @@ def lab(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     finally:
         for process in everything:
             process.stop()
+
+
+@pytest.fixture(scope="session")
+def real(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Real]:
+    with real_platform(database_url, redis_url, tmp_path_factory.mktemp("real")) as stack:
+        yield stack

@@ -6,94 +6,16 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from gateway_testing.processes import DYNAMIC_YML, Process, clean_env, free_port, gateway
-from gateway_testing.stacks import SECRET
-
-from aos_common.testing import migrate
-
-OPERATOR_KEY = "aos_op_" + "g" * 40
-PACKAGES = {
-    "tenants": "aos_tenants",
-    "traces": "aos_traces",
-    "cost-intel": "aos_cost_intel",
-    "audit-ledger": "aos_audit_ledger",
-    "guard-logs": "aos_guard_logs",
-}
-
-
-@dataclass
-class Real:
-    gateway: Process
-    tenants: Process
-    traces: Process
-
-    @property
-    def url(self) -> str:
-        return self.gateway.url
-
-
-def _service(app: str, env: dict[str, str], log: Any) -> Process:
-    return Process(app, free_port(), clean_env(env), factory=True, log=log)
-
-
-@pytest.fixture(scope="module")
-def real(
-    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Real]:
-    for package in PACKAGES.values():
-        migrate(package, database_url)
-    logs = tmp_path_factory.mktemp("real")
-    common = {
-        "AOS_ENVIRONMENT": "test",
-        "AOS_DATABASE_URL": database_url,
-        "AOS_REDIS_URL": redis_url,
-        "AOS_INTERNAL_SECRET": SECRET,
-        "AOS_OPERATOR_KEY": OPERATOR_KEY,
-        "AOS_TELEMETRY_ENABLED": "false",
-        "AOS_DATA_DIR": str(logs / "data"),
-    }
-    services = {
-        name: _service(f"{package}.main:create_app", common, logs / f"{name}.log")
-        for name, package in PACKAGES.items()
-    }
-    urls = {f"AOS_{name.upper().replace('-', '_')}_URL": s.url for name, s in services.items()}
-    for service in services.values():
-        service.env.update(urls)
-    proxy = gateway(
-        DYNAMIC_YML,
-        logs,
-        {**common, **urls, "AOS_GATEWAY_REDIS_PREFIX": f"aos:gwtest:{secrets.token_hex(4)}"},
-        name="real-gateway",
-    )
-    processes = [*services.values(), proxy]
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready(timeout=60)
-        proxy.wait_ready("/readyz", timeout=30)
-        yield Real(proxy, services["tenants"], services["traces"])
-    finally:
-        for process in processes:
-            process.stop()
+from gateway_testing.real import OPERATOR_KEY, PACKAGES, Real, new_tenant
 
 
 @pytest.fixture(scope="module")
 def tenant(real: Real) -> dict[str, Any]:
-    response = httpx.post(
-        real.url + "/api/v1/tenants",
-        json={"name": f"Gateway {secrets.token_hex(3)}"},
-        headers={"X-AOS-Key": OPERATOR_KEY},
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return new_tenant(real)
 
 
 def _key(real: Real, tenant: dict[str, Any], **body: Any) -> dict[str, Any]:
