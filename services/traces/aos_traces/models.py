@@ -68,7 +68,7 @@ class _TraceColumns:
     total_duration_ms: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # OTLP late spans (migration 0004): when the root hash becomes final, and amendments after.
+    # OTLP late spans (migration 0003): when the root hash becomes final, and amendments after.
     hash_final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     final_root_hash: Mapped[str | None] = mapped_column(String(64))
     amended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,16 +7,16 @@ hash it had when it became final stays in `final_root_hash`, `amended_at` record
 amendment (hash before, hash after) is a row in `trace_amendments`. The immutability trigger lets
 a completed trace change only while its hash is not final, or by such an amendment.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0003
+Revises: 0002
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
