@@ -57,13 +57,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         Path(settings.gateway_config) if settings.gateway_config else default_config_path()
     )
     load_config(config_path)  # a broken document is a start-up error, before anything listens
+    if settings.environment != "test":
+        configure_json_logging()  # before uvicorn's start-up lines, which follow the factory call
     if settings.telemetry_enabled:
         setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.environment != "test":
-            configure_json_logging()
         logging.getLogger("httpx").setLevel(logging.WARNING)
         # Health checks only: a fresh connection per probe, so a probe never races an upstream
         # closing an idle keep-alive connection (which would mark a healthy server down).

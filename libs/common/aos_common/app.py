@@ -61,14 +61,14 @@ def create_service_app(
       entered after the shared clients exist and left before they close.
     - `transports`: per-peer httpx transports, so tests can wire services together in-process.
     """
+    if settings.environment != "test":
+        configure_json_logging()  # before uvicorn's start-up lines, which follow the factory call
     if settings.telemetry_enabled:
         setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
         instrument_clients()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.environment != "test":
-            configure_json_logging()
         engine = create_engine(
             settings.database_url,
             application_name=f"aos-{settings.service_name}",

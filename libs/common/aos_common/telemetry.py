@@ -57,18 +57,45 @@ def instrument_clients() -> None:
     _clients_instrumented = True
 
 
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def _access_fields(record: logging.LogRecord) -> dict[str, Any] | None:
+    """uvicorn's access record `(client, method, path, http version, status)` as fields. The
+    query string is left out: it is the one part of a request line a caller may put a secret in."""
+    if record.name != "uvicorn.access" or not isinstance(record.args, tuple):
+        return None
+    if len(record.args) != 5:
+        return None
+    client, method, full_path, _version, status = record.args
+    path = str(full_path).split("?", 1)[0]
+    return {
+        "message": f"{method} {path} {status}",
+        "client": client,
+        "method": method,
+        "path": path,
+        "status": status,
+    }
+
+
 class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, with the request, tenant and trace ids of the request being
+    served (uvicorn's access lines included, as fields)."""
+
     def format(self, record: logging.LogRecord) -> str:
         span_context = trace.get_current_span().get_span_context()
+        access = _access_fields(record)
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": access.pop("message") if access else record.getMessage(),
             "request_id": request_id_var.get(),
             "tenant_id": tenant_id_var.get(),
             "trace_id": format(span_context.trace_id, "032x") if span_context.is_valid else None,
         }
+        if access:
+            entry.update(access)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
@@ -80,3 +107,8 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn gives its loggers plain-text handlers of their own: route them through root.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
