@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aos_common import domain_metrics
+
 
 class Metrics:
     def __init__(self, service_name: str) -> None:
@@ -70,7 +72,8 @@ class Metrics:
                 logging.getLogger("aos.metrics").warning("metrics refresh failed", exc_info=True)
 
     def render(self) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(self.registry) + domain_metrics.render()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:

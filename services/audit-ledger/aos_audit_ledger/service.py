@@ -36,7 +36,7 @@ from aos_audit_ledger.schemas import (
     SignedTreeHead,
 )
 from aos_audit_ledger.signing import TreeHeadSigner
-from aos_common import merkle
+from aos_common import domain_metrics, merkle
 from aos_common.envelope import iso_utc, utc_now
 
 ENTRY_ID_PREFIX = "al_"
@@ -143,6 +143,7 @@ class LedgerService:
             ),
             nodes,
         )
+        domain_metrics.LEDGER_ENTRIES.labels("audit-ledger").inc()
         return entry, True
 
     # --- tree heads and proofs --------------------------------------------------------------------

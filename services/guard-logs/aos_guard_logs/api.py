@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response, StreamingResponse
 
+from aos_common import domain_metrics
 from aos_common.auth import Principal, require_permission, scoped_tenant
 from aos_common.envelope import Envelope, envelope, iso_utc, json_response, utc_now
 from aos_common.errors import BadRequest
@@ -120,5 +121,6 @@ async def get_bundle(
     """The run's evidence bundle; check it offline with `aos bundle verify FILE.zip`."""
     tenant = scoped_tenant(principal, tenant_id)
     filename, content = await logs.bundle(tenant, log_id, generated_at=iso_utc(utc_now()))
+    domain_metrics.EXPORTS.labels("guard-logs", "bundle").inc()
     headers: dict[str, Any] = {"Content-Disposition": f"attachment; filename={filename}"}
     return Response(content, media_type="application/zip", headers=headers)

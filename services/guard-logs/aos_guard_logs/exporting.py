@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from aos_common import domain_metrics
 from aos_guard_logs.logids import log_id_for
 
 CHUNK_BYTES = 64 * 1024
@@ -178,10 +179,13 @@ def serialize(
         pieces = _json_pieces(
             rows, stats, exported_at=exported_at, request_id=request_id, timestamp=timestamp
         )
-    return _finish(_chunked(pieces, stats), stats)
+    return _finish(_chunked(pieces, stats), stats, export_format.value)
 
 
-async def _finish(chunks: AsyncIterator[bytes], stats: ExportStats) -> AsyncIterator[bytes]:
+async def _finish(
+    chunks: AsyncIterator[bytes], stats: ExportStats, kind: str
+) -> AsyncIterator[bytes]:
     async for chunk in chunks:
         yield chunk
     stats.completed = True
+    domain_metrics.EXPORTS.labels("guard-logs", kind).inc()

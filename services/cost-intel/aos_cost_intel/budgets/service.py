@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common import domain_metrics
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import driver_connection
@@ -135,6 +136,8 @@ async def check_guard(
         if budget.hard_limit_enabled
     ]
     decision = guard(states, estimated_cost_cents)
+    if not decision.allowed:
+        domain_metrics.BUDGET_REFUSALS.labels("cost-intel", "guard").inc()
     return GuardRead(
         allowed=decision.allowed,
         reason=decision.reason,

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common import domain_metrics
 from aos_common.db import driver_connection
 from aos_common.errors import Unprocessable
 from aos_cost_intel.engines.money import EXACT, ZERO
@@ -175,6 +176,7 @@ async def store(
         return meanwhile()
     tally = HourlyTally()
     await repository.copy_records(conn, tally.counting(records))
+    domain_metrics.count_cost("cost-intel", ((r.model, r.cost_cents, _tokens(r)) for r in records))
     await repository.stage_rollups(conn, tally.increments())
     fold = asyncio.ensure_future(repository.fold_staged(conn))
     await asyncio.sleep(0)  # the fold's first step sends its statement
@@ -182,6 +184,16 @@ async def store(
         return meanwhile()
     finally:
         await fold
+
+
+def _tokens(record: NewRecord) -> dict[str, int]:
+    return {
+        "input": record.input_tokens,
+        "output": record.output_tokens,
+        "cache_read_input": record.cache_read_input_tokens,
+        "cache_creation_input": record.cache_creation_input_tokens,
+        "reasoning_output": record.reasoning_output_tokens,
+    }
 
 
 def record_ids(count: int) -> list[str]:

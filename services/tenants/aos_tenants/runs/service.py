@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common import domain_metrics
 from aos_common.auth import Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Conflict, Forbidden, NotFound, PaymentRequired, TooManyRequests
@@ -99,6 +100,7 @@ async def start_run(
         raise _refuse(decision)
     budget_id = await cost_guard.exhausted_budget(tenant_id)
     if budget_id is not None:
+        domain_metrics.BUDGET_REFUSALS.labels("tenants", "run_start").inc()
         raise PaymentRequired(budget_reason(budget_id))
     now = utc_now()
     claimed = await tenants_repository.claim_run_slot(session, tenant_id, now.date())

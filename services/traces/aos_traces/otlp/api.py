@@ -9,6 +9,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from aos_common import domain_metrics
 from aos_common.db import SessionDep
 from aos_common.errors import BadRequest, PayloadTooLarge, ProblemError
 from aos_traces.audit import kick_relay_after_commit
@@ -78,6 +79,8 @@ async def export_traces(request: Request, caller: WriterDep, session: SessionDep
         )
         # Freed while the collector is still paused (see traces.api.store_batch).
         del prepared
+    domain_metrics.SPANS_INGESTED.labels("traces", "otlp_http").inc(result.accepted_spans)
+    domain_metrics.STEPS_INGESTED.labels("traces", "otlp").inc(result.steps_stored)
     if result.cost_records:
         kick_relay_after_commit(session, request.app)
     response = ExportTraceServiceResponse()

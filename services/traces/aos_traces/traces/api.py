@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from aos_common import domain_metrics
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import Unprocessable
@@ -131,6 +132,7 @@ async def store_batch(request: Request, caller: WriterDep, session: SessionDep) 
                 max_steps=settings.batch_max_steps,
             )
             result = await ingest.store_batch(session, ingest_context(request), items)
+            domain_metrics.STEPS_INGESTED.labels("traces", "batch").inc(result["steps_stored"])
             # Freed while the collector is still paused: resumed with the batch alive, its first
             # collection would walk every object of the batch once more, for nothing.
             del items
