@@ -25,6 +25,15 @@ from aos_sdk.errors import ConflictError
 from aos_sdk.recording import RunRecord, new_run_id
 from aos_sdk.runs import RunFinalizer
 from aos_sdk.steps import StepContext
+from aos_sdk.types import (
+    BatchItem,
+    CostRecorded,
+    RunInfo,
+    Tenant,
+    Trace,
+    TraceStored,
+    batch_items,
+)
 
 
 class AsyncAOSClient(_ClientConfig):
@@ -105,34 +114,30 @@ class AsyncAOSClient(_ClientConfig):
         )
         return await self.send(call)
 
-    async def tenant(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.send(_api.tenant())
-        return result
+    async def tenant(self) -> Tenant:
+        return Tenant.from_json(await self.send(_api.tenant()))
 
     async def resolve_tenant_id(self) -> str:
         if self.tenant_id is None:
-            self.tenant_id = str((await self.tenant())["id"])
+            self.tenant_id = (await self.tenant()).id
         return self.tenant_id
 
-    async def start_run(
-        self, worker_id: str, task: str, run_id: str | None = None
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.send(_api.start_run(worker_id, task, run_id))
-        return result
+    async def start_run(self, worker_id: str, task: str, run_id: str | None = None) -> RunInfo:
+        return RunInfo.from_json(await self.send(_api.start_run(worker_id, task, run_id)))
 
-    async def complete_run(self, run_id: str, status: str, **totals: Any) -> dict[str, Any]:
+    async def complete_run(self, run_id: str, status: str, **totals: Any) -> RunInfo:
         """PATCH the run. A 409 because the run already has this very status means an earlier
         attempt whose answer was lost did land (the route takes no idempotency key): that is
         success, not a conflict."""
         body = {"status": status, **{k: v for k, v in totals.items() if v is not None}}
         try:
-            result: dict[str, Any] = await self.send(_api.complete_run(run_id, body))
+            result = await self.send(_api.complete_run(run_id, body))
         except ConflictError:
-            current: dict[str, Any] = await self.send(_api.get_run(run_id))
-            if current.get("status") != status:
+            current = RunInfo.from_json(await self.send(_api.get_run(run_id)))
+            if current.status != status:
                 raise
             return current
-        return result
+        return RunInfo.from_json(result)
 
     def run(
         self,
@@ -154,33 +159,28 @@ class AsyncAOSClient(_ClientConfig):
         )
         return AsyncRun(self, record)
 
-    async def post_trace(
-        self, trace: Mapping[str, Any], *, overwrite: bool = False
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.send(_api.post_trace(trace, overwrite))
-        return result
+    async def post_trace(self, trace: Mapping[str, Any], *, overwrite: bool = False) -> TraceStored:
+        return TraceStored.from_json(await self.send(_api.post_trace(trace, overwrite)))
 
-    async def get_trace(self, run_or_trace_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.send(_api.get_trace(run_or_trace_id))
-        return result
+    async def get_trace(self, run_or_trace_id: str) -> Trace:
+        return Trace.from_json(await self.send(_api.get_trace(run_or_trace_id)))
 
-    async def post_traces_batch(self, traces: Iterable[Mapping[str, Any]]) -> list[Any]:
+    async def post_traces_batch(self, traces: Iterable[Mapping[str, Any]]) -> list[BatchItem]:
         results: list[Any] = []
         for call in _api.trace_batches(traces):
             results.extend(_api.batch_items(await self.send(call)))
-        return results
+        return batch_items(results)
 
-    async def record_cost(self, model: str, **fields: Any) -> dict[str, Any]:
-        result: dict[str, Any] = await self.send(_api.cost_record({"model": model, **fields}))
-        return result
+    async def record_cost(self, model: str, **fields: Any) -> CostRecorded:
+        return CostRecorded.from_json(await self.send(_api.cost_record({"model": model, **fields})))
 
-    async def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[Any]:
+    async def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[BatchItem]:
         results: list[Any] = []
         cleaned = [_api.clean_cost(r) for r in records]
         for i in range(0, len(cleaned), _api.MAX_COSTS_PER_BATCH):
             chunk = cleaned[i : i + _api.MAX_COSTS_PER_BATCH]
             results.extend(_api.batch_items(await self.send(_api.cost_batch(chunk))))
-        return results
+        return batch_items(results)
 
     def cost_batcher(self, batch_size: int = 100) -> AsyncCostBatcher:
         return AsyncCostBatcher(self, batch_size)
@@ -199,13 +199,13 @@ class AsyncRun(RunFinalizer):
         self.record.server_run = await self._client.start_run(
             self.record.worker_id, self.record.task, self.record.run_id
         )
-        self.record.run_id = str(self.record.server_run.get("id") or self.record.run_id)
+        self.record.run_id = self.record.server_run.id or self.record.run_id
         return self
 
     def step(self, skill: str, params: Any = None, **kw: Any) -> StepContext:
         return StepContext(self.record.new_step(skill, params, **kw))
 
-    async def record_cost(self, model: str, **fields: Any) -> dict[str, Any]:
+    async def record_cost(self, model: str, **fields: Any) -> CostRecorded:
         fields.setdefault("workflow_id", self.id)
         return await self._client.record_cost(model, **fields)
 
@@ -217,7 +217,9 @@ class AsyncRun(RunFinalizer):
     ) -> None:
         self.record.finish(exc, aborted=exc is not None and not isinstance(exc, Exception))
         try:
-            self.accept_trace_result(await self._client.post_trace(self.record.trace_document()))
+            self.accept_trace_result(
+                (await self._client.post_trace(self.record.trace_document())).raw
+            )
         except Exception as err:
             self.finalize_errors.append(err)
         try:

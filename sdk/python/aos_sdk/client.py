@@ -28,6 +28,15 @@ from aos_sdk.errors import ConflictError
 from aos_sdk.recording import RunRecord, new_run_id
 from aos_sdk.runs import RunFinalizer
 from aos_sdk.steps import StepContext
+from aos_sdk.types import (
+    BatchItem,
+    CostRecorded,
+    RunInfo,
+    Tenant,
+    Trace,
+    TraceStored,
+    batch_items,
+)
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 
@@ -157,33 +166,31 @@ class AOSClient(_ClientConfig):
 
     # -- tenants and runs --------------------------------------------------------------------
 
-    def tenant(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.send(_api.tenant())
-        return result
+    def tenant(self) -> Tenant:
+        return Tenant.from_json(self.send(_api.tenant()))
 
     def resolve_tenant_id(self) -> str:
         """The caller's tenant id (needed by the hash), fetched once from GET /api/v1/tenant."""
         if self.tenant_id is None:
-            self.tenant_id = str(self.tenant()["id"])
+            self.tenant_id = self.tenant().id
         return self.tenant_id
 
-    def start_run(self, worker_id: str, task: str, run_id: str | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self.send(_api.start_run(worker_id, task, run_id))
-        return result
+    def start_run(self, worker_id: str, task: str, run_id: str | None = None) -> RunInfo:
+        return RunInfo.from_json(self.send(_api.start_run(worker_id, task, run_id)))
 
-    def complete_run(self, run_id: str, status: str, **totals: Any) -> dict[str, Any]:
+    def complete_run(self, run_id: str, status: str, **totals: Any) -> RunInfo:
         """PATCH the run. A 409 because the run already has this very status means an earlier
         attempt whose answer was lost did land (the route takes no idempotency key): that is
         success, not a conflict."""
         body = {"status": status, **{k: v for k, v in totals.items() if v is not None}}
         try:
-            result: dict[str, Any] = self.send(_api.complete_run(run_id, body))
+            result = self.send(_api.complete_run(run_id, body))
         except ConflictError:
-            current: dict[str, Any] = self.send(_api.get_run(run_id))
-            if current.get("status") != status:
+            current = RunInfo.from_json(self.send(_api.get_run(run_id)))
+            if current.status != status:
                 raise
             return current
-        return result
+        return RunInfo.from_json(result)
 
     def run(
         self,
@@ -207,34 +214,31 @@ class AOSClient(_ClientConfig):
 
     # -- traces ------------------------------------------------------------------------------
 
-    def post_trace(self, trace: Mapping[str, Any], *, overwrite: bool = False) -> dict[str, Any]:
-        result: dict[str, Any] = self.send(_api.post_trace(trace, overwrite))
-        return result
+    def post_trace(self, trace: Mapping[str, Any], *, overwrite: bool = False) -> TraceStored:
+        return TraceStored.from_json(self.send(_api.post_trace(trace, overwrite)))
 
-    def get_trace(self, run_or_trace_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.send(_api.get_trace(run_or_trace_id))
-        return result
+    def get_trace(self, run_or_trace_id: str) -> Trace:
+        return Trace.from_json(self.send(_api.get_trace(run_or_trace_id)))
 
-    def post_traces_batch(self, traces: Iterable[Mapping[str, Any]]) -> list[Any]:
+    def post_traces_batch(self, traces: Iterable[Mapping[str, Any]]) -> list[BatchItem]:
         """Bulk ingest, split into calls within the server's limits; per-item results in order."""
         results: list[Any] = []
         for call in _api.trace_batches(traces):
             results.extend(_api.batch_items(self.send(call)))
-        return results
+        return batch_items(results)
 
     # -- costs -------------------------------------------------------------------------------
 
-    def record_cost(self, model: str, **fields: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.send(_api.cost_record({"model": model, **fields}))
-        return result
+    def record_cost(self, model: str, **fields: Any) -> CostRecorded:
+        return CostRecorded.from_json(self.send(_api.cost_record({"model": model, **fields})))
 
-    def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[Any]:
+    def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[BatchItem]:
         results: list[Any] = []
         cleaned = [_api.clean_cost(r) for r in records]
         for i in range(0, len(cleaned), _api.MAX_COSTS_PER_BATCH):
             chunk = cleaned[i : i + _api.MAX_COSTS_PER_BATCH]
             results.extend(_api.batch_items(self.send(_api.cost_batch(chunk))))
-        return results
+        return batch_items(results)
 
     def cost_batcher(self, batch_size: int = 100) -> CostBatcher:
         return CostBatcher(self, batch_size)
@@ -254,13 +258,13 @@ class Run(RunFinalizer):
         self.record.server_run = self._client.start_run(
             self.record.worker_id, self.record.task, self.record.run_id
         )
-        self.record.run_id = str(self.record.server_run.get("id") or self.record.run_id)
+        self.record.run_id = self.record.server_run.id or self.record.run_id
         return self
 
     def step(self, skill: str, params: Any = None, **kw: Any) -> StepContext:
         return StepContext(self.record.new_step(skill, params, **kw))
 
-    def record_cost(self, model: str, **fields: Any) -> dict[str, Any]:
+    def record_cost(self, model: str, **fields: Any) -> CostRecorded:
         """A cost record attributed to this run (workflow_id = run id)."""
         fields.setdefault("workflow_id", self.id)
         return self._client.record_cost(model, **fields)
@@ -273,7 +277,7 @@ class Run(RunFinalizer):
     ) -> None:
         self.record.finish(exc, aborted=exc is not None and not isinstance(exc, Exception))
         try:
-            self.accept_trace_result(self._client.post_trace(self.record.trace_document()))
+            self.accept_trace_result(self._client.post_trace(self.record.trace_document()).raw)
         except Exception as err:
             self.finalize_errors.append(err)
         try:

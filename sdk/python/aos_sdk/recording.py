@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aos_sdk.hashing import DEFAULT_SEED, SCHEMA_VERSION, hash_data, root_hash, to_jsonable
+from aos_sdk.types import RunInfo
 
 STEP_STATUSES = ("success", "failure", "retry", "skipped")
 _UNSET: Any = object()
@@ -167,7 +168,7 @@ class RunRecord:
     started_at: str | None = None
     completed_at: str | None = None
     status: str | None = None
-    server_run: dict[str, Any] | None = None
+    server_run: RunInfo | None = None
     trace_result: dict[str, Any] | None = None
     total_latency_ms: int = 0
     _t0: float = field(default=0.0, repr=False)

@@ -9,7 +9,10 @@ the same write, which is exactly the case idempotency keys exist for.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -131,3 +134,53 @@ class LossyProxy:
         self._server.shutdown()
         self._server.server_close()
         self._http.close()
+
+
+class ServiceProcess:
+    """A service app under uvicorn in its own process (`--factory`), configured by AOS_*
+    variables: for tests whose process sets a global OpenTelemetry provider, which an in-process
+    FastAPI app would report its own requests to."""
+
+    def __init__(self, factory: str, port: int, settings: dict[str, Any]) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        self._env = {
+            **os.environ,
+            **{f"AOS_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.process = subprocess.Popen(self._command, env=self._env)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self._command[4]} did not start on {self.url}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
