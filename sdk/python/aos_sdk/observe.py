@@ -32,7 +32,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_VALUE_CHARS = 4096
 TRACER_NAME = "aos_sdk"
 
-OPERATION = {"run": "invoke_agent", "step": "step", "tool": "execute_tool", "llm": "chat"}
+OPERATION = {"run": "invoke_agent", "step": None, "tool": "execute_tool", "llm": "chat"}
+"""`gen_ai.operation.name` per kind; a step has none in the conventions, so its OpenInference
+kind (CHAIN) names it: the traces service maps it to the operation `chain` (docs/OTEL.md)."""
 OPENINFERENCE_KIND = {"run": "AGENT", "step": "CHAIN", "tool": "TOOL", "llm": "LLM"}
 
 
@@ -286,10 +288,12 @@ class _Active:
         inherited = dict(context.get_value(INHERITED) or {})  # type: ignore[call-overload]
         inherited.update(spec.inherited)
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": OPERATION[spec.kind],
             "openinference.span.kind": OPENINFERENCE_KIND[spec.kind],
             **inherited,
         }
+        operation = OPERATION[spec.kind]
+        if operation:
+            attributes["gen_ai.operation.name"] = operation
         span_name = name
         if spec.kind == "run":
             attributes["gen_ai.agent.name"] = name

@@ -175,10 +175,10 @@ def test_decorated_functions_nest_into_one_trace_stored_with_a_step_each(
     stored = stored_trace(live, key, run, steps=4)
     assert stored["agent_id"] == "support-agent" and stored["status"] == "completed"
     assert sorted(s["skill_id"] for s in stored["steps"]) == [
+        "gen_ai.chain",
         "gen_ai.chat",
         "gen_ai.execute_tool",
         "gen_ai.invoke_agent",
-        "gen_ai.step",
     ]
     chat = next(s for s in stored["steps"] if s["skill_id"] == "gen_ai.chat")
     assert chat["params"]["gen_ai.request.model"] == "gpt-4o-mini"
