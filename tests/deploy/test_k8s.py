@@ -343,3 +343,22 @@ def test_generated_files_are_up_to_date_with_dynamic_yml() -> None:
         if not path.exists() or path.read_text() != content
     ]
     assert not stale, f"run `aos gateway render-k8s --tree k8s`; stale: {stale}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_notifying_services_reach_public_https(
+    built: dict[str, Documents], overlay: str
+) -> None:
+    outside = [
+        policy
+        for policy in of_kind(built[overlay], "NetworkPolicy").values()
+        for rule in policy["spec"].get("egress", [])
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    (policy,) = outside
+    (selector,) = policy["spec"]["podSelector"]["matchExpressions"]
+    assert sorted(selector["values"]) == ["cost-intel", "traces"]
+    (rule,) = policy["spec"]["egress"]
+    assert [p["port"] for p in rule["ports"]] == [443]
+    assert "10.0.0.0/8" in rule["to"][0]["ipBlock"]["except"]
