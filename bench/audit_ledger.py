@@ -10,7 +10,7 @@ Measured against the real service (uvicorn, one worker, its own process) over lo
 3. on that ledger: inclusion-proof, consistency-proof and tree-head latency over HTTP, appends/s
    onto it, and the full `/verify` (every hash recomputed);
 4. peer: what a ledger without stored subtree hashes pays for one root/proof: read every entry
-   hash and rebuild the tree (`aos_common.merkle.root_hash_bytes`).
+   hash and rebuild the tree (`aos_proofs.merkle.root_hash_bytes`).
 
 Usage:
     uv run python bench/audit_ledger.py [--entries 1000000] [--build-seconds 300] [--no-write]
@@ -55,11 +55,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aos_common import merkle
 from aos_common.envelope import iso_utc
 from aos_common.migrations import upgrade
 from aos_common.testing import create_database, drop_database
 from aos_common.testing.support import principal_headers
+from aos_proofs import ledger, merkle
 
 ROOT = Path(__file__).resolve().parent.parent
 PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"
@@ -275,7 +275,7 @@ def build_chunk(
             "created_at": iso_utc(created),
             "prev_hash": prev_hash,
         }
-        entry_hash = merkle.entry_hash(fields)
+        entry_hash = ledger.entry_hash(fields)
         entry_id = f"al_{seq:016x}"
         entries.append(
             (LARGE_TENANT, seq, entry_id, entry_id, "PolicyRuleCreated", "POLICY_RULE",
@@ -294,7 +294,7 @@ def build_chunk(
 async def build_large_ledger(database_url: str, target: int, budget: float) -> tuple[int, float]:
     connection = await asyncpg.connect(database_url)
     frontier = merkle.Frontier()
-    prev_hash = merkle.GENESIS_PREV_HASH
+    prev_hash = ledger.GENESIS_PREV_HASH
     base = datetime(2026, 1, 1, tzinfo=UTC)
     built = 0
     began = time.perf_counter()

@@ -134,6 +134,7 @@ CONTRIBUTED: tuple[tuple[str, str, str, str], ...] = (
     ("aos_cost_intel.cli", "prices_app", "prices", "group"),
     ("aos_guard_logs.cli", "bundle_app", "bundle", "group"),
     ("aos_audit_ledger.cli", "ledger_app", "ledger", "group"),
+    ("aos_audit_ledger.cli", "audit_app", "audit", "group"),
     ("aos_gateway.cli", "gateway_app", "gateway", "group"),
 )
 

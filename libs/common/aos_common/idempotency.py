@@ -40,7 +40,7 @@ from starlette.responses import Response
 
 from aos_common.db import on_commit, on_rollback
 from aos_common.errors import BadRequest, Conflict
-from aos_common.hashing import canonical_json
+from aos_proofs.trace_hash import canonical_json
 
 logger = logging.getLogger("aos.idempotency")
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aos_common.hashing import canonical_json, sha256_hex
+from aos_proofs.trace_hash import canonical_json, sha256_hex
 
 GENESIS_HASH = "0" * 64
 

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from aos_common.hashing import compute_root_hash, hash_data
 from aos_common.jobs import JobRunner, RetryPolicy, RetryStrategy
 from aos_common.settings import ServiceSettings
+from aos_proofs.trace_hash import compute_root_hash, hash_data
 
 
 def reference_root_hash(seed: int, frozen: str, tenant: str, steps: list[dict]) -> str:

@@ -110,7 +110,7 @@ def test_root_hash_matches_independent_implementation() -> None:
 
 
 def test_root_hash_matches_the_server_library() -> None:
-    common = pytest.importorskip("aos_common.hashing")
+    common = pytest.importorskip("aos_proofs.trace_hash")
     steps = _steps()
     assert root_hash(
         seed=7, frozen_timestamp=None, tenant_id=TENANT, steps=steps

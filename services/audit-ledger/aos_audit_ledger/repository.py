@@ -139,7 +139,7 @@ class LedgerRepository:
         """Take the tenant's append lock (held until the transaction ends; other tenants never
         wait), then read the entry already written under `dedup_key`, if any, or else the newest
         entry and the stored nodes the next leaf completes
-        (`aos_common.merkle.append_sibling_nodes(newest seq)`)."""
+        (`aos_proofs.merkle.append_sibling_nodes(newest seq)`)."""
         rows = (
             await self.session.execute(
                 BEGIN_APPEND_SQL, {"tenant_id": tenant_id, "dedup_key": dedup_key}

@@ -36,8 +36,9 @@ from aos_audit_ledger.schemas import (
     SignedTreeHead,
 )
 from aos_audit_ledger.signing import TreeHeadSigner
-from aos_common import domain_metrics, merkle
+from aos_common import domain_metrics
 from aos_common.envelope import iso_utc, utc_now
+from aos_proofs import ledger, merkle
 
 ENTRY_ID_PREFIX = "al_"
 
@@ -129,9 +130,9 @@ class LedgerService:
             "before_state": data.before_state,
             "after_state": data.after_state,
             "created_at": iso_utc(created_at),
-            "prev_hash": last[1] if last else merkle.GENESIS_PREV_HASH,
+            "prev_hash": last[1] if last else ledger.GENESIS_PREV_HASH,
         }
-        entry = EntryRead(**fields, entry_hash=merkle.entry_hash(fields))
+        entry = EntryRead(**fields, entry_hash=ledger.entry_hash(fields))
         leaf = merkle.leaf_hash_bytes(bytes.fromhex(entry.entry_hash))
         nodes = merkle.completed_nodes(seq - 1, leaf, node_lookup(context.siblings))
         await repository.insert_entry(

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from aos_common.merkle import tree_head_message
+from aos_proofs.ledger import tree_head_message
 
 logger = logging.getLogger("aos.audit_ledger.signing")
 KEY_FILE = Path("audit-ledger") / "ledger-signing-key"

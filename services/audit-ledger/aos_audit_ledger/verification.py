@@ -18,8 +18,8 @@ from aos_audit_ledger.repository import LedgerRepository, StoredTreeHead
 from aos_audit_ledger.schemas import VerifyRead
 from aos_audit_ledger.service import node_lookup
 from aos_audit_ledger.signing import TreeHeadSigner
-from aos_common import merkle
 from aos_common.envelope import iso_utc
+from aos_proofs import ledger, merkle
 
 BATCH_SIZE = 2000
 
@@ -63,7 +63,7 @@ class LedgerVerifier:
     async def _walk(self, tenant_id: str, start: int, end: int) -> int:
         repository = self.repository
         if start == 1:
-            prev_hash: str | None = merkle.GENESIS_PREV_HASH
+            prev_hash: str | None = ledger.GENESIS_PREV_HASH
             frontier = merkle.Frontier()
         else:
             prev_hash = await repository.entry_hash_at(tenant_id, start - 1)
@@ -90,7 +90,7 @@ class LedgerVerifier:
                 if entry.seq != expected:
                     raise ChainBroken(expected, f"entry seq {expected} is missing")
                 try:
-                    recomputed = merkle.entry_hash(entry.model_dump())
+                    recomputed = ledger.entry_hash(entry.model_dump())
                 except (rfc8785.CanonicalizationError, UnicodeError):
                     raise ChainBroken(
                         entry.seq, "the entry's content has no RFC 8785 form"
@@ -136,7 +136,7 @@ class LedgerVerifier:
             "signature": head.signature,
         }
         public_key = self.signer.public_key_for(head.key_id)
-        if not public_key or not merkle.verify_tree_head_signature(signed, tenant_id, public_key):
+        if not public_key or not ledger.verify_tree_head_signature(signed, tenant_id, public_key):
             raise ChainBroken(
                 head.tree_size, f"the signed tree head at size {head.tree_size} has a bad signature"
             )

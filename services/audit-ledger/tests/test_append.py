@@ -7,12 +7,12 @@ import itertools
 
 import httpx
 
-from aos_common import merkle
 from aos_common.testing import principal_headers
+from aos_proofs import ledger
 
 from .support import admin, append, entry_body, internal, new_tenant
 
-HASHED = merkle.ENTRY_HASH_FIELDS
+HASHED = ledger.ENTRY_HASH_FIELDS
 
 
 async def test_created_entry_has_every_field_and_its_hash_recomputes(
@@ -28,7 +28,7 @@ async def test_created_entry_has_every_field_and_its_hash_recomputes(
     assert entry["id"].startswith("al_") and len(entry["id"]) == 19
     assert entry["seq"] == 1 and entry["tenant_id"] == tenant
     assert entry["prev_hash"] == "0" * 64
-    assert entry["entry_hash"] == merkle.entry_hash(entry)
+    assert entry["entry_hash"] == ledger.entry_hash(entry)
 
 
 async def test_appends_chain_each_entry_to_the_previous_one(client: httpx.AsyncClient) -> None:

@@ -1,10 +1,10 @@
-"""Signed tree heads, inclusion and consistency proofs, checked with aos_common.merkle."""
+"""Signed tree heads, inclusion and consistency proofs, checked with aos_proofs.merkle."""
 
 from __future__ import annotations
 
 import httpx
 
-from aos_common import merkle
+from aos_proofs import ledger, merkle
 
 from .support import admin, append, new_tenant
 
@@ -28,7 +28,7 @@ async def test_tree_head_of_an_empty_ledger_is_the_empty_root_signed(
     head = await tree_head(client, tenant)
     assert set(head) == {"tree_size", "root_hash", "timestamp", "signature", "key_id"}
     assert head["tree_size"] == 0 and head["root_hash"] == merkle.EMPTY_ROOT_HEX
-    assert merkle.verify_tree_head_signature(head, tenant, await public_key(client, tenant))
+    assert ledger.verify_tree_head_signature(head, tenant, await public_key(client, tenant))
 
 
 async def test_tree_head_root_is_the_rfc6962_root_of_the_entry_hashes(
@@ -41,8 +41,8 @@ async def test_tree_head_root_is_the_rfc6962_root_of_the_entry_hashes(
     assert head["root_hash"] == merkle.root_hash(
         [merkle.leaf_hash(e["entry_hash"]) for e in entries]
     )
-    assert merkle.verify_tree_head_signature(head, tenant, await public_key(client, tenant))
-    assert not merkle.verify_tree_head_signature(
+    assert ledger.verify_tree_head_signature(head, tenant, await public_key(client, tenant))
+    assert not ledger.verify_tree_head_signature(
         head, new_tenant(), await public_key(client, tenant)
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from aos_common import merkle
 from aos_common.testing import principal_headers
+from aos_proofs import ledger, merkle
 
 from .support import admin, append, internal, new_tenant
 
@@ -104,7 +104,7 @@ async def test_policy_activation_fields_round_trip_in_after_state(
         await client.get("/api/v1/audit/entities/POLICY_RULE/pol_7", headers=admin(tenant))
     ).json()
     assert history["entries"][0]["after_state"] == activation
-    assert merkle.entry_hash(history["entries"][0]) == created["entry_hash"]
+    assert ledger.entry_hash(history["entries"][0]) == created["entry_hash"]
 
 
 async def test_signal_feedback_and_run_signals(client: httpx.AsyncClient) -> None:
@@ -199,11 +199,11 @@ async def test_internal_entries_come_with_proofs_against_one_signed_head(
     body = response.json()
     head = body["tree_head"]
     assert head["tenant_id"] == tenant and head["tree_size"] == 3
-    assert merkle.verify_tree_head_signature(head, tenant, head["public_key"])
+    assert ledger.verify_tree_head_signature(head, tenant, head["public_key"])
     assert [e["seq"] for e in body["entries"]] == [3, 1]
     for entry in body["entries"]:
         proof = entry["proof"]
-        leaf = merkle.leaf_hash(merkle.entry_hash(entry))
+        leaf = merkle.leaf_hash(ledger.entry_hash(entry))
         assert proof["leaf_hash"] == leaf and proof["tree_size"] == 3
         assert merkle.verify_inclusion(
             leaf, proof["leaf_index"], 3, proof["audit_path"], head["root_hash"]

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from aos_audit_ledger.main import create_app
 from aos_audit_ledger.settings import AuditLedgerSettings
 from aos_audit_ledger.signing import KEY_FILE, SigningKeyError, load_signer
-from aos_common import merkle
 from aos_common.testing import app_client
+from aos_proofs import ledger
 
 from .support import admin, append, new_tenant
 
@@ -64,7 +64,7 @@ async def test_an_app_with_a_configured_key_signs_with_it(
         body = (await client.get("/api/v1/audit/public-key", headers=admin(tenant))).json()
         assert body["public_key"] == public
         head = (await client.get("/api/v1/audit/tree-head", headers=admin(tenant))).json()
-        assert merkle.verify_tree_head_signature(head, tenant, public)
+        assert ledger.verify_tree_head_signature(head, tenant, public)
 
 
 async def test_a_new_key_signs_a_new_head_for_the_same_size(
@@ -81,7 +81,7 @@ async def test_a_new_key_signs_a_new_head_for_the_same_size(
             if not heads:
                 await append(client, tenant)
             head = (await client.get("/api/v1/audit/tree-head", headers=admin(tenant))).json()
-            assert merkle.verify_tree_head_signature(head, tenant, public)
+            assert ledger.verify_tree_head_signature(head, tenant, public)
             heads.append(head)
             verify = await client.get("/api/v1/audit/verify", headers=admin(tenant))
             assert verify.json()["intact"] is True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from aos_common import merkle
+from aos_proofs import ledger, merkle
 
 from .support import admin, append, new_tenant
 
@@ -82,7 +82,7 @@ async def test_altered_content_is_reported_at_its_seq_and_fails_its_inclusion_pr
             headers=admin(tenant),
         )
     ).json()
-    leaf = merkle.leaf_hash(merkle.entry_hash(altered))
+    leaf = merkle.leaf_hash(ledger.entry_hash(altered))
     assert not merkle.verify_inclusion(
         leaf, 3, head["tree_size"], proof["audit_path"], head["root_hash"]
     )
@@ -95,7 +95,7 @@ async def test_altered_content_is_reported_at_its_seq_and_fails_its_inclusion_pr
         )
     ).json()
     assert merkle.verify_inclusion(
-        merkle.leaf_hash(merkle.entry_hash(untouched)), 4, head["tree_size"],
+        merkle.leaf_hash(ledger.entry_hash(untouched)), 4, head["tree_size"],
         other["audit_path"], head["root_hash"],
     )  # fmt: skip
 
@@ -107,7 +107,7 @@ async def test_content_and_hash_rewritten_together_are_caught_by_the_merkle_leaf
     entries = [await append(client, tenant) for _ in range(5)]
     head = (await client.get("/api/v1/audit/tree-head", headers=admin(tenant))).json()
     forged = {**entries[2], "actor_id": "someone_else"}
-    forged_hash = merkle.entry_hash(forged)
+    forged_hash = ledger.entry_hash(forged)
     await tamper(
         ledger_database_url,
         "UPDATE audit.entries SET actor_id = 'someone_else', entry_hash = $2 "
@@ -160,7 +160,7 @@ async def test_a_consistently_rewritten_history_is_caught_by_the_signed_tree_hea
     entries[1] = {**entries[1], "action_reason": "rewritten"}
     for index in range(1, 4):
         entries[index]["prev_hash"] = entries[index - 1]["entry_hash"]
-        entries[index]["entry_hash"] = merkle.entry_hash(entries[index])
+        entries[index]["entry_hash"] = ledger.entry_hash(entries[index])
     frontier = merkle.Frontier()
     nodes = [
         node
@@ -248,7 +248,7 @@ async def test_large_and_tiny_floats_read_back_exactly_as_hashed(client: httpx.A
     created = await append(client, tenant, after_state=state)
     listed = (await client.get("/api/v1/audit/entries", headers=admin(tenant))).json()["data"]
     assert listed[0]["after_state"] == state
-    assert merkle.entry_hash(listed[0]) == created["entry_hash"]
+    assert ledger.entry_hash(listed[0]) == created["entry_hash"]
     assert (await verify(client, tenant))["intact"] is True
 
 

@@ -2,7 +2,7 @@
 an inclusion proof against a signed tree head) in a zip an auditor can check offline.
 
 Pure: the service gathers the documents from the traces, audit-ledger and cost-intel services and
-hands them here; `aos_guard_logs.verify` checks the result without any network access.
+hands them here; `aos_proofs.bundle` (and `aos-verify bundle`) checks the result with no network.
 """
 
 from __future__ import annotations
@@ -12,20 +12,21 @@ import io
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-BUNDLE_KIND = "aos.evidence-bundle"
-BUNDLE_VERSION = 1
-MANIFEST = "manifest.json"
-TRACE = "trace.json"
-STEPS = "steps.ndjson"
-INTEGRITY = "integrity.json"
-AUDIT = "audit.json"
-COSTS = "costs.json"
-BUNDLE_FILES = (TRACE, STEPS, INTEGRITY, AUDIT, COSTS)
+from aos_proofs.bundle import (
+    AUDIT,
+    BUNDLE_KIND,
+    BUNDLE_VERSION,
+    COSTS,
+    INTEGRITY,
+    MANIFEST,
+    STEPS,
+    TRACE,
+)
+from aos_proofs.zip_layout import zip_member
 
 
 @dataclass(frozen=True)
@@ -80,30 +81,11 @@ def manifest_for(inputs: BundleInputs, files: Mapping[str, bytes]) -> dict[str, 
     }
 
 
-def _zip_time(generated_at: str) -> tuple[int, int, int, int, int, int]:
-    try:
-        moment = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
-    except ValueError:
-        return (1980, 1, 1, 0, 0, 0)
-    return (
-        max(moment.year, 1980),
-        moment.month,
-        moment.day,
-        moment.hour,
-        moment.minute,
-        moment.second,
-    )
-
-
 def write_zip(files: Mapping[str, bytes], *, generated_at: str) -> bytes:
     buffer = io.BytesIO()
-    stamp = _zip_time(generated_at)
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, content)
+            archive.writestr(zip_member(name, generated_at), content)
     return buffer.getvalue()
 
 

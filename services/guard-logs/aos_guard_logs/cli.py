@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aos_guard_logs.verify import verify_bundle
+from aos_proofs.bundle import verify_bundle
 
 bundle_app = typer.Typer(help="Evidence bundles of guard-logs runs.", no_args_is_help=True)
 

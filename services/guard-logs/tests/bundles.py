@@ -8,9 +8,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from aos_common import merkle
-from aos_common.hashing import compute_root_hash, hash_data
 from aos_guard_logs.bundle import BundleInputs, build_bundle
+from aos_proofs import ledger, merkle
+from aos_proofs.trace_hash import compute_root_hash, hash_data
 
 TENANT = "tnt_00000000000000aa"
 
@@ -22,7 +22,7 @@ def signed_ledger(tenant_id: str, entity_id: str, size: int = 5) -> tuple[dict[s
         key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     ).decode()
     entries: list[dict[str, Any]] = []
-    prev = merkle.GENESIS_PREV_HASH
+    prev = ledger.GENESIS_PREV_HASH
     for seq in range(1, size + 1):
         entry = {
             "id": f"al_{seq:016x}",
@@ -39,7 +39,7 @@ def signed_ledger(tenant_id: str, entity_id: str, size: int = 5) -> tuple[dict[s
             "created_at": f"2026-01-01T00:00:0{seq}+00:00",
             "prev_hash": prev,
         }
-        entry["entry_hash"] = merkle.entry_hash(entry)
+        entry["entry_hash"] = ledger.entry_hash(entry)
         prev = entry["entry_hash"]
         entries.append(entry)
     leaves = [merkle.leaf_hash(entry["entry_hash"]) for entry in entries]
@@ -55,7 +55,7 @@ def signed_ledger(tenant_id: str, entity_id: str, size: int = 5) -> tuple[dict[s
         "root_hash": root,
         "timestamp": timestamp,
         "signature": base64.b64encode(
-            key.sign(merkle.tree_head_message(tenant_id, size, root, timestamp))
+            key.sign(ledger.tree_head_message(tenant_id, size, root, timestamp))
         ).decode(),
         "key_id": "k1",
         "public_key": public_key,

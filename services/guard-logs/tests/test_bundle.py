@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from aos_common.testing import principal_headers
 from aos_guard_logs.cli import bundle_app
-from aos_guard_logs.verify import verify_bundle
+from aos_proofs.bundle import verify_bundle
 
 from .conftest import Platform, make_trace, new_tenant, reader, store_trace
 

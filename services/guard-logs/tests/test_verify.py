@@ -5,9 +5,9 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from aos_guard_logs.bundle import BUNDLE_FILES, MANIFEST, write_zip
+from aos_guard_logs.bundle import write_zip
 from aos_guard_logs.cli import bundle_app
-from aos_guard_logs.verify import verify_bundle
+from aos_proofs.bundle import BUNDLE_FILES, MANIFEST, verify_bundle
 
 from .bundles import genuine_bundle
 
@@ -75,14 +75,14 @@ def test_an_edited_audit_entry_fails_even_with_a_fixed_manifest() -> None:
 
 
 def test_a_rehashed_forged_entry_fails_its_inclusion_proof() -> None:
-    from aos_common import merkle
+    from aos_proofs import ledger
 
     bundle, _ = genuine_bundle()
     files = members(bundle)
     audit = orjson.loads(files["audit.json"])
     entry = audit["entries"][0]
     entry["action_reason"] = "nothing happened"
-    entry["entry_hash"] = merkle.entry_hash(entry)
+    entry["entry_hash"] = ledger.entry_hash(entry)
     files["audit.json"] = orjson.dumps(audit)
     report = verify_bundle(io.BytesIO(rezip(rehash_manifest(files))))
     assert any(check.name.endswith(".inclusion") for check in report.failures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from aos_common.hashing import hash_data
+from aos_proofs.trace_hash import hash_data
 from aos_traces.testing import Tenant, make_trace, store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from aos_common.hashing import compute_root_hash
+from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.testing import Tenant, make_trace, store
 
 

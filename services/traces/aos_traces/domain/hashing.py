@@ -1,6 +1,6 @@
 """Schema-1.1 hashing on the ingest hot path.
 
-Byte-for-byte the rules of aos_common.hashing (its canonical JSON is `json.dumps` with sorted
+Byte-for-byte the rules of aos_proofs.trace_hash (its canonical JSON is `json.dumps` with sorted
 keys and compact separators), with the encoder built once instead of per call; the tests check
 both against each other and against an independent implementation.
 """

@@ -86,7 +86,7 @@ class Step:
         )
 
     def hash_fields(self) -> dict[str, Any]:
-        """What the schema-1.1 step hash reads (aos_common.hashing.step_hash)."""
+        """What the schema-1.1 step hash reads (aos_proofs.trace_hash.step_hash)."""
         return {
             "step_index": self.step_index,
             "skill_id": self.skill_id,

@@ -12,7 +12,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from aos_common.hashing import TRACE_SCHEMA_VERSION
+from aos_proofs.trace_hash import TRACE_SCHEMA_VERSION
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.hashing import chain_root, hash_data
 from aos_traces.domain.redaction import redact

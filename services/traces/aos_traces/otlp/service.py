@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import driver_connection
-from aos_common.hashing import compute_root_hash
+from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.domain.otlp import Span, SpanGroup, step_order
 from aos_traces.ingest import repository as ingest_repository
 from aos_traces.ingest.service import IngestContext, prepare_partitions, write_new_traces

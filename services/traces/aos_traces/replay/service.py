@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.errors import NotFound
-from aos_common.hashing import hash_data
+from aos_proofs.trace_hash import hash_data
 from aos_traces.domain.redaction import redact
 from aos_traces.mismatches import repository as mismatches
 from aos_traces.replay import repository

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aos_common.hashing import compute_root_hash
+from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.domain.trace import normalize_trace
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -151,8 +151,8 @@ def test_fields_outside_the_hash_do_not_change_it() -> None:
 
 
 def test_hot_path_hashing_matches_aos_common() -> None:
-    from aos_common.hashing import hash_data as common_hash_data
-    from aos_common.hashing import step_hash as common_step_hash
+    from aos_proofs.trace_hash import hash_data as common_hash_data
+    from aos_proofs.trace_hash import step_hash as common_step_hash
     from aos_traces.domain import hashing
 
     values = [
@@ -181,7 +181,7 @@ def test_hot_path_hashing_matches_aos_common() -> None:
 
 
 def test_written_out_step_payload_matches_json_dumps_for_awkward_strings() -> None:
-    from aos_common.hashing import step_hash as common_step_hash
+    from aos_proofs.trace_hash import step_hash as common_step_hash
     from aos_traces.domain import hashing
 
     for text in ['quote " and \\ backslash', "tab\tnew\nline\x01\x7f", "emoji 🚀 é", ""]:
@@ -212,7 +212,7 @@ json_values = st.recursive(
 @settings(max_examples=500, deadline=None)
 @given(json_values)
 def test_fast_canonical_form_equals_json_dumps(value: object) -> None:
-    from aos_common.hashing import canonical_json
+    from aos_proofs.trace_hash import canonical_json
     from aos_traces.domain.hashing import canonical_bytes
 
     assert canonical_bytes(value) == canonical_json(value).encode()
@@ -223,7 +223,7 @@ def test_fast_canonical_form_equals_json_dumps(value: object) -> None:
     [1e-05, 6.8e-05, 1e16, 1.5e300, -0.0, "\x7f", "caf\u00e9", 2**64, {"b": None, "a": 0.1}],
 )
 def test_fast_canonical_form_edge_cases(value: object) -> None:
-    from aos_common.hashing import canonical_json
+    from aos_proofs.trace_hash import canonical_json
     from aos_traces.domain.hashing import canonical_bytes
 
     assert canonical_bytes(value) == canonical_json(value).encode()
@@ -255,7 +255,7 @@ def test_written_out_step_hash_equals_aos_common(
     idempotency_key: str | None,
     replay_behavior: str,
 ) -> None:
-    from aos_common.hashing import step_hash as common_step_hash
+    from aos_proofs.trace_hash import step_hash as common_step_hash
     from aos_traces.domain import hashing
     from aos_traces.domain.steps import outcome_for
 
@@ -282,7 +282,7 @@ def test_written_out_step_hash_equals_aos_common(
 
 
 def test_written_out_step_hash_never_pastes_a_non_string() -> None:
-    from aos_common.hashing import step_hash as common_step_hash
+    from aos_proofs.trace_hash import step_hash as common_step_hash
     from aos_traces.domain import hashing
 
     fields = {
@@ -338,7 +338,7 @@ def test_whole_trace_hash_equals_independent_implementation(
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), {"a": float("nan")}])
 def test_fast_canonical_form_non_finite_floats(value: object) -> None:
-    from aos_common.hashing import canonical_json
+    from aos_proofs.trace_hash import canonical_json
     from aos_traces.domain.hashing import canonical_bytes, hash_and_json
 
     assert canonical_bytes(value) == canonical_json(value).encode()
@@ -347,7 +347,7 @@ def test_fast_canonical_form_non_finite_floats(value: object) -> None:
 
 @pytest.mark.parametrize("value", [{"a": "1e5"}, {"e": 10}, [1.25e-3], {"x": "0.00001"}])
 def test_fast_canonical_form_exponent_look_alikes(value: object) -> None:
-    from aos_common.hashing import canonical_json
+    from aos_proofs.trace_hash import canonical_json
     from aos_traces.domain.hashing import canonical_bytes
 
     assert canonical_bytes(value) == canonical_json(value).encode()

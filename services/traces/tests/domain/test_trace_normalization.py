@@ -111,7 +111,7 @@ def test_bad_input_raises_input_error(raw: dict) -> None:
 
 
 def test_hashes_are_computed_before_redaction() -> None:
-    from aos_common.hashing import hash_data
+    from aos_proofs.trace_hash import hash_data
 
     params = {"password": "hunter2", "q": "a@b.io"}
     trace = normalize_trace(

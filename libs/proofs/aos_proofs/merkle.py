@@ -1,6 +1,5 @@
-"""RFC 6962 / RFC 9162 Merkle trees for the audit ledger, plus the ledger's entry hash and signed
-tree head format. Pure functions, no I/O, so guard-logs bundles and `aos bundle verify` check the
-very same things the ledger computes.
+"""RFC 6962 / RFC 9162 Merkle trees for the audit ledger. Pure functions, no I/O, so the ledger,
+guard-logs bundles and `aos-verify` compute and check the very same trees.
 
 Storage model: the ledger stores every *perfect* subtree hash, keyed by (level, index), where node
 (level, index) covers leaves [index * 2**level, (index + 1) * 2**level). Every node of the RFC tree
@@ -15,34 +14,11 @@ input, they return False.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT_HEX = hashlib.sha256(b"").hexdigest()
-GENESIS_PREV_HASH = "0" * 64
-ENTRY_HASH_FIELDS = (
-    "tenant_id",
-    "seq",
-    "event_type",
-    "entity_type",
-    "entity_id",
-    "actor_type",
-    "actor_id",
-    "action_reason",
-    "before_state",
-    "after_state",
-    "created_at",
-    "prev_hash",
-)
-TREE_HEAD_FIELDS = ("tenant_id", "tree_size", "root_hash", "timestamp")
 
 Node = tuple[int, int]
 NodeLookup = Callable[[int, int], bytes]
@@ -335,40 +311,3 @@ def verify_consistency(
     if first_root is None or second_root is None or path is None:
         return False
     return verify_consistency_bytes(first, second, first_root, second_root, path)
-
-
-# --- the ledger's entry hash and signed tree heads ------------------------------------------------
-
-
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """SHA-256 hex of the RFC 8785 JSON of the hashed fields (`created_at` as the ISO string)."""
-    payload = {field: entry.get(field) for field in ENTRY_HASH_FIELDS}
-    return hashlib.sha256(rfc8785.dumps(payload)).hexdigest()
-
-
-def tree_head_message(tenant_id: str, tree_size: int, root_hash_hex: str, timestamp: str) -> bytes:
-    """The exact bytes an Ed25519 tree-head signature covers: RFC 8785 JSON of the four fields."""
-    return rfc8785.dumps(
-        {
-            "tenant_id": tenant_id,
-            "tree_size": tree_size,
-            "root_hash": root_hash_hex,
-            "timestamp": timestamp,
-        }
-    )
-
-
-def verify_tree_head_signature(
-    head: Mapping[str, Any], tenant_id: str, public_key_b64: str
-) -> bool:
-    """Check a tree head's `signature` (base64) with the ledger's raw Ed25519 public key (base64)."""
-    try:
-        public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
-        signature = base64.b64decode(str(head["signature"]))
-        message = tree_head_message(
-            tenant_id, int(head["tree_size"]), str(head["root_hash"]), str(head["timestamp"])
-        )
-        public_key.verify(signature, message)
-    except (InvalidSignature, KeyError, ValueError, TypeError, binascii.Error):
-        return False
-    return True

@@ -1,4 +1,4 @@
-"""Offline verification of an evidence bundle (`aos bundle verify FILE.zip`).
+"""The evidence bundle's files and their offline check (`aos-verify bundle FILE.zip`).
 
 Checks, with no network access:
 - the manifest lists exactly the files in the archive and each file's SHA-256 matches;
@@ -16,18 +16,29 @@ tree head and the trace root hash are what an altered bundle cannot reproduce.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
+from aos_proofs import ledger, merkle
+from aos_proofs.trace_hash import compute_root_hash
+from aos_proofs.zip_layout import layout_problems
 
-from aos_common import merkle
-from aos_common.hashing import compute_root_hash
-from aos_guard_logs.bundle import AUDIT, BUNDLE_FILES, COSTS, MANIFEST, STEPS, TRACE
+BUNDLE_KIND = "aos.evidence-bundle"
+BUNDLE_VERSION = 1
+MANIFEST = "manifest.json"
+TRACE = "trace.json"
+STEPS = "steps.ndjson"
+INTEGRITY = "integrity.json"
+AUDIT = "audit.json"
+COSTS = "costs.json"
+BUNDLE_FILES = (TRACE, STEPS, INTEGRITY, AUDIT, COSTS)
 
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
 
@@ -83,10 +94,10 @@ def _read_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
 
 def _json(members: Mapping[str, bytes], name: str) -> Any:
     try:
-        return orjson.loads(members[name])
+        return json.loads(members[name])
     except KeyError:
         raise BundleUnreadable(f"{name} is missing") from None
-    except orjson.JSONDecodeError as error:
+    except ValueError as error:
         raise BundleUnreadable(f"{name} is not valid JSON: {error}") from None
 
 
@@ -133,7 +144,7 @@ def _check_audit(
         report.add("audit.tree_head", False, "audit.json has no tree_head")
         return
     key = public_key or str(head.get("public_key") or "")
-    signed = merkle.verify_tree_head_signature(head, tenant_id, key)
+    signed = ledger.verify_tree_head_signature(head, tenant_id, key)
     source = "the given public key" if public_key else "the bundle's public key"
     report.add(
         "audit.tree_head.signature",
@@ -166,7 +177,7 @@ def _check_entry(
         report.add("audit.entry", False, "an entry is not an object")
         return
     label = f"audit.entry[{entry.get('seq')}]"
-    recomputed = merkle.entry_hash(entry)
+    recomputed = ledger.entry_hash(entry)
     report.add(
         f"{label}.entry_hash",
         recomputed == entry.get("entry_hash"),
@@ -221,8 +232,8 @@ def _check_trace(
     report: BundleReport, trace: Mapping[str, Any], steps_bytes: bytes, tenant_id: str
 ) -> None:
     try:
-        steps = [orjson.loads(line) for line in steps_bytes.splitlines() if line.strip()]
-    except orjson.JSONDecodeError as error:
+        steps = [json.loads(line) for line in steps_bytes.splitlines() if line.strip()]
+    except ValueError as error:
         report.add("trace.steps", False, f"steps.ndjson is not valid NDJSON: {error}")
         return
     report.summary["steps"] = len(steps)
@@ -277,9 +288,19 @@ def verify_bundle(source: str | Path | IO[bytes], *, public_key: str | None = No
     """Check a bundle; never raises on a bad bundle, the report says what failed."""
     report = BundleReport(source=str(source) if isinstance(source, str | Path) else "<stream>")
     try:
-        with zipfile.ZipFile(source) as archive:
+        data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = _read_members(archive)
-        manifest = _json(members, MANIFEST)
+            manifest = _json(members, MANIFEST)
+            if isinstance(manifest, Mapping):
+                problems = layout_problems(data, archive, str(manifest.get("generated_at") or ""))
+                report.add(
+                    "bundle.layout",
+                    not problems,
+                    "; ".join(problems)
+                    if problems
+                    else "every byte outside the files is as written",
+                )
         if not isinstance(manifest, Mapping):
             raise BundleUnreadable("manifest.json is not an object")
         tenant_id = str(manifest.get("tenant_id") or "")
@@ -295,6 +316,17 @@ def verify_bundle(source: str | Path | IO[bytes], *, public_key: str | None = No
         trace = _json(members, TRACE)
         _check_trace(report, trace, members.get(STEPS, b""), tenant_id)
         _check_costs(report, _json(members, COSTS))
-    except (zipfile.BadZipFile, BundleUnreadable, OSError) as error:
-        report.add("bundle.readable", False, str(error) or type(error).__name__)
+    except (
+        zipfile.BadZipFile,
+        BundleUnreadable,
+        OSError,
+        zlib.error,
+        EOFError,
+        ValueError,
+    ) as error:
+        report.add(
+            "bundle.readable", False, f"the archive is damaged: {error or type(error).__name__}"
+        )
+    except (NotImplementedError, RuntimeError) as error:  # unknown compression, encryption
+        report.add("bundle.readable", False, f"the archive cannot be read: {error}")
     return report

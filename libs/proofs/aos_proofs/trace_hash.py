@@ -1,8 +1,8 @@
-"""Canonical JSON and the hashes API.md defines: trace root hashes (schema 1.1) and RFC 8785 digests.
+"""Canonical JSON and the trace root hash (schema 1.1, docs/API.md "root_hash").
 
-Two canonical forms exist on purpose: traces use the legacy form (sorted keys, compact separators,
-Python's json defaults) so that hashes computed by existing SDKs still match; the audit ledger uses
-RFC 8785 (the `rfc8785` package), which is defined independently of any language's JSON library.
+Two canonical forms exist on purpose: traces use the legacy form here (sorted keys, compact
+separators, Python's json defaults) so that hashes computed by existing SDKs still match; the
+audit ledger uses RFC 8785 (`aos_proofs.ledger`), defined independently of any JSON library.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import rfc8785
 
 TRACE_SCHEMA_VERSION = "1.1"
 
@@ -30,10 +28,6 @@ def sha256_hex(data: str | bytes) -> str:
 def hash_data(data: Any) -> str:
     """`input_hash` / `output_hash`: the first 16 hex of SHA-256 of the canonical JSON."""
     return sha256_hex(canonical_json(data))[:16]
-
-
-def rfc8785_sha256_hex(data: Any) -> str:
-    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 
 def step_outcome(status: str) -> str:

@@ -1,4 +1,4 @@
-"""aos_common.merkle against an independent, literal transcription of RFC 6962 §2.1 (recursive
+"""aos_proofs.merkle against an independent, literal transcription of RFC 6962 §2.1 (recursive
 MTH, PATH and PROOF over the raw leaf list), the RFC's empty-tree hash, and mutation tests."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from aos_common import merkle
+from aos_proofs import ledger, merkle
 
 SIZES = [*range(1, 9), 13, 31, 32, 33, 100]
 
@@ -392,7 +392,7 @@ def sample_entry() -> dict:
         "before_state": None,
         "after_state": {"confidence": 0.9, "policy_id": "p1"},
         "created_at": "2026-01-01T00:00:00+00:00",
-        "prev_hash": merkle.GENESIS_PREV_HASH,
+        "prev_hash": ledger.GENESIS_PREV_HASH,
         "id": "al_0000000000000000",
         "entry_hash": "ignored",
     }
@@ -400,21 +400,21 @@ def sample_entry() -> dict:
 
 def test_entry_hash_is_sha256_of_rfc8785_json_of_the_listed_fields() -> None:
     entry = sample_entry()
-    expected_payload = {key: entry[key] for key in merkle.ENTRY_HASH_FIELDS}
+    expected_payload = {key: entry[key] for key in ledger.ENTRY_HASH_FIELDS}
     expected = hashlib.sha256(rfc8785.dumps(expected_payload)).hexdigest()
-    assert merkle.entry_hash(entry) == expected
-    assert merkle.entry_hash({**entry, "id": "al_ffffffffffffffff"}) == expected
-    assert merkle.entry_hash({**entry, "action_reason": "x"}) != expected
+    assert ledger.entry_hash(entry) == expected
+    assert ledger.entry_hash({**entry, "id": "al_ffffffffffffffff"}) == expected
+    assert ledger.entry_hash({**entry, "action_reason": "x"}) != expected
 
 
 def test_tree_head_signature_round_trip_and_tamper() -> None:
     key = Ed25519PrivateKey.generate()
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
     head = {"tree_size": 3, "root_hash": "ab" * 32, "timestamp": "2026-01-01T00:00:00+00:00"}
-    message = merkle.tree_head_message("tnt_a", 3, "ab" * 32, head["timestamp"])
+    message = ledger.tree_head_message("tnt_a", 3, "ab" * 32, head["timestamp"])
     assert message == rfc8785.dumps({"tenant_id": "tnt_a", **head})
     head["signature"] = base64.b64encode(key.sign(message)).decode()
-    assert merkle.verify_tree_head_signature(head, "tnt_a", public)
-    assert not merkle.verify_tree_head_signature(head, "tnt_b", public)
-    assert not merkle.verify_tree_head_signature({**head, "tree_size": 4}, "tnt_a", public)
-    assert not merkle.verify_tree_head_signature({**head, "signature": "!!"}, "tnt_a", public)
+    assert ledger.verify_tree_head_signature(head, "tnt_a", public)
+    assert not ledger.verify_tree_head_signature(head, "tnt_b", public)
+    assert not ledger.verify_tree_head_signature({**head, "tree_size": 4}, "tnt_a", public)
+    assert not ledger.verify_tree_head_signature({**head, "signature": "!!"}, "tnt_a", public)
