@@ -19,6 +19,7 @@ import httpx
 
 from aos_common.testing import principal_headers
 from aos_proofs import merkle
+from aos_proofs.ledger import verify_tree_head_signature
 
 from .support import entry_body, new_tenant
 
@@ -129,8 +130,8 @@ def test_an_old_head_and_proof_verify_after_a_restart_with_a_rotated_key(
 
     published = {key["key_id"]: key["public_key"] for key in keys}
     assert new_head["key_id"] != old_head["key_id"]
-    assert ledger.verify_tree_head_signature(old_head, tenant, published[old_head["key_id"]])
-    assert ledger.verify_tree_head_signature(new_head, tenant, published[new_head["key_id"]])
+    assert verify_tree_head_signature(old_head, tenant, published[old_head["key_id"]])
+    assert verify_tree_head_signature(new_head, tenant, published[new_head["key_id"]])
     assert merkle.verify_inclusion(
         proof["leaf_hash"], proof["leaf_index"], proof["tree_size"], proof["audit_path"],
         old_head["root_hash"],
