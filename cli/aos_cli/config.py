@@ -16,6 +16,7 @@ from aos_cli.errors import AosError
 from aos_common.services import GATEWAY, SERVICES, ServiceSpec
 
 PROCESSES: tuple[ServiceSpec, ...] = (*SERVICES, GATEWAY)
+OTLP_GRPC_PORT_ENV = "AOS_OTLP_GRPC_PORT"
 
 
 def port_env(spec: ServiceSpec) -> str:
@@ -45,6 +46,12 @@ class PlatformConfig:
     database_url: str | None
     redis_url: str | None
     ready_timeout: float
+    otlp_grpc_port: int = 4317
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        """Where the traces service serves OTLP/gRPC (`AOS_OTLP_GRPC_PORT`, default 4317)."""
+        return f"{self.host}:{self.otlp_grpc_port}"
 
     @property
     def gateway(self) -> ProcessConfig:
@@ -100,7 +107,9 @@ def load_config(env: Mapping[str, str] | None = None) -> PlatformConfig:
         raw = _first(env, port_env(spec))
         port = parse_port(port_env(spec), raw) if raw is not None else spec.port
         processes.append(ProcessConfig(spec=spec, port=port, host=host))
-    seen: dict[int, str] = {}
+    raw_grpc = _first(env, OTLP_GRPC_PORT_ENV)
+    otlp_grpc_port = parse_port(OTLP_GRPC_PORT_ENV, raw_grpc) if raw_grpc is not None else 4317
+    seen: dict[int, str] = {otlp_grpc_port: "traces OTLP/gRPC"}
     for process in processes:
         if process.port in seen:
             raise AosError(
@@ -123,4 +132,5 @@ def load_config(env: Mapping[str, str] | None = None) -> PlatformConfig:
         database_url=_first(env, "AOS_DATABASE_URL", "DATABASE_URL"),
         redis_url=_first(env, "AOS_REDIS_URL", "REDIS_URL"),
         ready_timeout=ready_timeout,
+        otlp_grpc_port=otlp_grpc_port,
     )

@@ -84,11 +84,13 @@ def credentials_document(
     tenant_id: str | None = None,
     admin_key: str | None = None,
     console_token: str | None = None,
+    otlp_grpc_endpoint: str | None = None,
 ) -> dict[str, Any]:
-    """The exact shape API.md gives for `.aos/credentials.json`."""
+    """The shape API.md gives for `.aos/credentials.json`, plus where OTLP/gRPC is served."""
     return {
         "gateway_url": gateway_url,
         "services": dict(service_urls),
+        "otlp_grpc_endpoint": otlp_grpc_endpoint,
         "operator_key": operator_key,
         "tenant_id": tenant_id,
         "admin_key": admin_key,

@@ -212,6 +212,7 @@ def child_env(
             "AOS_JWT_SECRET": secrets["jwt_secret"],
             "AOS_OPERATOR_KEY": operator_key,
             "AOS_GATEWAY_URL": config.gateway.url,
+            "AOS_OTLP_GRPC_PORT": str(config.otlp_grpc_port),
             "PYTHONUNBUFFERED": "1",
         }
     )

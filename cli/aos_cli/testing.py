@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import psutil
 
-from aos_cli.config import PROCESSES, port_env
+from aos_cli.config import OTLP_GRPC_PORT_ENV, PROCESSES, port_env
 
 MARKER_ENV = "AOS_TEST_PLATFORM_MARKER"
 READY_LINE = "Press Ctrl-C to stop."
@@ -81,8 +81,10 @@ def platform_env(
     env[MARKER_ENV] = uuid.uuid4().hex
     env["PYTHONUNBUFFERED"] = "1"
     if ports:
-        for spec, port in zip(PROCESSES, free_ports(len(PROCESSES)), strict=True):
+        *service_ports, grpc_port = free_ports(len(PROCESSES) + 1)
+        for spec, port in zip(PROCESSES, service_ports, strict=True):
             env[port_env(spec)] = str(port)
+        env[OTLP_GRPC_PORT_ENV] = str(grpc_port)
     env.update(overrides or {})
     return env
 

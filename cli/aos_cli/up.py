@@ -245,6 +245,7 @@ def _write_credentials(
             tenant_id=demo.tenant_id if demo else None,
             admin_key=demo.admin_key if demo else None,
             console_token=demo.console_token if demo else None,
+            otlp_grpc_endpoint=config.otlp_grpc_endpoint,
         ),
     )
 

@@ -59,7 +59,7 @@ def test_installation_secrets_are_generated_once_and_env_overrides_them(tmp_path
     assert overridden == {"internal_secret": first["internal_secret"], "jwt_secret": "from-env"}
 
 
-def test_credentials_document_has_exactly_the_api_md_fields() -> None:
+def test_credentials_document_has_the_api_md_fields_and_the_otlp_grpc_endpoint() -> None:
     document = credentials_document(
         gateway_url="http://127.0.0.1:8080",
         service_urls={"tenants": "http://127.0.0.1:8001"},
@@ -68,6 +68,7 @@ def test_credentials_document_has_exactly_the_api_md_fields() -> None:
     assert document == {
         "gateway_url": "http://127.0.0.1:8080",
         "services": {"tenants": "http://127.0.0.1:8001"},
+        "otlp_grpc_endpoint": None,
         "operator_key": "aos_op_k",
         "tenant_id": None,
         "admin_key": None,

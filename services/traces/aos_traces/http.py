@@ -6,16 +6,32 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi import Request
+from fastapi import FastAPI, Request
 
-from aos_common.errors import BadRequest
+from aos_common.errors import BadRequest, PayloadTooLarge
 from aos_traces.domain.errors import TraceInputError
+from aos_traces.domain.otlp import MAX_BODY_BYTES, OtlpDecodeError, OtlpTooLarge, decompress
 from aos_traces.domain.timestamps import parse_timestamp
 from aos_traces.ingest.service import IngestContext
 
 
-async def json_body(request: Request, *, required: bool = True) -> Any:
+async def request_payload(request: Request) -> bytes:
+    """The body with its Content-Encoding (gzip, deflate) undone, bounded like OTLP bodies: a
+    body that cannot be decompressed is a 400 with a sentence, never an empty success."""
     body = await request.body()
+    encoding = request.headers.get("content-encoding")
+    if not encoding:
+        return body
+    try:
+        return decompress(body, encoding, MAX_BODY_BYTES)
+    except OtlpTooLarge as error:
+        raise PayloadTooLarge(str(error)) from error
+    except OtlpDecodeError as error:
+        raise BadRequest(str(error)) from error
+
+
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    body = await request_payload(request)
     if not body.strip():
         if required:
             raise BadRequest("Request body must be a JSON object")
@@ -36,7 +52,11 @@ def iso_param(value: str | None, name: str) -> datetime | None:
 
 
 def ingest_context(request: Request) -> IngestContext:
-    state = request.app.state
+    return app_ingest_context(request.app)
+
+
+def app_ingest_context(app: FastAPI) -> IngestContext:
+    state = app.state
     context = getattr(state, "ingest", None)
     if context is None or context.engine is not state.engine:
         context = IngestContext(engine=state.engine)

@@ -14,6 +14,7 @@ from aos_traces.internal import api as internal_api
 from aos_traces.mismatches import api as mismatches_api
 from aos_traces.models import idempotency_keys, outbox
 from aos_traces.otlp import api as otlp_api
+from aos_traces.otlp.grpc_server import otlp_grpc_server
 from aos_traces.replay import api as replay_api
 from aos_traces.settings import TracesSettings
 from aos_traces.traces import api as traces_api
@@ -46,6 +47,7 @@ def create_app(
         outbox=outbox,
         idempotency=idempotency_keys,
         transports=transports,
+        lifespan_hooks=[otlp_grpc_server],
     )
     install_database_text_handler(app)
     return app

@@ -31,3 +31,7 @@ class TracesSettings(ServiceSettings):
     # OTLP: a trace's root hash becomes final this long after its root span arrived; later
     # spans still join the trace but mark it amended (docs/OTEL.md).
     otlp_late_span_grace_seconds: float = Field(default=300.0, ge=0)
+    # OTLP/gRPC (TraceService/Export) on its own port, started with the service; None turns it
+    # off, 0 picks a free port. Same API keys as HTTP.
+    otlp_grpc_port: int | None = Field(default=4317, ge=0, le=65535)
+    otlp_grpc_host: str = "0.0.0.0"

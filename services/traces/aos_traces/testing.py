@@ -23,7 +23,7 @@ def traces_settings(database_url: str, redis_url: str, **overrides: Any) -> Trac
         environment="test",
         telemetry_enabled=False,
         outbox_interval_seconds=3600,
-        **overrides,
+        **{"otlp_grpc_port": 0, **overrides},
     )
 
 

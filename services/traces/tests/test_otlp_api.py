@@ -165,7 +165,7 @@ async def test_json_export_is_accepted_and_answers_json(
 async def test_bad_bodies_and_content_types(client: httpx.AsyncClient, tenant: Tenant) -> None:
     garbage = await post(client, tenant, b"\xff\x00garbage")
     assert garbage.status_code == 400
-    assert garbage.json()["detail"] == "Body is not a valid OTLP ExportTraceServiceRequest"
+    assert b"Body is not a valid OTLP ExportTraceServiceRequest" in garbage.content
     text = await client.post(
         "/v1/traces", content=b"hi", headers={**tenant.developer, "content-type": "text/plain"}
     )

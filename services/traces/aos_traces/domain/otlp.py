@@ -100,14 +100,24 @@ def decompress(body: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -
             raise OtlpTooLarge(f"OTLP export exceeds {limit} bytes")
         return body
     if encoding not in ("gzip", "deflate"):
-        raise OtlpDecodeError(f"Unsupported Content-Encoding: {encoding}")
+        raise OtlpDecodeError(
+            f"Unsupported Content-Encoding: {encoding}; send gzip, deflate or identity"
+        )
     inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
     try:
         payload = inflater.decompress(body, limit + 1)
     except zlib.error as error:
-        raise OtlpDecodeError(f"Body is not valid {encoding} data") from error
+        raise OtlpDecodeError(
+            f"Body is not valid {encoding} data; compress the whole body or drop the "
+            "Content-Encoding header"
+        ) from error
     if len(payload) > limit or inflater.unconsumed_tail:
-        raise OtlpTooLarge(f"OTLP export exceeds {limit} bytes")
+        raise OtlpTooLarge(f"OTLP export exceeds {limit} bytes once decompressed")
+    if not inflater.eof:
+        raise OtlpDecodeError(
+            f"Body is truncated {encoding} data (the compressed stream does not end); "
+            "send the whole compressed body"
+        )
     return payload
 
 
@@ -246,13 +256,17 @@ def _status_code(value: Any) -> int:
     return int(value)
 
 
-def group_spans(spans: Iterable[Span]) -> list[SpanGroup]:
+def group_spans(spans: Iterable[Span]) -> tuple[list[SpanGroup], int]:
+    """Spans grouped by trace id, and how many had no trace or span id (they cannot be stored
+    and are reported as rejected)."""
     groups: dict[str, SpanGroup] = {}
+    invalid = 0
     for span in spans:
-        if not span.trace_id or not span.span_id:
+        if not span.trace_id or not span.span_id or set(span.trace_id) == {"0"}:
+            invalid += 1
             continue
         groups.setdefault(span.trace_id, SpanGroup(span.trace_id)).spans.append(span)
-    return list(groups.values())
+    return list(groups.values()), invalid
 
 
 # --- mapping (the attribute table itself is domain/semconv.py) -----------------------------------

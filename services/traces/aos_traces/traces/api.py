@@ -18,7 +18,7 @@ from aos_common.errors import Unprocessable
 from aos_common.idempotency import idempotent
 from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
 from aos_traces.domain.gc_pause import gc_paused
-from aos_traces.http import ingest_context, iso_param, json_body
+from aos_traces.http import ingest_context, iso_param, json_body, request_payload
 from aos_traces.ingest import service as ingest
 from aos_traces.traces import service
 from aos_traces.traces.schemas import TraceFilters
@@ -119,7 +119,7 @@ async def store_batch(request: Request, caller: WriterDep, session: SessionDep) 
     settings = request.app.state.settings
 
     async def produce() -> Response:
-        body = await request.body()
+        body = await request_payload(request)
         content_type = request.headers.get("content-type", "")
         with gc_paused():
             items = await run_in_threadpool(

@@ -179,7 +179,8 @@ def test_spans_group_by_trace_id_and_find_the_root() -> None:
             ]
         )
     )
-    (group,) = group_spans(spans)
+    (group,), invalid = group_spans(spans)
+    assert invalid == 0
     assert group.root is not None and group.root.span_id == "00000000000000a1"
     assert [s.span_id for s in group.step_spans] == ["00000000000000a2"]
 
