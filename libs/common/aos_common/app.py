@@ -6,25 +6,24 @@ be created, configured and tested without touching the network.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from redis.asyncio import Redis
-from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table
 from starlette.responses import Response
 
 from aos_common.auth import Authenticator, CredentialResolver
 from aos_common.db import create_engine, create_sessionmaker
 from aos_common.envelope import json_response
-from aos_common.errors import install_problem_handlers, problem_response
+from aos_common.errors import install_problem_handlers
 from aos_common.http_client import ServiceClient
 from aos_common.idempotency import IdempotencyStore
 from aos_common.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from aos_common.outbox import OutboxRelay
+from aos_common.readiness import ReadinessProbes, readyz
 from aos_common.remote_auth import RemoteCredentialResolver
 from aos_common.request_context import RequestIdMiddleware
 from aos_common.revocation import RevocationSource, RevocationWatch
@@ -133,6 +132,7 @@ def create_service_app(
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics(settings.service_name)
+    app.state.readiness = ReadinessProbes()
     install_problem_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
@@ -148,44 +148,3 @@ def create_service_app(
 
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok", "service": request.app.state.settings.service_name})
-
-
-READY_CHECK_SECONDS = 0.8
-
-
-async def _database_answers(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
-
-
-async def _check(name: str, probe: Awaitable[object], checks: dict[str, str]) -> None:
-    """Run one probe under the readiness budget; connecting counts, so a frozen server (which
-    accepts and never answers) is reported, not waited for."""
-    try:
-        await asyncio.wait_for(probe, timeout=READY_CHECK_SECONDS)
-        checks[name] = "ok"
-    except TimeoutError:
-        checks[name] = "unavailable: no answer within 0.8 s"
-    except Exception as error:
-        checks[name] = f"unavailable: {type(error).__name__}"
-
-
-async def readyz(request: Request) -> Response:
-    """Ready when this service's database and Redis both answer; always answers within a second
-    (both probes run at once, each bounded, connection included)."""
-    checks: dict[str, str] = {}
-    await asyncio.gather(
-        _check("database", _database_answers(request.app.state.engine), checks),
-        _check("redis", request.app.state.redis.ping(), checks),
-    )
-    checks = {name: checks[name] for name in ("database", "redis")}
-    failing = [name for name, state in checks.items() if state != "ok"]
-    if failing:
-        return problem_response(
-            503,
-            f"Not ready: {', '.join(failing)} unavailable",
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-            extra={"checks": checks},
-        )
-    return json_response({"status": "ready", "checks": checks})

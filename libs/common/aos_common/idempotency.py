@@ -3,8 +3,10 @@
 Each key is a row of the service's `idempotency_keys` table, inserted in the same transaction as
 the write it protects and holding the reply once produced: the write and its key commit together
 or not at all, so exactly-once holds with Redis stopped. Redis (one Lua script, one round trip)
-answers replays, reuse with another body and in-flight requests without touching the database;
-when it is unreachable the request goes straight to Postgres. Keys and replies live for 24 h.
+answers replays and reuse with another body without touching the database; when it is
+unreachable the request goes straight to Postgres. Whether a request with the key is still in
+flight is Postgres's call too (its row lock), so a request whose process died mid-flight does not
+block its key until a Redis entry expires. Keys and replies live for 24 h.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -191,6 +195,19 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
+IN_FLIGHT_WAIT = "200ms"
+LOCK_NOT_AVAILABLE = "55P03"
+_WAIT_AT_MOST = text(
+    "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', :wait, true)"
+)
+_RESTORE_WAIT = text("SELECT set_config('lock_timeout', :wait, true)")
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    original = error.orig
+    return getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+
+
 @dataclass(frozen=True)
 class RecordedKey:
     fingerprint: str
@@ -202,10 +219,12 @@ async def claim_key(
 ) -> RecordedKey | None:
     """Insert the key in the request's transaction; None when this request owns it now.
 
-    A concurrent request with the same key waits on the row until the owner's transaction ends,
-    then sees the committed row (and its reply) or, after a rollback, claims the key itself. A row
-    older than the 24 h lifetime is taken over as if absent.
+    A concurrent request with the same key waits on the row up to IN_FLIGHT_WAIT until the
+    owner's transaction ends, then sees the committed row (and its reply) or, after a rollback
+    (the owner failed or its process died), claims the key itself; past the wait the key is in
+    progress (409). A row older than the 24 h lifetime is taken over as if absent.
     """
+    previous = (await session.execute(_WAIT_AT_MOST, {"wait": IN_FLIGHT_WAIT})).scalar_one()
     lifetime = literal_column(f"interval '{IDEMPOTENCY_TTL_SECONDS} seconds'")
     expired = table.c.created_at < func.now() - lifetime
     statement = insert(table).values(tenant_id=tenant_id, key=key, fingerprint=fingerprint)
@@ -220,7 +239,14 @@ async def claim_key(
         },
         where=expired,
     ).returning(table.c.key)
-    if (await session.execute(statement)).first() is not None:
+    try:
+        claimed = (await session.execute(statement)).first() is not None
+    except DBAPIError as error:
+        if _sqlstate(error) == LOCK_NOT_AVAILABLE:
+            raise Conflict(KEY_IN_PROGRESS) from error
+        raise
+    await session.execute(_RESTORE_WAIT, {"wait": previous})
+    if claimed:
         return None
     row = (
         await session.execute(
@@ -293,8 +319,7 @@ class _FastPath:
         return decision
 
     async def complete(self, stored: StoredResponse) -> None:
-        if not self.claimed:
-            return
+        """Safe for any request: the script only completes a key in progress with this body."""
         try:
             await self._store.complete(*self._args, stored)
         except RedisError:
@@ -338,8 +363,6 @@ async def idempotent(
     decision = await fast.begin()
     if decision is not None and decision.outcome is IdempotencyOutcome.CONFLICT:
         raise Conflict(KEY_REUSED)
-    if decision is not None and decision.outcome is IdempotencyOutcome.IN_PROGRESS:
-        raise Conflict(KEY_IN_PROGRESS)
     if decision is not None and decision.stored is not None:
         return _replay(decision.stored)
     try:
@@ -351,6 +374,8 @@ async def idempotent(
                 raise Conflict(KEY_IN_PROGRESS)
             await fast.complete(recorded.stored)
             return _replay(recorded.stored)
+        # Redis may have said "in progress" for a request that died; Postgres gave us the key.
+        fast.claimed = True
         response = await produce()
     except BaseException:
         await fast.release()

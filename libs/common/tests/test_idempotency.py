@@ -9,13 +9,17 @@ from collections import Counter
 import httpx
 from redis.asyncio import Redis
 
+from aos_common.db import create_engine, create_sessionmaker
 from aos_common.idempotency import (
     IdempotencyOutcome,
     IdempotencyStore,
     StoredResponse,
+    claim_key,
     request_fingerprint,
 )
+from aos_common.settings import ServiceSettings
 from aos_common.testing import principal_headers
+from aos_tenants.models import idempotency_keys
 
 
 async def test_hundred_concurrent_begins_yield_exactly_one_new(redis: Redis) -> None:
@@ -95,3 +99,42 @@ async def test_route_concurrent_same_key_creates_once(client: httpx.AsyncClient)
     assert len({r.json()["id"] for r in created}) == 1
     for response in in_progress:
         assert response.json()["detail"] == "A request with this idempotency key is in progress"
+
+
+async def test_a_key_left_in_progress_by_a_dead_request_is_not_blocked(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    tenant = f"tnt_{secrets.token_hex(8)}"
+    body = b'{"name":"w","size":1}'
+    # What a request killed after its Redis claim leaves behind: "in progress" for 60 s.
+    fingerprint = request_fingerprint("POST", "/widgets", body)
+    assert (await IdempotencyStore(redis).begin(tenant, "dead", fingerprint)).outcome is (
+        IdempotencyOutcome.NEW
+    )
+    headers = {**principal_headers(tenant), "Idempotency-Key": "dead"}
+    response = await client.post(
+        "/widgets", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201
+    replay = await client.post("/widgets", json={"name": "w", "size": 1}, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == response.json()
+
+
+async def test_a_key_held_by_a_request_in_flight_is_409_in_progress(
+    client: httpx.AsyncClient, settings: ServiceSettings
+) -> None:
+    tenant = f"tnt_{secrets.token_hex(8)}"
+    fingerprint = request_fingerprint("POST", "/widgets", b'{"name":"w","size":1}')
+    engine = create_engine(settings.database_url, application_name="idempotency-test")
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            # The first request's transaction: key claimed, not yet committed.
+            assert await claim_key(session, idempotency_keys, tenant, "held", fingerprint) is None
+            headers = {**principal_headers(tenant), "Idempotency-Key": "held"}
+            response = await client.post("/widgets", json={"name": "w", "size": 1}, headers=headers)
+            assert response.status_code == 409
+            assert response.json()["detail"] == "A request with this idempotency key is in progress"
+            await session.rollback()
+    finally:
+        await engine.dispose()

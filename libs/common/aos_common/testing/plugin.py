@@ -89,5 +89,7 @@ def official_schemas_dir() -> Path:
     """
     configured = os.environ.get("AOS_SCHEMAS_DIR")
     if not configured or not Path(configured).is_dir():
-        pytest.skip("official schemas not available: set AOS_SCHEMAS_DIR to a directory holding them")
+        pytest.skip(
+            "official schemas not available: set AOS_SCHEMAS_DIR to a directory holding them"
+        )
     return Path(configured)
