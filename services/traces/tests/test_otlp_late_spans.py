@@ -13,12 +13,13 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-from tests.test_otlp_api import export, outbox_requests
 
 from aos_common.testing import app_client
 from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.main import create_app
 from aos_traces.testing import Tenant, traces_settings
+
+from .test_otlp_api import export, outbox_requests
 
 TRACE_HEX = "7a" * 16
 ROOT = "00000000000000f0"
