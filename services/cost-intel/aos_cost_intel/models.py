@@ -6,7 +6,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, DateTime, Identity, Numeric, String, Text
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aos_common.db import schema_metadata
@@ -27,6 +40,7 @@ idempotency_keys = idempotency_table(Base.metadata)
 
 class FeatureTag(Base):
     __tablename__ = "feature_tags"
+    __table_args__ = (UniqueConstraint("tenant_id", "tag", name="uq_feature_tags_tenant_id"),)
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -45,11 +59,19 @@ class PriceVersion(Base):
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     loaded_at: Mapped[datetime] = mapped_column(TS)
     loaded_by: Mapped[str] = mapped_column(String(128))
-    sequence: Mapped[int] = mapped_column(BigInteger, Identity())
+    sequence: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
 
 
 class ModelPriceRow(Base):
     __tablename__ = "model_prices"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["version"],
+            [f"{SCHEMA}.price_versions.version"],
+            name="fk_model_prices_version",
+            ondelete="CASCADE",
+        ),
+    )
 
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True)
@@ -67,7 +89,16 @@ class ModelPriceRow(Base):
 
 class CostRecord(Base):
     __tablename__ = "cost_records"
-    __table_args__ = {"postgresql_partition_by": "RANGE (occurred_at)"}
+    __table_args__ = (
+        Index("ix_cost_records_occurred_brin", "occurred_at", postgresql_using="brin"),
+        Index(
+            "ix_cost_records_workflow",
+            "tenant_id",
+            "workflow_id",
+            postgresql_where=text("workflow_id IS NOT NULL"),
+        ),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(TS, primary_key=True)
@@ -135,7 +166,7 @@ class DimensionRollup(Base):
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     dim: Mapped[str] = mapped_column(String(8), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    grain: Mapped[str] = mapped_column(CHAR(1), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(TS, primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     cost_cents: Mapped[Decimal] = mapped_column(Numeric)
@@ -149,6 +180,9 @@ class DimensionRollup(Base):
 
 class Budget(Base):
     __tablename__ = "budgets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "budget_type", "entity_key", name="uq_budgets_tenant_id"),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -165,6 +199,17 @@ class Budget(Base):
 
 class Anomaly(Base):
     __tablename__ = "anomalies"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "anomaly_type",
+            "entity_type",
+            "entity_id",
+            "day",
+            name="uq_anomalies_tenant_id",
+        ),
+        Index("ix_anomalies_detected", "tenant_id", "detected_at"),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -188,6 +233,11 @@ class Anomaly(Base):
 
 class BudgetBreach(Base):
     __tablename__ = "budget_breaches"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "budget_id", "kind", "day", name="uq_budget_breaches_tenant_id"
+        ),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

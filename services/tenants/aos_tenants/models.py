@@ -17,11 +17,13 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +69,15 @@ class Tenant(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("ix_api_keys_tenant_created", "tenant_id", "created_at"),
+        Index(
+            "ix_api_keys_revoked_at", "revoked_at", postgresql_where=text("revoked_at IS NOT NULL")
+        ),
+        Index(
+            "ix_api_keys_expires_at", "expires_at", postgresql_where=text("expires_at IS NOT NULL")
+        ),
+    )
 
     tenant_id: Mapped[str] = mapped_column(
         String(20), ForeignKey("tenants.tenants.id"), primary_key=True
@@ -92,6 +103,16 @@ class ApiKey(Base):
 
 class Run(Base):
     __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_runs_tenant_worker_created", "tenant_id", "worker_id", "created_at"),
+        Index(
+            "ix_runs_running_by_key",
+            "tenant_id",
+            "key_id",
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     tenant_id: Mapped[str] = mapped_column(
         String(20), ForeignKey("tenants.tenants.id"), primary_key=True
@@ -111,6 +132,7 @@ class Run(Base):
 
 class UsageRecord(Base):
     __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_records_tenant_recorded", "tenant_id", "recorded_at"),)
 
     tenant_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -16,10 +16,12 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
+    Index,
     Integer,
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -76,6 +78,18 @@ class _TraceColumns:
 
 class TraceRow(_TraceColumns, Base):
     __tablename__ = "traces"
+    __table_args__ = (
+        Index("ix_traces_started", "tenant_id", text("started_at DESC")),
+        Index("ix_traces_run", "tenant_id", "run_id"),
+        Index("ix_traces_root_hash", "tenant_id", "root_hash"),
+        Index(
+            "ix_traces_incident",
+            "tenant_id",
+            "incident_id",
+            postgresql_where=text("incident_id IS NOT NULL"),
+        ),
+        Index("ix_traces_created", "tenant_id", "created_at"),
+    )
 
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -115,7 +129,10 @@ class _StepColumns:
 
 class TraceStepRow(_StepColumns, Base):
     __tablename__ = "trace_steps"
-    __table_args__ = {"postgresql_partition_by": "RANGE (timestamp)"}
+    __table_args__ = (
+        Index("ix_trace_steps_timestamp", "timestamp", postgresql_using="brin"),
+        {"postgresql_partition_by": "RANGE (timestamp)"},
+    )
 
 
 class TraceStepArchiveRow(_StepColumns, Base):
@@ -128,6 +145,10 @@ class TraceStepArchiveRow(_StepColumns, Base):
 
 class MismatchRow(Base):
     __tablename__ = "trace_mismatches"
+    __table_args__ = (
+        Index("ix_trace_mismatches_trace", "tenant_id", "trace_id"),
+        Index("ix_trace_mismatches_created", "tenant_id", "created_at"),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -151,6 +172,7 @@ class AmendmentRow(Base):
     """A late span that changed the root hash of a trace whose hash was already final."""
 
     __tablename__ = "trace_amendments"
+    __table_args__ = (Index("ix_trace_amendments_trace", "tenant_id", "trace_id"),)
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -166,6 +188,7 @@ class EvidenceRow(Base):
     """Evidence of a class for a trace, or (failure_type set) a failure to capture it."""
 
     __tablename__ = "trace_evidence"
+    __table_args__ = (Index("ix_trace_evidence_trace", "tenant_id", "trace_id"),)
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -196,6 +219,7 @@ class ReplayCheckRow(Base):
     """Every server-side replay call (execute/skip/check) and what it found."""
 
     __tablename__ = "replay_checks"
+    __table_args__ = (Index("ix_replay_checks_trace", "tenant_id", "trace_id"),)
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
