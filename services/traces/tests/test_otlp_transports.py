@@ -13,13 +13,16 @@ from typing import Any
 
 import grpc
 import httpx
+import openai
 import orjson
 import pytest
 from fastapi import FastAPI
 from google.protobuf.json_format import MessageToDict
 from google.rpc.status_pb2 import Status
+from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -28,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
 
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app
@@ -111,11 +115,11 @@ async def stored(
     return {"trace": document, "costs": records}
 
 
-async def test_every_transport_stores_the_same_trace(
-    service: tuple[FastAPI, httpx.AsyncClient], database_url: str
-) -> None:
-    app, http = service
-    spans = agent_spans()
+async def through_each_transport(
+    app: FastAPI, http: httpx.AsyncClient, spans: Sequence[ReadableSpan], database_url: str
+) -> dict[str, dict[str, Any]]:
+    """The same spans as gzip OTLP/HTTP protobuf, gzip OTLP/HTTP JSON and OTLP/gRPC (the real
+    gRPC exporter), each into a tenant of its own; what each tenant stored."""
     trace_hex = f"{spans[0].context.trace_id:032x}"
     request = encode_spans(spans)
     tenants = {name: Tenant("tnt_" + secrets.token_hex(8)) for name in ("proto", "json", "grpc")}
@@ -141,10 +145,17 @@ async def test_every_transport_stores_the_same_trace(
     assert await asyncio.to_thread(exporter.export, spans) == SpanExportResult.SUCCESS
     exporter.shutdown()
 
-    results = {
+    return {
         name: await stored(http, tenant, trace_hex, database_url)
         for name, tenant in tenants.items()
     }
+
+
+async def test_every_transport_stores_the_same_trace(
+    service: tuple[FastAPI, httpx.AsyncClient], database_url: str
+) -> None:
+    app, http = service
+    results = await through_each_transport(app, http, agent_spans(), database_url)
     reference = results["proto"]
     assert reference["trace"]["agent_id"] == "support-agent"
     assert reference["trace"]["correlation_id"] == "s-9"
@@ -262,3 +273,38 @@ async def test_trace_routes_read_gzip_and_refuse_garbage_gzip(
     garbage = await http.post(path, content=gzip.compress(document)[:-9], headers=headers)
     assert garbage.status_code == 400
     assert "truncated gzip" in garbage.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "instrumentor", [OpenInference, OpenLLMetry], ids=["openinference", "openllmetry"]
+)
+async def test_instrumentation_spans_are_stored_alike_over_every_transport(
+    service: tuple[FastAPI, httpx.AsyncClient], database_url: str, instrumentor: type
+) -> None:
+    """Spans of a real instrumentation (message content, arrays, many attributes) included."""
+    app, http = service
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "instrumented"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumented = instrumentor()
+    instrumented.instrument(tracer_provider=provider)
+    try:
+        with fake_openai_server() as url:
+            client = openai.OpenAI(base_url=url, api_key="sk-local")
+            with provider.get_tracer("agent").start_as_current_span("agent run"):
+                await asyncio.to_thread(
+                    client.chat.completions.create,
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": "What is the capital of France?"}],
+                )
+    finally:
+        instrumented.uninstrument()
+        provider.shutdown()
+    results = await through_each_transport(app, http, memory.get_finished_spans(), database_url)
+    reference = results["proto"]
+    (step,) = reference["trace"]["steps"]
+    assert step["outcome_data"]["gen_ai.usage.input_tokens"] == CHAT_USAGE.prompt_tokens
+    assert CHAT_TEXT in str(step["outcome_data"]["gen_ai.output.messages"])
+    assert len(reference["costs"]) == 1
+    assert results["json"] == reference
+    assert results["grpc"] == reference
