@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from aos_cli.config import load_config
+from aos_cli.demo import demo_app
 from aos_cli.errors import AosError
 
 # pgserver's platformdirs warns on machines without XDG_RUNTIME_DIR; it falls back correctly.
@@ -32,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(demo_app, name="demo")
 console = Console()
 OWN_COMMANDS = frozenset({"up", "migrate", "status"})
 

@@ -36,6 +36,7 @@ from aos_cli.checks import (
     validate_redis_url,
 )
 from aos_cli.config import PlatformConfig
+from aos_cli.console_build import CONSOLE_DIR, BackgroundBuild, console_notes
 from aos_cli.credentials import (
     credentials_document,
     read_json,
@@ -250,7 +251,9 @@ def _write_credentials(
     )
 
 
-def _summary(config: PlatformConfig, backends: Backends, console: Console) -> None:
+def _summary(
+    config: PlatformConfig, backends: Backends, console: Console, notes: list[str]
+) -> None:
     table = Table(title="AOS is running", title_justify="left")
     table.add_column("process")
     table.add_column("URL")
@@ -258,6 +261,8 @@ def _summary(config: PlatformConfig, backends: Backends, console: Console) -> No
         table.add_row(process.name, process.url)
     console.print(table)
     console.print(f"Console: {config.gateway.url}/", soft_wrap=True)
+    for note in notes:
+        console.print(note, soft_wrap=True, markup=False)
     for label, server, url in (
         ("Database", "postgres", backends.database_url),
         ("Redis", "redis", backends.redis_url),
@@ -342,6 +347,9 @@ def run_up(config: PlatformConfig, console: Console) -> int:
             raise AosError(
                 f"Cannot create the data directory {config.data_dir} ({error.strerror})."
             ) from None
+        console_build = BackgroundBuild(
+            config.logs_dir / "console-build.log", CONSOLE_DIR.parent / ".aos" / "tools"
+        ).start()
         try:
             env = dict(os.environ)
             secrets = resolve_secrets(config.data_dir / "secrets.json", env)
@@ -369,7 +377,9 @@ def run_up(config: PlatformConfig, console: Console) -> int:
                 child.remember_descendants()
             _apply_secrets_to_self(secrets, operator_key)
             _write_credentials(config, backends, operator_key, secrets, console)
-            _summary(config, backends, console)
+            admin_key = read_json(config.credentials_path).get("admin_key")
+            notes = console_notes(config.gateway.url, admin_key, console_build)
+            _summary(config, backends, console, notes)
             _supervise(config, supervisor, backends, stop, console)
             return 0
         except StopRequested:

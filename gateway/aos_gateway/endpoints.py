@@ -1,20 +1,18 @@
-"""The gateway's own endpoints: liveness, readiness (every upstream), metrics and the console."""
+"""The gateway's own endpoints: liveness, readiness (every upstream) and metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
 from aos_gateway.reload import RuntimeHolder
 
 router = APIRouter(include_in_schema=False)
-CONSOLE = Path(__file__).resolve().parents[1] / "console"
 
 
 @router.get("/healthz")
@@ -81,8 +79,3 @@ async def metrics(request: Request) -> Response:
                     breaker.open_count()
                 )
     return request.app.state.metrics.render()
-
-
-@router.get("/")
-async def console() -> Response:
-    return FileResponse(CONSOLE / "index.html", media_type="text/html")

@@ -23,6 +23,9 @@ from aos_common.metrics import Metrics, MetricsMiddleware
 from aos_common.request_context import RequestIdMiddleware
 from aos_common.telemetry import configure_json_logging, setup_tracing
 from aos_gateway.config import default_config_path, load_config
+from aos_gateway.console.edge import ConsoleCookieEdge
+from aos_gateway.console.session import router as console_session_router
+from aos_gateway.console.static import router as console_static_router
 from aos_gateway.endpoints import router as endpoints_router
 from aos_gateway.metrics import GatewayMetrics
 from aos_gateway.middlewares.auth import AuthCache
@@ -45,7 +48,9 @@ class GatewayApp(FastAPI):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._proxy = ProxyMiddleware(super().__call__, gateway=self)
+        self._proxy = ConsoleCookieEdge(
+            ProxyMiddleware(super().__call__, gateway=self), gateway=self
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._proxy(scope, receive, send)
@@ -116,6 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         holder.start(settings.gateway_reload_seconds)
         usage.start()
         app.state.redis = redis
+        app.state.console_peers = peers
         app.state.holder = holder
         try:
             yield
@@ -142,6 +148,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.gateway_metrics = GatewayMetrics(app.state.metrics.registry)
     install_problem_handlers(app)
     app.include_router(endpoints_router)
+    app.include_router(console_static_router)
+    app.include_router(console_session_router)
     app.state.holder = None
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)

@@ -31,6 +31,9 @@ class ConsoleClaims:
     tenant_id: str
     roles: tuple[str, ...]
     expires_at: int
+    # Set by the gateway's console sessions: the signed-in key's own permissions, so the console
+    # can do exactly what that key may do (a token may already carry "admin", so no widening).
+    permissions: tuple[str, ...] = ()
 
 
 def mint_console_token(
@@ -123,6 +126,9 @@ def _claims(claims: dict[str, object]) -> ConsoleClaims:
         raise InvalidConsoleToken("tenant_id must be a non-empty string of at most 64 characters")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise InvalidConsoleToken("roles must be a list of strings")
+    permissions = claims.get("permissions") or []
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise InvalidConsoleToken("permissions must be a list of strings")
     expires = claims["exp"]
     assert isinstance(expires, int | float)
-    return ConsoleClaims(subject, tenant_id, tuple(roles), int(expires))
+    return ConsoleClaims(subject, tenant_id, tuple(roles), int(expires), tuple(permissions))

@@ -135,3 +135,12 @@ async def test_tenant_claim_with_nul_or_oversized_is_refused() -> None:
         token = jwt.encode(_claims(tenant_id=tenant_id), SECRET, algorithm="HS256")
         with pytest.raises(InvalidConsoleToken):
             await verifier.verify(token)
+
+
+async def test_permissions_claim_is_carried_and_must_be_a_list_of_strings() -> None:
+    verifier = ConsoleTokenVerifier(hs_secret=SECRET)
+    token = jwt.encode(_claims(roles=[], permissions=["read:*"]), SECRET, algorithm="HS256")
+    assert (await verifier.verify(token)).permissions == ("read:*",)
+    bad = jwt.encode(_claims(permissions="*"), SECRET, algorithm="HS256")
+    with pytest.raises(InvalidConsoleToken):
+        await verifier.verify(bad)

@@ -1,4 +1,4 @@
-"""Routes: /api/v1/cost/dashboard, summary, by-feature, by-user, by-model, projection."""
+"""Routes: /api/v1/cost/dashboard, summary, by-feature, by-user, by-model, series, projection."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from aos_cost_intel.reports.schemas import (
     FeatureBreakdown,
     ModelBreakdown,
     ProjectionRead,
+    SpendSeries,
     SummaryRead,
     UserBreakdown,
 )
@@ -88,3 +89,16 @@ async def projection(
 ) -> Response:
     tenant = tenant_for(principal, tenant_id)
     return json_response(await service.projection(session, tenant, lookback_days, forecast_days))
+
+
+@router.get("/series", response_model=SpendSeries)
+async def series(
+    session: SessionDep,
+    period: Period = "24h",
+    group_by: Annotated[Literal["model", "feature"], Query()] = "model",
+    tenant_id: TenantQuery = None,
+    principal: Principal = Reader,
+) -> Response:
+    """Spend over time split by model or feature (hourly for 24h, daily for 7d and 30d)."""
+    tenant = tenant_for(principal, tenant_id)
+    return json_response(await service.spend_series(session, tenant, period, group_by))

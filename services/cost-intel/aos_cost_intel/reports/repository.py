@@ -241,3 +241,21 @@ async def spend_between(
         key,
     )
     return value if value is not None else ZERO
+
+
+async def spend_series(
+    conn: asyncpg.Connection, tenant_id: str, dim: str, grain: str, start: datetime, end: datetime
+) -> list[asyncpg.Record]:
+    """Per-bucket spend of one dimension (`model` or `feature`) at one grain (`h` or `d`)."""
+    return await conn.fetch(
+        f"""
+        SELECT bucket, key, cost_cents, request_count FROM {SCHEMA}.cost_rollups_dim
+        WHERE tenant_id = $1 AND dim = $2 AND grain = $3 AND bucket >= $4 AND bucket <= $5
+        ORDER BY bucket, key
+        """,
+        tenant_id,
+        dim,
+        grain,
+        start,
+        end,
+    )

@@ -122,3 +122,22 @@ class DashboardRead(BaseModel):
     anomalies: list[CostAnomalyRead]
     projection: ProjectionRead
     consistency: Consistency
+
+
+class SeriesPoint(BaseModel):
+    bucket: datetime
+    key: str
+    cost_cents: Cents
+    request_count: int
+
+
+class SpendSeries(BaseModel):
+    """Spend per hour (24h) or per UTC day (7d, 30d), split by model or feature: the console's
+    stacked chart. Keys are '' for records without a feature."""
+
+    group_by: str
+    grain: str
+    period_start: datetime
+    period_end: datetime
+    data: list[SeriesPoint]
+    provenance: Provenance

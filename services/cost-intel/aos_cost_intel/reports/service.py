@@ -29,6 +29,8 @@ from aos_cost_intel.reports.schemas import (
     ModelCost,
     ProjectionRead,
     Provenance,
+    SeriesPoint,
+    SpendSeries,
     SummaryProvenance,
     SummaryRead,
     UserBreakdown,
@@ -299,4 +301,36 @@ async def dashboard(session: AsyncSession, tenant_id: str, period: str) -> Dashb
         anomalies=anomalies,
         projection=await projection(session, tenant_id, 7, 7),
         consistency=check(summary_read, features, users, models, anomalies),
+    )
+
+
+async def spend_series(
+    session: AsyncSession, tenant_id: str, period: str, group_by: str
+) -> SpendSeries:
+    """Hourly buckets for 24h, daily (UTC) buckets for 7d and 30d, read from the dimension rollups."""
+    window = _window(period)
+    grain = "h" if period == "24h" else "d"
+    start = window.start if grain == "h" else window.start.replace(hour=0)
+    conn = await driver(session)
+    rows = await repository.spend_series(conn, tenant_id, group_by, grain, start, window.end)
+    return SpendSeries(
+        group_by=group_by,
+        grain="hour" if grain == "h" else "day",
+        period_start=start,
+        period_end=window.end,
+        data=[
+            SeriesPoint(
+                bucket=row["bucket"],
+                key=row["key"],
+                cost_cents=row["cost_cents"],
+                request_count=row["request_count"],
+            )
+            for row in rows
+        ],
+        provenance=Provenance(
+            sources=["cost_records"],
+            window=period,
+            aggregation=f"SUM BY {'hour' if grain == 'h' else 'day'}, {group_by}",
+            generated_at=datetime.now(UTC),
+        ),
     )

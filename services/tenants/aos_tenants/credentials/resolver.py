@@ -127,5 +127,5 @@ class LocalCredentialResolver:
             principal_id=claims.subject,
             principal_type="user",
             roles=[role for role in claims.roles if role in TOKEN_ROLES],
-            permissions=[],
+            permissions=list(claims.permissions),
         )
