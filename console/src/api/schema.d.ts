@@ -89,6 +89,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/public-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Keys
+         * @description Retired keys stay here after a rotation, so a head signed by any of them still verifies:
+         *     pick the key whose key_id the head names.
+         */
+        get: operations["audit-ledger__public_keys_api_v1_audit_public_keys_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/runs/{run_id}/signals": {
         parameters: {
             query?: never;
@@ -2133,6 +2154,20 @@ export interface components {
              */
             total_steps: number;
         };
+        /** MessageResult */
+        MessageResult: {
+            /** Detail */
+            detail?: string | null;
+            /** Id */
+            id: string | null;
+            /** Index */
+            index: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "stored" | "duplicate" | "refused";
+        };
         /** Meta */
         Meta: {
             /** Request Id */
@@ -2175,6 +2210,21 @@ export interface components {
             total_input_tokens: number;
             /** Total Output Tokens */
             total_output_tokens: number;
+        };
+        /**
+         * OutboxBatch
+         * @description A batch as the relay sends it; each message is validated on its own by the receiver.
+         */
+        OutboxBatch: {
+            /** Messages */
+            messages: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** OutboxBatchResult */
+        OutboxBatchResult: {
+            /** Results */
+            results: components["schemas"]["MessageResult"][];
         };
         /** PageEnvelope[list[EntryRead]] */
         PageEnvelope_list_EntryRead__: {
@@ -2376,6 +2426,42 @@ export interface components {
              */
             signed_message: string;
         };
+        /**
+         * PublicKeySetRead
+         * @description Every key a stored tree head may carry: the current one and the retired ones.
+         */
+        PublicKeySetRead: {
+            /** Keys */
+            keys: components["schemas"]["PublishedKeyRead"][];
+        };
+        /** PublishedKeyRead */
+        PublishedKeyRead: {
+            /**
+             * Algorithm
+             * @default Ed25519
+             */
+            algorithm: string;
+            /**
+             * Current
+             * @description True for the key that signs new heads
+             */
+            current: boolean;
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description base64 of the raw 32-byte Ed25519 public key
+             */
+            public_key: string;
+            /** Public Key Pem */
+            public_key_pem: string;
+            /**
+             * Signed Message
+             * @description What a tree-head signature covers
+             * @default RFC 8785 canonical JSON of {tenant_id, tree_size, root_hash, timestamp}
+             */
+            signed_message: string;
+        };
         /** QuotaRead */
         QuotaRead: {
             /** Allowed */
@@ -2388,6 +2474,14 @@ export interface components {
             quota_name: string;
             /** Reason */
             reason: string | null;
+        };
+        /** RecentRevocations */
+        RecentRevocations: {
+            /**
+             * Key Ids
+             * @description Keys revoked or expired within a signed context's lifetime (70 s)
+             */
+            key_ids: string[];
         };
         /** ReplayStepRequest */
         ReplayStepRequest: {
@@ -3249,6 +3343,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PublicKeyRead"];
+                };
+            };
+        };
+    };
+    "audit-ledger__public_keys_api_v1_audit_public_keys_get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeySetRead"];
                 };
             };
         };
