@@ -11,6 +11,14 @@
 # copied, so a code change does not reinstall them; uv's cache is a BuildKit cache mount), then the
 # workspace packages installed as ordinary, non-editable wheels. The runtime stage gets /opt/aos
 # only: no sources, no uv, no build tools.
+# The web console (console/ -> dist), served by the gateway at / (AOS_CONSOLE_DIST below).
+FROM node:22-slim AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY console ./
+RUN npx vite build
+
 FROM python:3.11-slim AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || (echo "build argument SERVICE is required" >&2; exit 1)
@@ -48,9 +56,11 @@ ENV SERVICE=${SERVICE} \
     PYTHONDONTWRITEBYTECODE=1 \
     AOS_DATA_DIR=/var/lib/aos \
     AOS_PORT=8000 \
-    AOS_GATEWAY_CONFIG=/etc/aos/gateway/dynamic.yml
+    AOS_GATEWAY_CONFIG=/etc/aos/gateway/dynamic.yml \
+    AOS_CONSOLE_DIST=/opt/aos-console
 RUN useradd --system --uid 10001 --home-dir /var/lib/aos --create-home aos
 COPY --from=build /opt/aos /opt/aos
+COPY --from=console /console/dist /opt/aos-console
 # The gateway's routing document (Kubernetes mounts its ConfigMap over it).
 COPY gateway/dynamic.yml /etc/aos/gateway/dynamic.yml
 USER aos

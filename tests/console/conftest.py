@@ -96,8 +96,10 @@ def chromium_path() -> str:
     return CHROMIUM if Path(CHROMIUM).exists() else str(shutil.which("chromium"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str, console_dist: Path) -> Iterator[object]:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which would break every later asyncio test of the session."""
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
