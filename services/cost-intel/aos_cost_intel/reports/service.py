@@ -311,7 +311,7 @@ async def spend_series(
     window = _window(period)
     grain = "h" if period == "24h" else "d"
     start = window.start if grain == "h" else window.start.replace(hour=0)
-    conn = await driver(session)
+    conn = await driver_connection(session)
     rows = await repository.spend_series(conn, tenant_id, group_by, grain, start, window.end)
     return SpendSeries(
         group_by=group_by,
