@@ -88,8 +88,8 @@ def test_switching_the_period_redraws_the_chart(page: Any) -> None:
     page.get_by_role("button", name="30d").click()
     assert page.get_by_role("button", name="30d").get_attribute("aria-pressed") == "true"
     page.wait_for_function(
-        "n => document.querySelectorAll('.recharts-xAxis .recharts-cartesian-axis-tick').length"
-        " !== n",
+        "n => { const ticks = document.querySelectorAll("
+        "'.recharts-xAxis .recharts-cartesian-axis-tick').length; return ticks > 0 && ticks !== n; }",
         arg=before,
         timeout=WAIT,
     )

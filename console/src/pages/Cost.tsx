@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import {
   Area,
@@ -33,12 +33,15 @@ export function CostPage() {
   const dashboard = useQuery({
     queryKey: ["dashboard", period],
     queryFn: () => ok(api.GET("/api/v1/cost/dashboard", { params: { query: { period } } })),
+    placeholderData: keepPreviousData,
   });
   const series = useQuery({
     queryKey: ["series", period, groupBy],
     queryFn: () =>
       ok(api.GET("/api/v1/cost/series", { params: { query: { period, group_by: groupBy } } })),
+    placeholderData: keepPreviousData,
   });
+  const updating = dashboard.isPlaceholderData || series.isPlaceholderData;
   const budgets = useQuery({
     queryKey: ["budgets"],
     queryFn: () => ok(api.GET("/api/v1/cost/budgets")),
@@ -48,6 +51,11 @@ export function CostPage() {
     <>
       <div className="page-head">
         <h1>Overview &amp; cost</h1>
+        {updating && (
+          <span className="muted" role="status">
+            Updating…
+          </span>
+        )}
         <div className="segmented" role="group" aria-label="Period">
           {PERIODS.map((value) => (
             <button
