@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aos_common.http_client import PeerUnavailable, ServiceClient
 from aos_common.metrics import Metrics
-from aos_common.outbox_batch import BATCH_ROUTES, MAX_BATCH_MESSAGES
+from aos_common.outbox_batch import BATCH_ROUTES, MAX_BATCH_MESSAGES, UNORDERED_ROUTES
 
 logger = logging.getLogger("aos.outbox")
 MAX_BACKOFF = timedelta(minutes=5)
@@ -114,7 +114,7 @@ class OutboxRelay:
         table: Table,
         client: ServiceClient,
         interval_seconds: float = 1.0,
-        batch_size: int = 2000,
+        batch_size: int = 4000,
         batch_routes: Mapping[tuple[str, str], str] = BATCH_ROUTES,
         metrics: Metrics | None = None,
     ) -> None:
@@ -219,13 +219,27 @@ class OutboxRelay:
             for message in messages:
                 outcomes[message.id] = await self._deliver_one(message)
             return outcomes
-        for start in range(0, len(messages), MAX_BATCH_MESSAGES):
-            chunk = messages[start : start + MAX_BATCH_MESSAGES]
-            part = await self._deliver_batch(destination, batch_path, chunk)
-            if part is None:  # the receiver predates its batch route: one call each
-                part = {message.id: await self._deliver_one(message) for message in chunk}
+        chunks = [
+            messages[start : start + MAX_BATCH_MESSAGES]
+            for start in range(0, len(messages), MAX_BATCH_MESSAGES)
+        ]
+        if (destination, path) in UNORDERED_ROUTES:  # the receiver works on several at once
+            parts = await asyncio.gather(
+                *(self._deliver_chunk(destination, path, batch_path, c) for c in chunks)
+            )
+        else:
+            parts = [await self._deliver_chunk(destination, path, batch_path, c) for c in chunks]
+        for part in parts:
             outcomes.update(part)
         return outcomes
+
+    async def _deliver_chunk(
+        self, destination: str, path: str, batch_path: str, chunk: list[Pending]
+    ) -> Outcomes:
+        part = await self._deliver_batch(destination, batch_path, chunk)
+        if part is None:  # the receiver predates its batch route: one call each
+            part = {message.id: await self._deliver_one(message) for message in chunk}
+        return part
 
     async def _deliver_batch(
         self, destination: str, path: str, messages: list[Pending]

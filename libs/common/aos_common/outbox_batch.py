@@ -26,6 +26,12 @@ BATCH_ROUTES: Mapping[tuple[str, str], str] = {
 }
 """(destination, single route) → the batch route the relay posts to instead."""
 
+UNORDERED_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("cost-intel", "/internal/v1/cost/records")}
+)
+"""Routes whose batches of one relay pass may travel in parallel (each cost record carries its
+own time); the others (audit entries: a ledger's order is its history) go one after another."""
+
 Status = Literal["stored", "duplicate", "refused"]
 T = TypeVar("T")
 
