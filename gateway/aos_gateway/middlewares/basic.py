@@ -166,23 +166,35 @@ class BufferingMiddleware:
 
 
 class InFlightReqMiddleware:
-    """At most `amount` requests in flight per source, per gateway replica (Traefik's semantics)."""
+    """At most `amount` requests in flight per source and per upstream service, per gateway replica.
+
+    Traefik counts per source for the routers using the middleware; here the count is also per
+    upstream service, so `amount` is a tenant's concurrency share of each service: a tenant
+    flooding one slow service is refused (429) past its share, and neither takes the capacity of
+    that service away from other tenants nor its own share of the other services.
+    """
 
     def __init__(self, spec: InFlightReq) -> None:
         self.spec = spec
-        self.in_flight: defaultdict[str, int] = defaultdict(int)
+        self.in_flight: defaultdict[tuple[str, str], int] = defaultdict(int)
 
     async def __call__(self, request: ProxyRequest, call_next: Handler) -> ProxyResponse:
-        source = source_of(request, self.spec.source_criterion)
-        if self.in_flight[source] >= self.spec.amount:
-            return problem(request, 429, "Too many concurrent requests", retry_after=1)
-        self.in_flight[source] += 1
+        key = (request.service, source_of(request, self.spec.source_criterion))
+        if self.in_flight[key] >= self.spec.amount:
+            return problem(
+                request,
+                429,
+                f"Too many concurrent requests to {request.service or 'this service'} "
+                f"(at most {self.spec.amount} at a time); retry when one has finished",
+                retry_after=1,
+            )
+        self.in_flight[key] += 1
         try:
             return await call_next(request)
         finally:
-            self.in_flight[source] -= 1
-            if self.in_flight[source] <= 0:
-                del self.in_flight[source]
+            self.in_flight[key] -= 1
+            if self.in_flight[key] <= 0:
+                del self.in_flight[key]
 
 
 class RetryMiddleware:

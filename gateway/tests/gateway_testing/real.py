@@ -72,7 +72,7 @@ def real_platform(database_url: str, redis_url: str, logs: Path) -> Iterator[Rea
         for process in processes:
             process.start()
         for process in processes:
-            process.wait_ready(timeout=120)
+            process.wait_ready(timeout=300)  # six imports at once on a busy machine
         proxy.wait_ready("/readyz", timeout=30)
         yield Real(proxy, services["tenants"], services["traces"])
     finally:

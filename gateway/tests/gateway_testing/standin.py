@@ -53,6 +53,13 @@ KEYS = {
         key_id="key_meter_limited",
         rate_limit_rpm=4,
     ),
+    "aos_noisy": Principal(
+        tenant_id="tnt_noisy",
+        principal_id="key_noisy",
+        principal_type="api_key",
+        roles=["developer"],
+        key_id="key_noisy",
+    ),
     "aos_broke": Principal(
         tenant_id="tnt_broke",
         principal_id="key_broke",
@@ -78,6 +85,9 @@ def _problem(status: int, detail: str) -> Response:
 def make_app(name: str) -> Starlette:
     """One stand-in; every instance has its own mode switches and counters."""
     mode: dict[str, int] = {"status": 200}
+    # `?hold=<seconds>` takes one of these slots for that long: an endpoint bounded by a finite
+    # resource, as a real service is by its database pool.
+    slots = asyncio.Semaphore(int(os.environ.get("STANDIN_SLOTS", "24")))
     stats: dict[str, int] = {"auth_calls": 0, "requests": 0, "usage_reported": 0}
 
     async def healthz(request: Request) -> Response:
@@ -94,7 +104,11 @@ def make_app(name: str) -> Starlette:
         delay = float(request.query_params.get("sleep", "0"))
         if delay:
             await asyncio.sleep(delay)
-        status = mode["status"]
+        hold = float(request.query_params.get("hold", "0"))
+        if hold:
+            async with slots:
+                await asyncio.sleep(hold)
+        status = int(request.query_params.get("status", mode["status"]))
         payload = {
             "service": name,
             "method": request.method,
