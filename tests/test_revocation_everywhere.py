@@ -54,12 +54,10 @@ def test_a_context_of_a_revoked_key_is_refused_on_every_port_within_5_s(
     time.sleep(REVOCATION_BOUND_SECONDS)
 
     assert statuses(platform, context) == dict.fromkeys(READS, 401)
-    assert (
-        httpx.get(
-            platform.service_urls["traces"] + READS["traces"], headers=context, timeout=10
-        ).json()["detail"]
-        == "Invalid API key"
-    )
+    refused = httpx.get(platform.service_urls["traces"] + READS["traces"], headers=context)
+    # "Invalid API key" from the revocation list; "Gateway context expired" if a service could not
+    # refresh that list for 5 s and so refuses every key context older than 5 s.
+    assert refused.json()["detail"] in {"Invalid API key", "Gateway context expired"}
 
 
 def test_a_context_of_a_live_key_keeps_working_after_5_s(platform: RunningPlatform) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -198,6 +199,29 @@ async def readiness(url: str, budget: float = 3.0) -> tuple[int | None, float]:
     except httpx.HTTPError:
         status = None
     return status, time.monotonic() - started
+
+
+_TIMED_PROBE = """
+import sys, time, httpx
+with httpx.Client(timeout=float(sys.argv[2]), trust_env=False) as client:
+    started = time.monotonic()
+    try:
+        status = client.get(sys.argv[1] + "/readyz").status_code
+    except httpx.HTTPError:
+        status = 0
+    print(status, time.monotonic() - started)
+"""
+
+
+async def timed_readiness(url: str, budget: float = 3.0) -> tuple[int | None, float]:
+    """Like `readiness`, timed in a process of its own, so that the load this runner generates
+    in its event loop does not add to the figure."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _TIMED_PROBE, url, str(budget), stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await process.communicate()
+    status, took = output.decode().split()
+    return (int(status) or None), float(took)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -39,6 +39,7 @@ from fault_platform import (
     query,
     readiness,
     started_platform,
+    timed_readiness,
     write_text,
 )
 from reliability_report import render
@@ -174,7 +175,7 @@ async def redis_stopped(platform: Platform, writers: int) -> Outcome:
 async def readiness_during_freeze(platform: Platform) -> list[str]:
     urls = {name: platform.service_url(name) for name in SERVICES}
     urls["gateway"] = platform.gateway
-    answers = await asyncio.gather(*(readiness(url) for url in urls.values()))
+    answers = await asyncio.gather(*(timed_readiness(url) for url in urls.values()))
     return [
         f"/readyz of {name} while frozen: "
         + ("no answer within 3 s" if status is None else f"{status} in {took * 1000:.0f} ms")
@@ -344,7 +345,14 @@ def main() -> None:
     if args.writers != 20:
         command += f" --writers {args.writers}"
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    report = render(outcomes, command=command, when=when, cores=os.cpu_count() or 0, root=ROOT)
+    report = render(
+        outcomes,
+        command=command,
+        when=when,
+        cores=os.cpu_count() or 0,
+        load_average=os.getloadavg()[0],
+        root=ROOT,
+    )
     write_text(args.output, report)
     console.print(f"Wrote {args.output}")
     raise SystemExit(1 if any(o.lost or o.duplicated for o in outcomes) else 0)

@@ -80,7 +80,27 @@ def _reliability_suite(root: Path) -> list[str]:
     return lines
 
 
-def render(outcomes: Sequence[Any], *, command: str, when: str, cores: int, root: Path) -> str:
+READING = (
+    "Reading the figures: recovery after a kill -9 is mostly the restarted process's start-up on "
+    "a machine this loaded (the supervisor's first backoff is 1 s). While cost-intel is down the "
+    "gateway answers 502/503 (connection refused, then its circuit breaker open); while tenants "
+    "is down forward-auth cannot verify keys, so every area answers 503; while the gateway is "
+    'down nothing answers. With PostgreSQL frozen, requests in flight wait ("no answer" is the '
+    'client\'s 10 s timeout), a retry of an operation still blocked gets 409 "in progress", and '
+    "every operation completes once PostgreSQL resumes. No fault lost or duplicated an "
+    "acknowledged write."
+)
+
+
+def render(
+    outcomes: Sequence[Any],
+    *,
+    command: str,
+    when: str,
+    cores: int,
+    load_average: float,
+    root: Path,
+) -> str:
     lines = [
         "# Reliability",
         "",
@@ -90,7 +110,8 @@ def render(outcomes: Sequence[Any], *, command: str, when: str, cores: int, root
         "",
         "## Fault runs",
         "",
-        f"Command: `{command}` (run {when}, {cores} CPU cores, shared with other work). A real "
+        f"Command: `{command}` (run {when}, {cores} CPU cores shared with other work, load "
+        f"average {load_average:.1f} at the end of the run). A real "
         "`aos up` with its own embedded PostgreSQL and a private Redis; 20 writers post cost "
         "records (budgets for the ledger run) through the gateway, each operation with its own "
         "`Idempotency-Key` and no `request_id`, retried every 0.2 s until acknowledged (2xx). "
@@ -123,6 +144,8 @@ def render(outcomes: Sequence[Any], *, command: str, when: str, cores: int, root
         "",
         f"Totals: {sum(o.acknowledged for o in outcomes)} acknowledged writes, {lost} lost, "
         f"{duplicated} duplicated.",
+        "",
+        READING if not (lost or duplicated) else READING.rsplit(". No fault", 1)[0] + ".",
         "",
         "## Faults and attacks, behaviour, guarding tests",
         "",

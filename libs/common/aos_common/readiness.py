@@ -22,7 +22,7 @@ from starlette.responses import Response
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
 
-READY_CHECK_SECONDS = 0.8
+READY_CHECK_SECONDS = 0.5
 STILL_WAITING = "unavailable: the previous check is still waiting for an answer"
 NO_ANSWER = f"unavailable: no answer within {READY_CHECK_SECONDS:g} s"
 Probe = Callable[[], Coroutine[Any, Any, object]]

@@ -52,7 +52,7 @@ async def ready(client: httpx.AsyncClient) -> httpx.Response:
 
 
 async def becomes_ready(client: httpx.AsyncClient, attempts: int = 40) -> bool:
-    """A fresh connection may miss one 0.8 s budget on a loaded machine; it must not miss all."""
+    """A fresh connection may miss one readiness budget on a loaded machine; it must not miss all."""
     for _ in range(attempts):
         if (await ready(client)).status_code == 200:
             return True
