@@ -21,6 +21,7 @@ from aos_common.envelope import json_response
 from aos_common.errors import install_problem_handlers
 from aos_common.http_client import ServiceClient
 from aos_common.idempotency import IdempotencyStore
+from aos_common.input_limits import InputLimitMiddleware
 from aos_common.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from aos_common.outbox import OutboxRelay
 from aos_common.readiness import ReadinessProbes, readyz
@@ -50,6 +51,7 @@ def create_service_app(
     resolver_factory: ResolverFactory | None = None,
     lifespan_hooks: Sequence[LifespanHook] = (),
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build a service app.
 
@@ -59,6 +61,8 @@ def create_service_app(
     - `lifespan_hooks`: service-specific start-up/shut-down (schedulers, catalogue loading),
       entered after the shared clients exist and left before they close.
     - `transports`: per-peer httpx transports, so tests can wire services together in-process.
+    - `body_limits`: exact paths (ingest routes) allowed a larger body than `MAX_BODY_BYTES`
+      (aos_common.input_limits, which every request passes through first).
     """
     if settings.environment != "test":
         configure_json_logging()  # before uvicorn's start-up lines, which follow the factory call
@@ -134,6 +138,7 @@ def create_service_app(
     app.state.metrics = Metrics(settings.service_name)
     app.state.readiness = ReadinessProbes()
     install_problem_handlers(app)
+    app.add_middleware(InputLimitMiddleware, body_limits=body_limits)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)

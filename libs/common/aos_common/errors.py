@@ -7,6 +7,7 @@ escapes a route becomes a 500 whose body says nothing about the cause (the log h
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aos_common.request_context import current_request_id
 
@@ -181,36 +183,131 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def handle_database(request: Request, exc: Exception) -> Response:
-        sqlstate = _sqlstate(exc)
-        if sqlstate is None or not sqlstate.startswith(DATA_EXCEPTION_CLASS):
-            return await handle_unexpected(request, exc)
-        logger.warning("refused data on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            400,
-            "The request holds a value the database cannot store "
-            "(for example a NUL character or a number out of range)",
-            instance=request.url.path,
-        )
-
-    async def handle_unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500,
-            "An internal error occurred; the request id identifies it in the logs.",
-            instance=request.url.path,
-        )
+        return database_error_response(request.method, request.url.path, exc)
 
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(DBAPIError, handle_database)
     app.add_exception_handler(asyncpg.PostgresError, handle_database)
-    app.add_exception_handler(Exception, handle_unexpected)
+    app.add_middleware(UnhandledErrorMiddleware)
+
+
+INTERNAL_ERROR = "An internal error occurred; the request id identifies it in the logs."
+
+
+def log_unhandled(method: str, path: str, exc: BaseException) -> None:
+    """Log an error no handler took, never with data from the request in it.
+
+    A database error's text holds the SQL, its parameters and PostgreSQL's DETAIL (which quotes
+    values): only its type, SQLSTATE, PostgreSQL's primary message and the stack are logged.
+    Anything else is logged in full.
+    """
+    if isinstance(exc, DBAPIError | asyncpg.PostgresError):
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error(
+            "unhandled database error on %s %s: %s (SQLSTATE %s): %s\n%s",
+            method,
+            path,
+            type(exc).__name__,
+            _sqlstate(exc),
+            _primary_message(exc),
+            stack,
+        )
+        return
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+
+
+def _primary_message(exc: BaseException) -> str:
+    """PostgreSQL's one-line message (no DETAIL, no SQL, no parameters), or the driver's own
+    complaint about its state; never the text of an argument it refused to encode."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        if isinstance(seen, asyncpg.PostgresError):
+            return str(getattr(seen, "message", "") or type(seen).__name__)
+        if isinstance(seen, asyncpg.InterfaceError) and not isinstance(
+            seen, asyncpg.exceptions.DataError
+        ):
+            return str(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return "(message withheld)"
+
+
+def database_error_response(method: str, path: str, exc: BaseException) -> Response:
+    """A 400 for a value the database cannot hold (the client's), else the logged 500."""
+    sqlstate = _sqlstate(exc)
+    if not _is_data_error(exc, sqlstate):
+        return unexpected_error_response(method, path, exc)
+    logger.warning(
+        "refused data on %s %s: %s (SQLSTATE %s)", method, path, type(exc).__name__, sqlstate
+    )
+    return problem_response(
+        400,
+        "The request holds a value the database cannot store "
+        "(for example a NUL character or a number out of range)",
+        instance=path,
+    )
+
+
+def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:
+    log_unhandled(method, path, exc)
+    return problem_response(500, INTERNAL_ERROR, instance=path)
+
+
+class UnhandledErrorMiddleware:
+    """Answers the 500 problem for an exception no handler took, inside the request's context.
+
+    Starlette hands such exceptions to its outermost middleware, after the request id and tenant
+    have left the context: logged there, the line would say `request_id: null` and the response
+    would lack X-Request-ID. Installed innermost, this one sees them first.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            path = scope.get("path", "")
+            if started:
+                log_unhandled(scope.get("method", ""), path, exc)
+                raise
+            response = unexpected_error_response(scope.get("method", ""), path, exc)
+            await response(scope, receive, send)
 
 
 # SQLSTATE class 22, "data exception": the value a client sent cannot be stored (NUL in text,
 # an untranslatable character, a number out of range). Routes validate first; this is the net.
 DATA_EXCEPTION_CLASS = "22"
+
+
+def _is_data_error(exc: BaseException, sqlstate: str | None) -> bool:
+    """A value the database cannot hold: PostgreSQL's class 22, or asyncpg refusing to encode a
+    query argument (an integer outside int32 for an `integer` column) before sending it."""
+    if sqlstate is not None:
+        return sqlstate.startswith(DATA_EXCEPTION_CLASS)
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.exceptions.DataError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def _sqlstate(exc: BaseException) -> str | None:

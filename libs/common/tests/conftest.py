@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -54,6 +55,23 @@ def build_router() -> APIRouter:
     async def whoami(caller: InternalCallerDep) -> dict[str, str]:
         return {"principal_id": caller.principal_id}
 
+    @router.post("/echo")
+    async def echo(document: dict[str, Any]) -> Response:
+        return json_response(document)
+
+    @router.post("/counters", status_code=201)
+    async def create_counter(value: int, session: SessionDep) -> Response:
+        await session.execute(
+            text("INSERT INTO common_test_counters (value) VALUES (:value)"), {"value": value}
+        )
+        return json_response({"value": value}, 201)
+
+    @router.get("/lookup")
+    async def lookup(secret: str, session: SessionDep) -> None:
+        await session.execute(
+            text("SELECT * FROM no_such_table WHERE name = :secret"), {"secret": secret}
+        )
+
     @router.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
@@ -68,6 +86,9 @@ async def _create_widget_table(database_url: str) -> None:
             text(
                 "CREATE TABLE IF NOT EXISTS common_test_widgets (id serial PRIMARY KEY, name text)"
             )
+        )
+        await connection.execute(
+            text("CREATE TABLE IF NOT EXISTS common_test_counters (value integer NOT NULL)")
         )
     await engine.dispose()
 

@@ -37,6 +37,7 @@ from aos_audit_ledger.schemas import (
 )
 from aos_audit_ledger.signing import public_key_pem
 from aos_common.auth import Principal, scoped_tenant
+from aos_common.bounds import OffsetQuery, OptionalSequenceQuery, SequenceQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import PageEnvelope, json_response, page_envelope
 from aos_common.idempotency import idempotent
@@ -44,7 +45,7 @@ from aos_common.idempotency import idempotent
 router = APIRouter(prefix="/api/v1/audit", tags=["audit-ledger"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = OffsetQuery
 PathText = Annotated[SafeText, Path(min_length=1, max_length=255)]
 
 
@@ -177,8 +178,8 @@ async def run_signals(
 async def verify(
     principal: ReaderDep,
     verifier: VerifierDep,
-    from_seq: Annotated[int | None, Query(ge=1)] = None,
-    to_seq: Annotated[int | None, Query(ge=1)] = None,
+    from_seq: OptionalSequenceQuery = None,
+    to_seq: OptionalSequenceQuery = None,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
@@ -228,8 +229,8 @@ async def public_keys(principal: ReaderDep, signer: SignerDep) -> Response:
 async def inclusion_proof(
     principal: ReaderDep,
     ledger: LedgerDep,
-    seq: Annotated[int, Query(ge=1)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    seq: SequenceQuery,
+    tree_size: OptionalSequenceQuery = None,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
@@ -240,8 +241,8 @@ async def inclusion_proof(
 async def consistency_proof(
     principal: ReaderDep,
     ledger: LedgerDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1)] = None,
+    first: SequenceQuery,
+    second: OptionalSequenceQuery = None,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)

@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from aos_common import domain_metrics
 from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.bounds import OffsetQuery
 from aos_common.envelope import Envelope, envelope, iso_utc, json_response, utc_now
 from aos_common.errors import BadRequest
 from aos_common.request_context import current_request_id
@@ -63,7 +64,7 @@ async def list_logs(
     logs: LogsServiceDep,
     filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)

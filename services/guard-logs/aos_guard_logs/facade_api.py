@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.bounds import OffsetQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import (
     Envelope,
@@ -40,7 +41,7 @@ async def list_llm_runs(
     logs: LogsServiceDep,
     filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
@@ -67,7 +68,7 @@ async def list_audit(
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     """The ledger page exactly as audit-ledger answers it for this caller (envelope, paginated)."""
@@ -100,7 +101,7 @@ async def list_exports(
     principal: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     tenant_id: TenantQuery = None,
 ) -> Response:
     """The tenant's export history, newest first."""

@@ -3,7 +3,9 @@
 Guard-logs never reads another service's tables; everything comes through these internal routes
 (docs/API.md), signed as the guard-logs service principal for the tenant being served, so a
 key holding only `read:*` can still read its logs. A peer that cannot be reached becomes a 503
-problem, a peer answering an unexpected error a 502: neither is the client's fault.
+problem, a peer answering an unexpected error a 502: neither is the client's fault. A peer that
+refuses what the client asked for (a 400/404/409/413/422/429 about the filters passed on) is the
+client's error: it is answered with the peer's status and sentence.
 """
 
 from __future__ import annotations
@@ -28,10 +30,33 @@ COST = "cost-intel"
 STREAM_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
 # An id the traces service refuses to look up cannot name a trace: the caller sees a 404.
 NOT_A_TRACE = frozenset({400, 404, 422})
+# A peer's answers about the request itself; 401/403 would mean guard-logs' own context was
+# refused, which is no fault of the client's (502).
+CLIENT_ERRORS = frozenset({400, 404, 409, 413, 422, 429})
 
 
 class UpstreamError(ProblemError):
     status = 502
+
+
+class PeerRefused(ProblemError):
+    """The peer refused the client's request: its status and sentence, passed on."""
+
+
+def _refused(service: str, response: httpx.Response) -> PeerRefused:
+    detail = f"{service} refused the request"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        detail = body["detail"]
+    headers = (
+        {"Retry-After": response.headers["retry-after"]}
+        if "retry-after" in response.headers
+        else None
+    )
+    return PeerRefused(detail, status=response.status_code, headers=headers)
 
 
 def _unavailable(service: str) -> ServiceUnavailable:
@@ -41,6 +66,8 @@ def _unavailable(service: str) -> ServiceUnavailable:
 def _checked(service: str, response: httpx.Response) -> Any:
     if response.status_code >= 500:
         raise _unavailable(service)
+    if response.status_code in CLIENT_ERRORS:
+        raise _refused(service, response)
     if response.status_code >= 300:
         raise UpstreamError(f"Upstream {service} answered {response.status_code}")
     return response.json()

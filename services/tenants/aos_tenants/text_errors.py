@@ -7,15 +7,12 @@ transaction has already rolled back, and the client gets a 400 rather than a 500
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
 
-from aos_common.errors import problem_response
+from aos_common.errors import database_error_response, problem_response
 
-logger = logging.getLogger("aos.tenants.errors")
 NUL_REFUSED = "Text must not contain NUL (\\u0000) characters"
 _TEXT_ERRORS = ("CharacterNotInRepertoireError", "UntranslatableCharacterError")
 
@@ -33,11 +30,6 @@ def install_text_error_handler(app: FastAPI) -> None:
         assert isinstance(exc, DBAPIError)
         if _is_bad_text(exc):
             return problem_response(400, NUL_REFUSED, instance=request.url.path)
-        logger.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(
-            500,
-            "An internal error occurred; the request id identifies it in the logs.",
-            instance=request.url.path,
-        )
+        return database_error_response(request.method, request.url.path, exc)
 
     app.add_exception_handler(DBAPIError, handle)

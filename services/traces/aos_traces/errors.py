@@ -7,16 +7,13 @@ details, evidence details, notes), answering 400 instead of an internal error.
 
 from __future__ import annotations
 
-import logging
-
 import asyncpg
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
 
-from aos_common.errors import problem_response
+from aos_common.errors import database_error_response, problem_response
 
-logger = logging.getLogger("aos.traces.errors")
 CLIENT_TEXT_STATES = frozenset({"22021", "22P05"})
 UNSTORABLE_TEXT = "Request contains text the database cannot store (NUL characters)"
 
@@ -39,12 +36,7 @@ def install_database_text_handler(app: FastAPI) -> None:
     async def handle(request: Request, exc: Exception) -> Response:
         if _sqlstate(exc) in CLIENT_TEXT_STATES:
             return problem_response(400, UNSTORABLE_TEXT, instance=request.url.path)
-        logger.exception("database error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500,
-            "An internal error occurred; the request id identifies it in the logs.",
-            instance=request.url.path,
-        )
+        return database_error_response(request.method, request.url.path, exc)
 
     app.add_exception_handler(DBAPIError, handle)
     app.add_exception_handler(asyncpg.PostgresError, handle)

@@ -8,6 +8,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 
 from aos_common.app import create_service_app
+from aos_common.input_limits import INGEST_MAX_BODY_BYTES
 from aos_traces.errors import install_database_text_handler
 from aos_traces.evidence import api as evidence_api
 from aos_traces.internal import api as internal_api
@@ -34,6 +35,13 @@ def routers() -> list[APIRouter]:
     ]
 
 
+# The routes the gateway's `body-limit-ingest` covers get the same larger limit on this port.
+INGEST_BODY_LIMITS = {
+    "/api/v1/traces/batch": INGEST_MAX_BODY_BYTES,
+    "/v1/traces": INGEST_MAX_BODY_BYTES,
+}
+
+
 def create_app(
     settings: TracesSettings | None = None,
     *,
@@ -48,6 +56,7 @@ def create_app(
         idempotency=idempotency_keys,
         transports=transports,
         lifespan_hooks=[otlp_grpc_server],
+        body_limits=INGEST_BODY_LIMITS,
     )
     install_database_text_handler(app)
     return app

@@ -46,6 +46,7 @@ def create_lookup_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngin
         max_overflow=pool_size,
         pool_pre_ping=False,
         isolation_level="AUTOCOMMIT",
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": "aos-tenants-auth"}},
     )
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
 from aos_common.db import SessionDep
-from aos_common.envelope import envelope, json_response
+from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent
 from aos_tenants.tenants import service
 from aos_tenants.tenants.schemas import (
@@ -78,7 +78,7 @@ async def update_tenant(
     return json_response(await service.update_tenant(session, tenant_id, body))
 
 
-@router.get("/api/v1/tenant/health", response_model=HealthRead)
+@router.get("/api/v1/tenant/health", response_model=Envelope[HealthRead])
 async def health() -> Response:
     """(envelope) No credential needed: liveness of the tenant API for the console."""
     return json_response(envelope({"status": "healthy", "version": VERSION, "features": FEATURES}))

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aos_common.bounds import INT32_MAX
+
 
 class WorkerSummary(BaseModel):
     id: str
@@ -50,4 +52,4 @@ class WorkerConfigUpdate(BaseModel):
     config: dict[str, Any] | None = None
     brand: dict[str, Any] | None = None
     max_runs_per_day: int | None = Field(default=None, ge=1, le=100_000_000)
-    max_tokens_per_run: int | None = Field(default=None, ge=1000, le=10**12)
+    max_tokens_per_run: int | None = Field(default=None, ge=1000, le=INT32_MAX)
