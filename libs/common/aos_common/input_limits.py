@@ -112,8 +112,12 @@ def _check_integers(body: bytes) -> None:
     json.loads(body, parse_int=_bounded_int)
 
 
-def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
-    """As FastAPI decides: no content type, or application/json, or application/*+json."""
+def _is_plain_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """JSON as FastAPI decides (no content type, application/json, application/*+json), and not
+    compressed: a route reading a Content-Encoding decodes (and bounds) the body itself."""
+    for name, value in headers:
+        if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return False
     for name, value in headers:
         if name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
@@ -159,7 +163,7 @@ class InputLimitMiddleware:
         try:
             self._check_url(scope)
             body = await self._read_body(scope, receive)
-            if body and _is_json(scope["headers"]):
+            if body and _is_plain_json(scope["headers"]):
                 check_json_body(body, max_depth=self.max_json_depth)
         except InputRefused as refusal:
             errors = [{"field": "body", "message": refusal.detail}] if refusal.status == 422 else []

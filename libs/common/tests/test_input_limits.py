@@ -92,6 +92,16 @@ async def test_nesting_past_the_parsers_own_limit_is_refused(client: httpx.Async
     assert_refused(response, 422, "nested too deeply")
 
 
+async def test_a_compressed_body_is_left_to_the_route(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/echo",
+        content=b"\x1f\x8b not json the middleware could read",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert 400 <= response.status_code < 500
+    assert "lone surrogate" not in response.text and "not valid JSON" not in response.text
+
+
 async def test_malformed_json_is_left_to_the_route_422(client: httpx.AsyncClient) -> None:
     response = await post_raw(client, '{"a": ')
     assert response.status_code == 422
