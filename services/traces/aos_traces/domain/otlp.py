@@ -46,6 +46,9 @@ class Span:
     status_message: str
     attributes: dict[str, Any]
     resource: dict[str, Any]
+    # GenAI events on the span (name, attributes): message content some instrumentations
+    # record as events rather than attributes. Other events are not kept.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def is_step(self) -> bool:
@@ -157,6 +160,11 @@ def decode_protobuf(body: bytes) -> list[Span]:
                         status_message=span.status.message,
                         attributes={kv.key: _any_value(kv.value) for kv in span.attributes},
                         resource=resource,
+                        events=[
+                            (event.name, {kv.key: _any_value(kv.value) for kv in event.attributes})
+                            for event in span.events
+                            if event.name.startswith(semconv.EVENT_PREFIX)
+                        ],
                     )
                 )
     return spans
@@ -199,6 +207,18 @@ def _json_attributes(items: Any) -> dict[str, Any]:
     return attributes
 
 
+def _json_events(items: Any) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(items, list):
+        return []
+    return [
+        (item["name"], _json_attributes(item.get("attributes")))
+        for item in items
+        if isinstance(item, Mapping)
+        and isinstance(item.get("name"), str)
+        and item["name"].startswith(semconv.EVENT_PREFIX)
+    ]
+
+
 def _hex_id(value: Any, length: int, name: str) -> str:
     """OTLP/JSON carries trace and span ids as hex strings (not base64, unlike proto3 JSON)."""
     text = "" if value is None else str(value).lower()
@@ -237,6 +257,7 @@ def decode_json(body: bytes) -> list[Span]:
                             status_message=str(status.get("message") or ""),
                             attributes=_json_attributes(span.get("attributes")),
                             resource=resource,
+                            events=_json_events(span.get("events")),
                         )
                     )
     except (AttributeError, TypeError, ValueError) as error:
@@ -316,7 +337,10 @@ def span_to_step(
     ):
         if value is not None:
             params[key] = value
+    from_events = semconv.event_content(span.events)
     prompt = semconv.content(attributes, semconv.INPUT_CONTENT, semconv.INPUT_INDEXED)
+    if prompt is None:
+        prompt = from_events[0]
     if prompt is not None:
         params["gen_ai.input.messages"] = bounded_content(prompt)
     outcome_data: dict[str, Any] = semconv.response_fields(attributes)
@@ -333,6 +357,8 @@ def span_to_step(
             }
         )
     completion = semconv.content(attributes, semconv.OUTPUT_CONTENT, semconv.OUTPUT_INDEXED)
+    if completion is None:
+        completion = from_events[1]
     if completion is not None:
         outcome_data["gen_ai.output.messages"] = bounded_content(completion)
     failed = span.status_code == STATUS_ERROR

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 # --- the table ------------------------------------------------------------------------------------
 
 MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "llm.response.model")
@@ -272,3 +274,49 @@ def content(attributes: Mapping[str, Any], names: tuple[str, ...], indexed: tupl
 
 INPUT_INDEXED = ("gen_ai.prompt.", "llm.input_messages.")
 OUTPUT_INDEXED = ("gen_ai.completion.", "llm.output_messages.")
+
+
+# GenAI events carrying message content, when an instrumentation records them on the span:
+# the current single event with whole-message attributes, the older per-message events, and
+# OpenLLMetry's prompt/completion events.
+EVENT_PREFIX = "gen_ai."
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+INPUT_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+OUTPUT_EVENTS = {"gen_ai.choice": "assistant"}
+CONTENT_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
+
+
+def event_content(events: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Any]:
+    """(prompt, completion) content found in GenAI span events, None where there is none."""
+    prompt: list[Any] = []
+    completion: list[Any] = []
+    for name, attributes in events:
+        if name == DETAILS_EVENT:
+            prompt.extend(_listed(attributes.get("gen_ai.input.messages")))
+            completion.extend(_listed(attributes.get("gen_ai.output.messages")))
+        elif name in INPUT_EVENTS:
+            prompt.append({"role": INPUT_EVENTS[name], **attributes})
+        elif name in OUTPUT_EVENTS:
+            completion.append({"role": OUTPUT_EVENTS[name], **attributes})
+        elif name == "gen_ai.content.prompt" and "gen_ai.prompt" in attributes:
+            prompt.append(attributes["gen_ai.prompt"])
+        elif name == "gen_ai.content.completion" and "gen_ai.completion" in attributes:
+            completion.append(attributes["gen_ai.completion"])
+    return prompt or None, completion or None
+
+
+def _listed(value: Any) -> list[Any]:
+    """Messages as a list: JSON text (as attributes carry it) parsed, a single one wrapped."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]

@@ -238,3 +238,11 @@ def test_decompression_stops_at_the_limit() -> None:
     with pytest.raises(OtlpTooLarge):
         decompress(bomb, "gzip", limit=1_000)
     assert len(decompress(bomb, "gzip", limit=100_000)) == 100_000
+
+
+def test_genai_span_events_are_decoded_and_other_events_dropped() -> None:
+    raw = pb_span("b7ad6b7169203331", attrs={"gen_ai.operation.name": "chat"})
+    raw.events.add(name="gen_ai.user.message", attributes=[kv("content", "hi")])
+    raw.events.add(name="exception", attributes=[kv("exception.message", "boom")])
+    (span,) = decode_protobuf(protobuf_request([raw]))
+    assert span.events == [("gen_ai.user.message", {"content": "hi"})]

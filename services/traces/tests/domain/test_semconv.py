@@ -310,3 +310,34 @@ def test_the_table_lists_every_named_attribute() -> None:
         "output.value",
         "llm.usage.total_tokens",
     } <= named
+
+
+def test_message_content_from_genai_events_when_attributes_have_none() -> None:
+    span = make_span(OTEL_CURRENT)
+    span.events = [
+        ("gen_ai.system.message", {"content": "be brief"}),
+        ("gen_ai.user.message", {"content": "capital of France?"}),
+        ("gen_ai.choice", {"index": 0, "message": '{"content": "Paris"}'}),
+    ]
+    step = span_to_step(span, 0, "k")
+    assert step["params"]["gen_ai.input.messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "capital of France?"},
+    ]
+    assert step["outcome_data"]["gen_ai.output.messages"][0]["role"] == "assistant"
+
+
+def test_message_content_from_the_operation_details_event() -> None:
+    span = make_span(OTEL_CURRENT)
+    span.events = [
+        (
+            "gen_ai.client.inference.operation.details",
+            {
+                "gen_ai.input.messages": '[{"role": "user", "parts": []}]',
+                "gen_ai.output.messages": '[{"role": "assistant", "parts": []}]',
+            },
+        )
+    ]
+    step = span_to_step(span, 0, "k")
+    assert step["params"]["gen_ai.input.messages"] == [{"role": "user", "parts": []}]
+    assert step["outcome_data"]["gen_ai.output.messages"] == [{"role": "assistant", "parts": []}]
