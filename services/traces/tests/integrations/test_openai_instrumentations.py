@@ -23,6 +23,7 @@ import pytest
 from openinference.instrumentation import using_attributes
 from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation._semconv import _OpenTelemetrySemanticConventionStability
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialV2
 from opentelemetry.sdk.resources import Resource
@@ -172,6 +173,9 @@ def test_instrumented_openai_calls_land_as_exact_steps_and_costs(
 ) -> None:
     for name, value in kind.env.items():
         monkeypatch.setenv(name, value)
+    # OpenTelemetry reads OTEL_SEMCONV_STABILITY_OPT_IN once per process; another instrumentation
+    # instrumented earlier in this process must not decide this one's mode.
+    monkeypatch.setattr(_OpenTelemetrySemanticConventionStability, "_initialized", False)
     registered = httpx.post(
         f"{platform.cost_intel}/api/v1/cost/features",
         json={"tag": kind.feature, "display_name": kind.name},
