@@ -6,7 +6,6 @@ describes; the relay delivers it to audit-ledger, which de-duplicates on the ent
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from sqlalchemy import Table
@@ -15,6 +14,7 @@ from starlette.requests import Request
 
 from aos_common.auth import Principal
 from aos_common.db import on_commit
+from aos_common.ids import new_id
 from aos_common.outbox import enqueue
 
 AUDIT_DESTINATION = "audit-ledger"
@@ -50,7 +50,7 @@ async def enqueue_audit_entry(
     entry_id: str | None = None,
 ) -> str:
     """Queue one audit entry; its `al_` id is the ledger's de-duplication key. Returns the id."""
-    entry_id = entry_id or "al_" + secrets.token_hex(8)
+    entry_id = entry_id or new_id("al_")
     actor_type, actor_id = actor_of(actor)
     await enqueue(
         session,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from aos_common.errors import BadRequest, Forbidden, Unauthorized
@@ -325,6 +325,15 @@ async def get_internal_caller(request: Request) -> Principal:
 
 
 InternalCallerDep = Annotated[Principal, Depends(get_internal_caller)]
+
+
+TenantQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64, description="Must equal the caller's tenant unless the caller is an operator"
+    ),
+]
+"""The `tenant_id` query parameter API.md accepts wherever the legacy API had one (`scoped_tenant`)."""
 
 
 def scoped_tenant(principal: Principal, requested_tenant_id: str | None) -> str:

@@ -13,7 +13,6 @@ from aos_audit_ledger.dependencies import (
     ReaderDep,
     SafeText,
     SignerDep,
-    TenantQuery,
     VerifierDep,
     WriterDep,
 )
@@ -36,7 +35,7 @@ from aos_audit_ledger.schemas import (
     VerifyRead,
 )
 from aos_audit_ledger.signing import public_key_pem
-from aos_common.auth import Principal, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, scoped_tenant
 from aos_common.bounds import OffsetQuery, OptionalSequenceQuery, SequenceQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import PageEnvelope, json_response, page_envelope

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from pydantic import AfterValidator
 
 from aos_audit_ledger.schemas import storable_text
@@ -47,6 +47,3 @@ def _text(value: str | None) -> str | None:
 
 
 SafeText = Annotated[str, AfterValidator(_text)]
-TenantQuery = Annotated[
-    SafeText | None, Query(description="Must be the caller's tenant (operators: any)")
-]

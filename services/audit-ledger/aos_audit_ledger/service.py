@@ -7,7 +7,6 @@ in the same transaction, so a reader never sees an entry without its nodes.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,13 +37,14 @@ from aos_audit_ledger.schemas import (
 from aos_audit_ledger.signing import TreeHeadSigner
 from aos_common import domain_metrics
 from aos_common.envelope import iso_utc, utc_now
+from aos_common.ids import new_id
 from aos_proofs import ledger, merkle
 
 ENTRY_ID_PREFIX = "al_"
 
 
 def new_entry_id() -> str:
-    return ENTRY_ID_PREFIX + secrets.token_hex(8)
+    return new_id(ENTRY_ID_PREFIX)
 
 
 def is_entry_id(value: str) -> bool:

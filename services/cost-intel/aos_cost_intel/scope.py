@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Query
-
 from aos_common.auth import Principal, scoped_tenant
-
-TenantQuery = Annotated[str | None, Query(max_length=64)]
 
 
 def tenant_for(principal: Principal, tenant_id: str | None) -> str:

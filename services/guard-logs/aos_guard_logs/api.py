@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response, StreamingResponse
 
 from aos_common import domain_metrics
-from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.bounds import OffsetQuery
 from aos_common.envelope import Envelope, envelope, iso_utc, json_response, utc_now
 from aos_common.errors import BadRequest
@@ -23,9 +23,6 @@ from aos_guard_logs.schemas import LogDetailRead, LogFilters, LogListRead
 router = APIRouter(prefix="/api/v1/guard/logs", tags=["guard-logs"])
 
 ReaderDep = Annotated[Principal, require_permission(READ_LOGS)]
-TenantQuery = Annotated[
-    str | None, Query(description="Must be the caller's tenant (operators: any)")
-]
 MAX_EXPORT_ROWS = 100_000
 UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]")
 

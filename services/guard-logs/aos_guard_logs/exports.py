@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -27,6 +26,7 @@ from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import on_commit, session_scope
 from aos_common.envelope import iso_utc, utc_now
+from aos_common.ids import new_id
 from aos_guard_logs.exporting import ExportFormat, ExportStats, log_row, serialize
 from aos_guard_logs.peers import Peers
 from aos_guard_logs.repository import LogExportRepository
@@ -38,11 +38,11 @@ _RECORDING: set[asyncio.Task[Any]] = set()
 
 
 def new_export_id() -> str:
-    return "lx_" + secrets.token_hex(8)
+    return new_id("lx_")
 
 
 def new_audit_entry_id() -> str:
-    return "al_" + secrets.token_hex(8)
+    return new_id("al_")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.bounds import OffsetQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import (
@@ -20,7 +20,7 @@ from aos_common.envelope import (
     page_envelope,
 )
 from aos_common.errors import NotFound
-from aos_guard_logs.api import LogFiltersDep, TenantQuery
+from aos_guard_logs.api import LogFiltersDep
 from aos_guard_logs.dependencies import READ_LOGS, LogsServiceDep
 from aos_guard_logs.peers import AUDIT, UpstreamError
 from aos_guard_logs.repository import LogExportRepository

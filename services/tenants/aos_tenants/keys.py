@@ -40,8 +40,3 @@ def generate_api_key() -> GeneratedKey:
 def generate_operator_key() -> str:
     """A platform-operator credential for `AOS_OPERATOR_KEY` (`aos_op_` + 43 characters)."""
     return OPERATOR_KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def new_id(prefix: str) -> str:
-    """API.md ids: a prefix plus 16 lowercase hex characters (`tnt_`, `key_`, `run_`...)."""
-    return prefix + secrets.token_hex(8)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import on_commit
+from aos_common.ids import new_id
 from aos_common.outbox import enqueue
 from aos_traces.models import outbox
 
@@ -35,7 +35,7 @@ async def audit_trace_deleted(
     before_state: dict[str, Any] | None,
     after_state: dict[str, Any] | None = None,
 ) -> None:
-    entry_id = "al_" + secrets.token_hex(8)
+    entry_id = new_id("al_")
     await enqueue(
         session,
         outbox,

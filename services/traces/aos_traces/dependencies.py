@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends
 
-from aos_common.auth import Principal, PrincipalDep, scoped_tenant
+from aos_common.auth import Principal, PrincipalDep, TenantQuery, scoped_tenant
 from aos_common.errors import Forbidden
 
 
@@ -25,11 +25,6 @@ class Caller:
     @property
     def actor(self) -> str:
         return self.principal.principal_id
-
-
-TenantQuery = Annotated[
-    str | None, Query(description="Must equal the caller's tenant unless the caller is an operator")
-]
 
 
 def _caller(principal: Principal, tenant_id: str | None) -> Caller:

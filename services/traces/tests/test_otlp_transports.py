@@ -31,7 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
+from .integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
 
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app

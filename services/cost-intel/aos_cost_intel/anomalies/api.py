@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_cost_intel.anomalies import service
@@ -20,7 +20,7 @@ from aos_cost_intel.anomalies.schemas import (
     DetectRequest,
     DetectResult,
 )
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost anomalies"])
 

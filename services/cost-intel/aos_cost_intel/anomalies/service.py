@@ -20,6 +20,7 @@ from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import driver_connection, on_commit
 from aos_common.errors import NotFound
+from aos_common.ids import new_id
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.schemas import (
     CostAnomalyRead,
@@ -39,7 +40,6 @@ from aos_cost_intel.engines.detector import (
 )
 from aos_cost_intel.engines.history import DayStats, EntityHistory
 from aos_cost_intel.engines.kinds import AnomalyType, Severity
-from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import outbox
 from aos_cost_intel.reports.repository import midnight
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import InternalCallerDep, Principal, require_permission
+from aos_common.auth import InternalCallerDep, Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
 from aos_cost_intel.budgets import service
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead, GuardRequest
 from aos_cost_intel.schemas import MAX_CENTS
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost budgets"])
 internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import tenant_scoped
+from aos_common.ids import new_id
 from aos_cost_intel.engines.budgets import Budget as BudgetLimits
-from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import Budget, BudgetBreach
 
 

@@ -15,11 +15,11 @@ from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import driver_connection
 from aos_common.errors import BadRequest
+from aos_common.ids import new_id
 from aos_cost_intel.budgets import repository
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
 from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
 from aos_cost_intel.engines.money import plain
-from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import outbox
 from aos_cost_intel.reports.repository import spend_between
 

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
 from aos_cost_intel.features import service
 from aos_cost_intel.features.schemas import FeatureTagCreate, FeatureTagRead, FeatureTagUpdate
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost features"])
 TagPath = Annotated[str, Path(max_length=128)]

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.errors import BadRequest, Conflict, NotFound
+from aos_common.ids import new_id
 from aos_cost_intel.features import repository
 from aos_cost_intel.features.schemas import FeatureTagCreate, FeatureTagRead, FeatureTagUpdate
-from aos_cost_intel.ids import new_id
 
 TAG_FORMAT = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+$")
 UNCLASSIFIED = "unclassified"

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import InternalCallerDep, Principal, require_permission, require_role
+from aos_common.auth import (
+    InternalCallerDep,
+    Principal,
+    TenantQuery,
+    require_permission,
+    require_role,
+)
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge
@@ -34,7 +40,7 @@ from aos_cost_intel.records.schemas import (
     RunCostRead,
 )
 from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(tags=["cost records"])
 internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)

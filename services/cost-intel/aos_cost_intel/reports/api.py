@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_cost_intel.reports import service
@@ -20,7 +20,7 @@ from aos_cost_intel.reports.schemas import (
     SummaryRead,
     UserBreakdown,
 )
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost reports"])
 Period = Annotated[Literal["24h", "7d", "30d"], Query()]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.idempotency import idempotent
@@ -21,7 +21,6 @@ from aos_tenants.api_keys.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tenant/api-keys", tags=["api-keys"])
-TenantQuery = Annotated[str | None, Query(max_length=64)]
 
 
 def redact_key(body: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import DEFAULT_KEY_PERMISSIONS, Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Forbidden, NotFound, TooManyRequests
+from aos_common.ids import new_id
 from aos_tenants.api_keys import repository
 from aos_tenants.api_keys.repository import KeyRecord
 from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead, ApiKeyRead
-from aos_tenants.keys import generate_api_key, new_id
+from aos_tenants.keys import generate_api_key
 from aos_tenants.models import outbox
 from aos_tenants.tenants import repository as tenants_repository
 

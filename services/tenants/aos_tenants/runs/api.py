@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
@@ -15,7 +15,6 @@ from aos_tenants.runs import service
 from aos_tenants.runs.schemas import RunCreate, RunCreated, RunRead, RunStatus, RunUpdate
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
-TenantQuery = Annotated[str | None, Query(max_length=64)]
 
 
 @router.post("", status_code=201, response_model=RunCreated)

@@ -17,7 +17,7 @@ from aos_common import domain_metrics
 from aos_common.auth import Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Conflict, Forbidden, NotFound, PaymentRequired, TooManyRequests
-from aos_tenants.keys import new_id
+from aos_common.ids import new_id
 from aos_tenants.quotas import (
     QuotaDecision,
     budget_reason,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, require_role, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent
@@ -24,7 +24,6 @@ from aos_tenants.tenants.schemas import (
 )
 
 router = APIRouter(tags=["tenants"])
-TenantQuery = Annotated[str | None, Query(max_length=64)]
 VERSION = "0.1.0"
 FEATURES = [
     "api_keys",

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aos_common.auth import Principal
 from aos_common.envelope import iso_utc, utc_now
 from aos_common.errors import Conflict, NotFound
+from aos_common.ids import new_id
 from aos_tenants.api_keys import service as keys_service
 from aos_tenants.api_keys.schemas import ApiKeyCreate
-from aos_tenants.keys import new_id
 from aos_tenants.quotas import QuotaDecision, run_quota, token_quota
 from aos_tenants.tenants import repository
 from aos_tenants.tenants.repository import TenantRecord

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, PrincipalDep, require_permission, scoped_tenant
+from aos_common.auth import Principal, PrincipalDep, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import Forbidden
@@ -21,7 +21,6 @@ from aos_tenants.workers.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
-TenantQuery = Annotated[str | None, Query(max_length=64)]
 WorkerStatusQuery = Annotated[str | None, Query(pattern=r"^(active|beta|deprecated)$")]
 
 

@@ -6,12 +6,12 @@ Pure: no I/O, no clock except the `now` passed in, so the batch path can run it 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from aos_common.ids import new_id
 from aos_proofs.trace_hash import TRACE_SCHEMA_VERSION
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.hashing import chain_root, hash_data
@@ -82,7 +82,7 @@ def trace_id_for_run(run_id: str) -> str:
 
 
 def new_trace_id() -> str:
-    return "trace_" + secrets.token_hex(8)
+    return new_id("trace_")
 
 
 def _identifier(value: Any, name: str) -> str | None:

@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Offici
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from tests.integrations.fake_openai import (
+from .fake_openai import (
     CHAT_TEXT,
     CHAT_USAGE,
     STREAM_USAGE,
@@ -37,7 +37,7 @@ from tests.integrations.fake_openai import (
     Usage,
     fake_openai_server,
 )
-from tests.test_otlp_live import Platform, platform  # noqa: F401 (fixture)
+from ..test_otlp_live import Platform, platform  # noqa: F401 (fixture)
 
 INTERNAL = {"X-AOS-Internal-Secret": "aos-development-internal-secret-change-me"}
 WEATHER_TOOL = {
