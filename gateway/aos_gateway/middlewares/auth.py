@@ -25,6 +25,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import orjson
+
 from aos_common.auth import (
     CONTEXT_HEADER,
     CONTEXT_SIGNATURE_HEADER,
@@ -58,6 +60,7 @@ logger = logging.getLogger("aos.gateway.auth")
 CREDENTIAL_HEADERS = ("authorization", "x-aos-key", "x-api-key", "cookie")
 _NOT_FORWARDED = HOP_BY_HOP | {"content-length", "content-type", "expect", "host"}
 _NOT_RELAYED = HOP_BY_HOP | {"date", "server"}
+_REFUSAL_NOT_RELAYED = _NOT_RELAYED | {"content-length"}
 _SIGNED = frozenset({CONTEXT_HEADER.lower(), CONTEXT_SIGNATURE_HEADER.lower()})
 _ALLOWED = Decision(True, 0.0)
 
@@ -70,6 +73,19 @@ class _Grant:
     # The context signed for the upstream: valid 60 s, so one signature serves a grant's whole
     # (≤ 5 s) life in the cache.
     signed: tuple[tuple[str, str], ...] = ()
+
+
+def _public_problem(request: ProxyRequest, body: bytes) -> bytes:
+    """The refusal of forward-auth with the client's own path as its `instance`: the document
+    forward-auth wrote names its internal route, which the edge never shows."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if not isinstance(document, dict) or "instance" not in document:
+        return body
+    document["instance"] = request.path
+    return orjson.dumps(document)
 
 
 class AuthCache:
@@ -143,7 +159,7 @@ class ForwardAuthMiddleware:
             headers = [(k, v) for k, v in request.headers.items if k in self.request_names]
         else:
             headers = [(k, v) for k, v in request.headers.items if k not in _NOT_FORWARDED]
-        uri = request.path + (
+        uri = request.target_path + (
             "?" + request.query_string.decode("latin-1") if request.query_string else ""
         )
         headers += [
@@ -192,8 +208,9 @@ class ForwardAuthMiddleware:
             )
         raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers]
         if not 200 <= response.status < 300:
-            headers_out = Headers([(k, v) for k, v in raw if k not in _NOT_RELAYED])
-            return ProxyResponse(response.status, headers_out, body)
+            # content-length is set again for the rewritten body when it is sent
+            headers_out = Headers([(k, v) for k, v in raw if k not in _REFUSAL_NOT_RELAYED])
+            return ProxyResponse(response.status, headers_out, _public_problem(request, body))
         granted = self._granted_headers(raw)
         principal = self._principal(granted)
         signed = (

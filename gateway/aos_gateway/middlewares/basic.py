@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import defaultdict
+from urllib.parse import quote
 
 from aos_gateway.config.models import (
     Buffering,
@@ -20,6 +21,7 @@ from aos_gateway.proxy.types import Headers as HeaderMap
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_BUFFER_LIMIT = 1_048_576
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def source_of(request: ProxyRequest, criterion: SourceCriterion | None) -> str:
@@ -147,6 +149,12 @@ class StripPrefixMiddleware:
             if request.path.startswith(prefix):
                 rest = request.path[len(prefix) :]
                 request.path = rest if rest.startswith("/") else "/" + rest
+                raw = request.raw_path
+                if raw.startswith(prefix):
+                    rest = raw[len(prefix) :]
+                    request.raw_path = rest if rest.startswith("/") else "/" + rest
+                elif raw:  # the prefix itself arrived percent-encoded: encode the decoded rest
+                    request.raw_path = quote(request.path, safe=_PATH_SAFE)
                 request.headers.set("x-forwarded-prefix", prefix)
                 break
         return await call_next(request)

@@ -10,13 +10,16 @@ endpoints) and records it in its own per-router metrics.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aos_common.errors import PROBLEM_CONTENT_TYPE, problem_body
 from aos_common.request_context import request_id_of, request_id_var, tenant_id_var
 from aos_gateway.proxy.h1client import UpstreamProtocolError, UpstreamTimeout
 from aos_gateway.proxy.tracecontext import continue_trace, start_gateway_span
@@ -42,6 +45,8 @@ _GATEWAY_SET = frozenset(
     {"x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"}
 )
 _STRIPPED = frozenset({"x-forwarded-prefix"})
+# What no resource name holds and no upstream request line may carry once decoded (%00, %0A...).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _client_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
@@ -76,6 +81,17 @@ class ProxyMiddleware:
         if holder is None:
             await self.app(scope, receive, send)
             return
+        raw_path = scope.get("raw_path")
+        raw = raw_path.decode("latin-1") if raw_path else ""
+        if _CONTROL.search(path):
+            await _refuse(
+                send,
+                scope["headers"],
+                raw or path,
+                "The request path contains a control character (such as %00 or %0A), "
+                "which no resource name holds.",
+            )
+            return
         runtime = holder.current
         headers = _client_headers(scope["headers"])
         host = headers.get("host") or ""
@@ -100,7 +116,7 @@ class ProxyMiddleware:
         request_id_token = request_id_var.set(request_id)
         tenant_token = tenant_id_var.set(None)
         try:
-            await self._proxy(scope, receive, send, holder, router, headers, info, request_id)
+            await self._proxy(scope, receive, send, holder, router, headers, info, request_id, raw)
         finally:
             request_id_var.reset(request_id_token)
             tenant_id_var.reset(tenant_token)
@@ -115,6 +131,7 @@ class ProxyMiddleware:
         headers: Headers,
         info: RequestInfo,
         request_id: str,
+        raw_path: str,
     ) -> None:
         path = info.path
         host = info.host
@@ -148,6 +165,7 @@ class ProxyMiddleware:
             request_id=request_id,
             router=router.name,
             service=router.service,
+            raw_path=raw_path,
         )
         metrics = holder.deps.metrics
         started = time.perf_counter()
@@ -171,6 +189,28 @@ class ProxyMiddleware:
         counter.inc()
         response.headers.set("x-request-id", request_id)
         await _send(response, send, head_only=request.method == "HEAD")
+
+
+async def _refuse(
+    send: Send, raw_headers: list[tuple[bytes, bytes]], instance: str, detail: str
+) -> None:
+    """A 400 problem for a request the server parsed but the gateway cannot forward as it is."""
+    request_id = request_id_of(raw_headers)
+    body = problem_body(400, detail, instance=instance)
+    body["request_id"] = request_id
+    content = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(content)).encode()),
+                (b"x-request-id", request_id.encode("latin-1")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
 
 
 async def _handle(handler: Handler, request: ProxyRequest) -> ProxyResponse:

@@ -141,6 +141,15 @@ class ProxyRequest:
     principal: Principal | None = None
     budget_checked: bool = False
     usage: PendingCount | None = None
+    # The path as the client sent it (percent-encoded), forwarded as is: `path` is its decoded
+    # form, for routing and problem documents. Empty when there is none (in-process tests).
+    raw_path: str = ""
+
+    @property
+    def target_path(self) -> str:
+        """The path to send upstream: never re-encoded from the decoded form, so `%3F` stays a
+        character of the path instead of becoming the start of a query."""
+        return self.raw_path or self.path
 
 
 @dataclass(slots=True)

@@ -202,7 +202,7 @@ class ServiceRuntime:
         server = self.pick()
         if server is None:
             return self.unavailable(request)
-        target = request.path
+        target = request.target_path
         if request.query_string:
             target += "?" + request.query_string.decode("latin-1")
         try:

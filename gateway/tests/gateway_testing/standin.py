@@ -74,9 +74,12 @@ def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _problem(status: int, detail: str) -> Response:
+def _problem(status: int, detail: str, instance: str | None = None) -> Response:
+    document = {"type": "about:blank", "title": "x", "status": status, "detail": detail}
+    if instance is not None:  # as the tenants service writes it: its own (internal) route
+        document["instance"] = instance
     return Response(
-        orjson.dumps({"type": "about:blank", "title": "x", "status": status, "detail": detail}),
+        orjson.dumps(document),
         status_code=status,
         media_type="application/problem+json",
     )
@@ -113,6 +116,7 @@ def make_app(name: str) -> Starlette:
             "service": name,
             "method": request.method,
             "path": request.url.path,
+            "raw_path": request.scope["raw_path"].decode("latin-1"),
             "query": request.url.query,
             "headers": {k: v for k, v in request.headers.items()},
             "body_bytes": len(body),
@@ -144,7 +148,7 @@ def make_app(name: str) -> Starlette:
             auth = request.headers.get("authorization", "")
             credential = auth.removeprefix("Bearer ").strip()
         if not credential:
-            return _problem(401, "Authentication required")
+            return _problem(401, "Authentication required", request.url.path)
         stats[f"auth:{credential}"] = stats.get(f"auth:{credential}", 0) + 1
         if credential == "aos_forbidden":
             return _problem(403, "Tenant is suspended")

@@ -43,6 +43,8 @@ def test_unknown_key_is_refused_by_the_real_forward_auth(real: Real) -> None:
     response = httpx.get(real.url + "/api/v1/traces", headers={"X-AOS-Key": "aos_" + "x" * 43})
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid API key"
+    assert response.json()["instance"] == "/api/v1/traces"
+    assert "/internal" not in response.text
 
 
 def test_missing_permission_is_a_403_from_the_service_behind_the_gateway(
