@@ -1,6 +1,7 @@
 """GenAI spans by OTLP into a platform started by `aos up`: spans stored, cost queryable, CPU.
 
-For each transport (OTLP/HTTP protobuf, OTLP/HTTP JSON with gzip), the same number of GenAI spans
+For each transport (OTLP/HTTP protobuf, OTLP/HTTP JSON with gzip, OTLP/gRPC on the traces
+service's gRPC port), the same number of GenAI spans
 (100 traces x 20 spans per export: a root span and 19 chat spans with token usage, some with
 cached input tokens and a user) is sent to the traces service of a running platform with a real
 API key, `--concurrency` exports in flight. Measured per transport:
@@ -33,12 +34,14 @@ import os
 import platform
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import grpc
 import httpx
 import orjson
 import psutil
@@ -184,13 +187,16 @@ def json_gzip_body(spans: list[GenAiSpan]) -> bytes:
     return gzip.compress(orjson.dumps(document), compresslevel=6)
 
 
-TRANSPORTS: dict[str, tuple[Callable[[list[GenAiSpan]], bytes], dict[str, str]]] = {
-    "protobuf": (protobuf_body, {"content-type": "application/x-protobuf"}),
-    "json-gzip": (
-        json_gzip_body,
-        {"content-type": "application/json", "content-encoding": "gzip"},
-    ),
+TRANSPORTS: dict[str, Callable[[list[GenAiSpan]], bytes]] = {
+    "protobuf": protobuf_body,
+    "json-gzip": json_gzip_body,
+    "grpc": protobuf_body,
 }
+HTTP_HEADERS = {
+    "protobuf": {"content-type": "application/x-protobuf"},
+    "json-gzip": {"content-type": "application/json", "content-encoding": "gzip"},
+}
+GRPC_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 class PlatformCpu:
@@ -265,33 +271,60 @@ def new_tenant(gateway: str, operator_key: str, name: str) -> tuple[str, str]:
     return str(body["id"]), str(body["initial_api_key"]["key"])
 
 
+Send = Callable[[bytes], Awaitable[int]]
+"""Sends one export; returns the spans the service reported rejected."""
+
+
 async def send_all(
-    url: str,
-    bodies: list[bytes],
-    headers: dict[str, str],
-    concurrency: int,
-    advance: Callable[[], None],
+    send: Send, bodies: list[bytes], concurrency: int, advance: Callable[[], None]
 ) -> int:
-    """Send every export; returns the spans the service reported rejected."""
+    """Send every export, `concurrency` in flight; returns the spans reported rejected."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     rejected = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal rejected
         while not queue.empty():
-            body = queue.get_nowait()
+            rejected += await send(queue.get_nowait())
+            advance()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return rejected
+
+
+@asynccontextmanager
+async def sender(
+    transport: str, running: RunningPlatform, key: str, concurrency: int
+) -> AsyncIterator[Send]:
+    """How `transport` sends an export to the platform's traces service, with `key`."""
+    if transport == "grpc":
+        endpoint = running.credentials["otlp_grpc_endpoint"]
+        async with grpc.aio.insecure_channel(endpoint) as channel:
+            export = channel.unary_unary(GRPC_EXPORT)
+            metadata = (("x-aos-key", key),)
+
+            async def send_grpc(body: bytes) -> int:
+                answer = ExportTraceServiceResponse()
+                answer.ParseFromString(await export(body, metadata=metadata, timeout=300))
+                return int(answer.partial_success.rejected_spans)
+
+            yield send_grpc
+        return
+    headers = {**HTTP_HEADERS[transport], "X-AOS-Key": key}
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=running.service_urls["traces"], timeout=300, limits=limits
+    ) as client:
+
+        async def send_http(body: bytes) -> int:
             response = await client.post("/v1/traces", content=body, headers=headers)
             if response.status_code >= 300:
                 raise RuntimeError(f"/v1/traces answered {response.status_code}: {response.text}")
-            rejected += _rejected(response)
-            advance()
+            return _rejected(response)
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    return rejected
+        yield send_http
 
 
 def _rejected(response: httpx.Response) -> int:
@@ -325,26 +358,19 @@ async def measure(
     args: argparse.Namespace,
     progress: Progress,
 ) -> Figure:
-    encode, headers = TRANSPORTS[transport]
-    bodies = [encode(batch) for batch in batches]
+    bodies = [TRANSPORTS[transport](batch) for batch in batches]
     spans = sum(len(batch) for batch in batches)
     llm_spans = sum(1 for batch in batches for s in batch if s.parent_id)
     tenant_id, key = new_tenant(
         running.gateway_url, running.credentials["operator_key"], f"bench-{transport}"
     )
-    traces_url = running.service_urls["traces"]
     sending = progress.add_task(f"{transport}: exports sent", total=len(bodies))
     costing = progress.add_task(f"{transport}: cost records", total=llm_spans)
-    mark = meter.read()
-    started = time.perf_counter()
-    rejected = await send_all(
-        traces_url,
-        bodies,
-        {**headers, "X-AOS-Key": key},
-        args.concurrency,
-        lambda: progress.advance(sending),
-    )
-    stored_seconds = time.perf_counter() - started
+    async with sender(transport, running, key, args.concurrency) as send:
+        mark = meter.read()
+        started = time.perf_counter()
+        rejected = await send_all(send, bodies, args.concurrency, lambda: progress.advance(sending))
+        stored_seconds = time.perf_counter() - started
     deadline = time.monotonic() + args.cost_timeout
     while True:
         recorded = await count(database_url, "cost_intel.cost_records", tenant_id)
@@ -387,7 +413,7 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         f"{platform.python_version()}, {os.cpu_count()} cores shared with other work; the "
         "platform started by `aos up` (gateway and five services, one process each) on this "
         "machine's PostgreSQL and Redis; exports sent straight to the traces service with an API "
-        f"key, {args.concurrency} in flight; load average {os.getloadavg()[0]:.1f} when the run "
+        f"key (gRPC: the `otlp_grpc_endpoint` of credentials.json), {args.concurrency} in flight; load average {os.getloadavg()[0]:.1f} when the run "
         "ended).",
         "",
         "| transport | spans | spans/s stored | cost records | cost complete after the last "
@@ -464,14 +490,11 @@ async def measure_all(
     _, warm_key = new_tenant(
         running.gateway_url, running.credentials["operator_key"], "bench-warm-up"
     )
-    for encode, headers in TRANSPORTS.values():  # pools and code paths warmed up
-        await send_all(
-            running.service_urls["traces"],
-            [encode(batch) for batch in exports(SPANS_PER_TRACE * TRACES_PER_EXPORT * 2)],
-            {**headers, "X-AOS-Key": warm_key},
-            2,
-            lambda: None,
-        )
+    warm_batches = exports(SPANS_PER_TRACE * TRACES_PER_EXPORT * 2)
+    for transport in args.transports:  # pools and code paths warmed up, unmeasured
+        async with sender(transport, running, warm_key, 2) as send:
+            bodies = [TRANSPORTS[transport](batch) for batch in warm_batches]
+            await send_all(send, bodies, 2, lambda: None)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -513,7 +536,9 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
-        "--transports", default=",".join(TRANSPORTS), help="comma-separated: protobuf,json-gzip"
+        "--transports",
+        default=",".join(TRANSPORTS),
+        help="comma-separated: protobuf,json-gzip,grpc",
     )
     parser.add_argument("--cost-timeout", type=float, default=900.0)
     parser.add_argument(
