@@ -245,6 +245,7 @@ class Figure:
     postgres_cpu: float
     redis_cpu: float
     rejected: int
+    relay_retries: int
 
     @property
     def rate(self) -> float:
@@ -387,7 +388,10 @@ async def measure(
             params={"period": "7d"},
             headers={"X-AOS-Key": key},
         )
+        metrics = await client.get(f"{running.service_urls['traces']}/metrics")
     summary = answer.json()
+    retries = relay_retries(metrics.text) - args.retries_before
+    args.retries_before += retries
     if summary.get("request_count") != recorded:
         raise RuntimeError(f"cost-intel's summary disagrees with its table: {summary}")
     return Figure(
@@ -401,7 +405,18 @@ async def measure(
         postgres_cpu,
         redis_cpu,
         rejected,
+        retries,
     )
+
+
+def relay_retries(metrics: str) -> int:
+    """Cost-record deliveries the traces relay must retry (timeouts, 5xx), from its /metrics."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("aos_outbox_messages_total{") and 'outcome="retry"' in line:
+            if 'destination="cost-intel"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return int(total)
 
 
 def render(figures: list[Figure], args: argparse.Namespace) -> str:
@@ -417,13 +432,14 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         "ended).",
         "",
         "| transport | spans | spans/s stored | cost records | cost complete after the last "
-        "span stored | rejected | CPU-s / 1,000 spans (platform + PostgreSQL + Redis) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "span stored | rejected | relay retries | CPU-s / 1,000 spans (platform + PostgreSQL + "
+        "Redis) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures:
         lines.append(
             f"| {f.transport} | {f.spans:,} | {f.rate:,.0f} | {f.cost_records:,} | "
-            f"{f.cost_lag:.1f} s | {f.rejected} | {f.cpu_per_1000:.2f} "
+            f"{f.cost_lag:.1f} s | {f.rejected} | {f.relay_retries:,} | {f.cpu_per_1000:.2f} "
             f"({f.platform_cpu / f.spans * 1000:.2f} + {f.postgres_cpu / f.spans * 1000:.2f} + "
             f"{f.redis_cpu / f.spans * 1000:.2f}) |"
         )
@@ -436,7 +452,9 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         'committed; the steps were counted afterwards). "Cost complete" is when cost-intel\'s '
         "table held a record for every chat span (its summary API was checked to agree): the "
         "traces outbox relay delivers them 1,000 per call to "
-        "`/internal/v1/cost/records/batch`. CPU covers the whole interval until cost was "
+        '`/internal/v1/cost/records/batch`; "relay retries" counts the deliveries it had to '
+        "repeat (a batch timed out or failed), from the traces service's "
+        "`aos_outbox_messages_total`. CPU covers the whole interval until cost was "
         "complete, for every process of the platform, the PostgreSQL backends of its database "
         "and Redis (not the load generator, nor PostgreSQL's background writers).",
         "",
@@ -552,6 +570,7 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    args.retries_before = 0
     args.transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     unknown = set(args.transports) - set(TRANSPORTS)
     if unknown:

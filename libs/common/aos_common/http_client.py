@@ -90,15 +90,20 @@ class ServiceClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         """Send one request; retried on connection errors and 502/503/504 when safe to repeat.
 
         `retry` defaults to True for idempotent methods; a POST is retried only when the caller
         says so (it carries an idempotency key or the receiver de-duplicates by id). After the
         last attempt the peer's answer is returned as it is (even a 503); `PeerUnavailable` means
-        no answer at all. `content` is a body already encoded as JSON (sent with its type).
+        no answer at all. `content` is a body already encoded as JSON (sent with its type);
+        `read_timeout` replaces the client's timeout for a call known to take long.
         """
         client = self._clients[service]
+        extra: dict[str, Any] = {}
+        if read_timeout is not None:
+            extra["timeout"] = httpx.Timeout(read_timeout, connect=min(read_timeout, 2.0))
         may_retry = retry if retry is not None else method.upper() in IDEMPOTENT_METHODS
         attempts = self._max_attempts if may_retry else 1
         last_error = "no attempt made"
@@ -115,6 +120,7 @@ class ServiceClient:
                     content=content,
                     params=params,
                     headers=request_headers,
+                    **extra,
                 )
             except httpx.TransportError as error:
                 last_error = f"{type(error).__name__}: {error}"

@@ -49,6 +49,9 @@ MAX_BACKOFF = timedelta(minutes=5)
 # Answers that may go away by themselves; any other 3xx/4xx is the receiver refusing the message.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 REFUSED = "refused:"
+BATCH_TIMEOUT = 60.0
+"""Seconds a batch call may take: a thousand records on a loaded receiver outlast the 5 s of a
+single call, and a timed-out batch is sent again whole."""
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -67,7 +70,9 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("delivered_at", DateTime(timezone=True), nullable=True),
         Column("last_error", Text, nullable=True),
-        Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+        Index(
+            "ix_outbox_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")
+        ),
     )
 
 
@@ -247,7 +252,7 @@ class OutboxRelay:
         body = b'{"messages":[' + ",".join(m.payload for m in messages).encode() + b"]}"
         try:
             response = await self._client.request(
-                destination, "POST", path, content=body, retry=True
+                destination, "POST", path, content=body, retry=True, read_timeout=BATCH_TIMEOUT
             )
         except PeerUnavailable as error:
             return dict.fromkeys((m.id for m in messages), str(error))
