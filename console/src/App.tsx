@@ -5,7 +5,7 @@ import { Loading } from "./components/States";
 import { can, ACTIONS, type SessionInfo } from "./lib/permissions";
 import { href, useRoute } from "./lib/router";
 import { SessionContext } from "./lib/session";
-import { CostPage } from "./pages/Cost";
+import { CostPage, prefetchCost } from "./pages/Cost";
 import { SignIn } from "./pages/SignIn";
 
 const TracesPage = lazy(() => import("./pages/Traces"));
@@ -59,7 +59,15 @@ export function App() {
 
   if (state.status === "checking") return <Loading label="the console" />;
   if (state.status === "out") {
-    return <SignIn note={state.note} onSignedIn={(session) => setState({ status: "in", session })} />;
+    return (
+      <SignIn
+        note={state.note}
+        onSignedIn={(session) => {
+          if (can(session, ACTIONS.readCost)) prefetchCost(queryClient);
+          setState({ status: "in", session });
+        }}
+      />
+    );
   }
   return (
     <SessionContext.Provider value={state.session}>

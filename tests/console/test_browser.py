@@ -170,6 +170,48 @@ def test_the_evidence_bundle_downloads_and_verifies(page: Any, platform: Running
     assert "Bundle verified" in verdict.inner_text(timeout=WAIT)
 
 
+def test_a_budget_created_in_the_console_shows_its_used_bar(
+    page: Any, platform: RunningPlatform
+) -> None:
+    go(page, platform.gateway_url, "budgets")
+    page.get_by_label("For").select_option("user")
+    page.get_by_label("User id").fill("bob")
+    page.get_by_label("Daily limit ($)").fill("12.5")
+    page.get_by_role("button", name="Create budget").click()
+    meter = page.get_by_role("meter", name="user bob (daily) used")
+    meter.wait_for(timeout=WAIT)
+    assert "$12.50" in page.locator(".budgets li", has=meter).inner_text()
+
+
+def test_a_read_only_key_sees_no_create_or_revoke_and_the_api_refuses_anyway(
+    browser: Any, platform: RunningPlatform, seeded_tenant: ConsoleTenant
+) -> None:
+    with httpx.Client(base_url=platform.gateway_url, trust_env=False, timeout=30) as client:
+        created = client.post(
+            "/api/v1/tenant/api-keys",
+            json={"name": "viewer", "permissions": ["read:*", "traces:read", "keys:read"]},
+            headers=seeded_tenant.headers,
+        ).json()
+    own = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        viewer = own.new_page()
+        sign_in(viewer, platform.gateway_url, created["key"])
+        go(viewer, platform.gateway_url, "keys")
+        viewer.get_by_role("heading", name="API keys").wait_for(timeout=WAIT)
+        assert viewer.get_by_role("button", name="Create key").count() == 0
+        assert viewer.get_by_role("button", name=re.compile("^Revoke")).count() == 0
+        go(viewer, platform.gateway_url, "budgets")
+        assert viewer.get_by_role("button", name="Create budget").count() == 0
+        refused = viewer.evaluate(
+            """async () => (await fetch('/api/v1/tenant/api-keys', {method: 'POST',
+                 headers: {'Content-Type': 'application/json', 'X-Requested-With': 'aos-console'},
+                 body: JSON.stringify({name: 'sneaky'})})).status"""
+        )
+        assert refused == 403
+    finally:
+        own.close()
+
+
 def _database_url(platform: RunningPlatform) -> str:
     url = platform.env.get("DATABASE_URL")
     if not url:
@@ -243,7 +285,13 @@ def test_every_page_is_screenshotted_and_has_no_serious_axe_violations(
             overflow = page.evaluate(
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
-            assert overflow <= 1, f"{name} scrolls sideways at {width} px"
+            wide = page.evaluate(
+                "w => [...document.querySelectorAll('body *')].filter(e => "
+                "e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap, .sidenav'))"
+                ".slice(0, 5).map(e => e.tagName + '.' + e.className)",
+                width,
+            )
+            assert overflow <= 1, f"{name} scrolls sideways at {width} px: {wide}"
             page.evaluate(axe)
             found = page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"

@@ -1782,6 +1782,16 @@ export interface components {
             /** Tenant Id */
             tenant_id: string;
         };
+        /** Envelope[HealthRead] */
+        Envelope_HealthRead_: {
+            data: components["schemas"]["HealthRead"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
         /** Envelope[LlmRunRead] */
         Envelope_LlmRunRead_: {
             data: components["schemas"]["LlmRunRead"];
@@ -3150,6 +3160,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -3193,6 +3204,7 @@ export interface operations {
                 from?: string | null;
                 to?: string | null;
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -3371,6 +3383,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -3407,6 +3420,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -4212,6 +4226,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -4365,6 +4380,7 @@ export interface operations {
                 from?: string | null;
                 to?: string | null;
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -4399,6 +4415,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -4467,6 +4484,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must be the caller's tenant (operators: any) */
                 tenant_id?: string | null;
@@ -4822,7 +4840,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthRead"];
+                    "application/json": components["schemas"]["Envelope_HealthRead_"];
                 };
             };
         };

@@ -23,7 +23,7 @@ export function permissionMatches(granted: string, required: string): boolean {
 }
 
 export function granted(session: SessionInfo): string[] {
-  return [...session.permissions, ...session.roles.flatMap((role) => ROLE_PERMISSIONS[role] ?? [])];
+  return [...new Set([...session.permissions, ...session.roles.flatMap((role) => ROLE_PERMISSIONS[role] ?? [])])];
 }
 
 export function can(session: SessionInfo | null | undefined, required: string): boolean {

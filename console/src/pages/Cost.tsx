@@ -1,4 +1,4 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, QueryClient, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import {
   Area,
@@ -27,25 +27,37 @@ type Series = components["schemas"]["SpendSeries"];
 type Budget = components["schemas"]["BudgetRead"];
 const PALETTE = ["#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9f1239"];
 
-export function CostPage() {
-  const [period, setPeriod] = useState<Period>("7d");
-  const [groupBy, setGroupBy] = useState<"model" | "feature">("model");
-  const dashboard = useQuery({
+type GroupBy = "model" | "feature";
+const FIRST_PERIOD: Period = "7d";
+
+// Query definitions shared with the sign-in, which starts them before this page renders.
+export const costQueries = {
+  dashboard: (period: Period) => ({
     queryKey: ["dashboard", period],
     queryFn: () => ok(api.GET("/api/v1/cost/dashboard", { params: { query: { period } } })),
-    placeholderData: keepPreviousData,
-  });
-  const series = useQuery({
+  }),
+  series: (period: Period, groupBy: GroupBy) => ({
     queryKey: ["series", period, groupBy],
     queryFn: () =>
       ok(api.GET("/api/v1/cost/series", { params: { query: { period, group_by: groupBy } } })),
-    placeholderData: keepPreviousData,
-  });
+  }),
+  budgets: () => ({ queryKey: ["budgets"], queryFn: () => ok(api.GET("/api/v1/cost/budgets")) }),
+};
+
+/** Start the first view's requests at once (called right after sign-in). */
+export function prefetchCost(queryClient: QueryClient): void {
+  void queryClient.prefetchQuery(costQueries.series(FIRST_PERIOD, "model"));
+  void queryClient.prefetchQuery(costQueries.dashboard(FIRST_PERIOD));
+  void queryClient.prefetchQuery(costQueries.budgets());
+}
+
+export function CostPage() {
+  const [period, setPeriod] = useState<Period>(FIRST_PERIOD);
+  const [groupBy, setGroupBy] = useState<GroupBy>("model");
+  const dashboard = useQuery({ ...costQueries.dashboard(period), placeholderData: keepPreviousData });
+  const series = useQuery({ ...costQueries.series(period, groupBy), placeholderData: keepPreviousData });
+  const budgets = useQuery(costQueries.budgets());
   const updating = dashboard.isPlaceholderData || series.isPlaceholderData;
-  const budgets = useQuery({
-    queryKey: ["budgets"],
-    queryFn: () => ok(api.GET("/api/v1/cost/budgets")),
-  });
 
   return (
     <>
@@ -82,7 +94,7 @@ export function CostPage() {
         actions={
           <label className="inline">
             Stack by{" "}
-            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as "model" | "feature")}>
+            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as GroupBy)}>
               <option value="model">model</option>
               <option value="feature">feature</option>
             </select>
@@ -182,7 +194,7 @@ function SpendChart({ series, period }: { series: Series; period: Period }) {
       data-testid="spend-chart"
       aria-label={`Spend over time by ${series.group_by}, ${keys.length} series, about $${total.toFixed(2)} in total`}
     >
-      <ResponsiveContainer width="100%" height={280}>
+      <ResponsiveContainer width="100%" height={280} initialDimension={{ width: 900, height: 280 }}>
         <AreaChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#d8dee9" />
           <XAxis dataKey="bucket" tickFormatter={(v: string) => bucketLabel(v, grain)} minTickGap={16} />
