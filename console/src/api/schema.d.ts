@@ -3162,7 +3162,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3206,7 +3206,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3238,7 +3238,7 @@ export interface operations {
     "audit-ledger__create_entry_api_v1_audit_entries_post": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3276,7 +3276,7 @@ export interface operations {
             query: {
                 first: number;
                 second?: number | null;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3310,7 +3310,7 @@ export interface operations {
             query: {
                 seq: number;
                 tree_size?: number | null;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3385,7 +3385,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3422,7 +3422,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3456,7 +3456,7 @@ export interface operations {
     "audit-ledger__tree_head_api_v1_audit_tree_head_get": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3490,7 +3490,7 @@ export interface operations {
             query?: {
                 from_seq?: number | null;
                 to_seq?: number | null;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3524,6 +3524,7 @@ export interface operations {
             query?: {
                 days?: number;
                 include_resolved?: boolean;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3555,6 +3556,7 @@ export interface operations {
     "cost-intel__detect_anomalies_api_v1_cost_anomalies_detect_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3590,6 +3592,7 @@ export interface operations {
     "cost-intel__resolve_anomaly_api_v1_cost_anomalies__anomaly_id__resolve_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3623,6 +3626,7 @@ export interface operations {
     "cost-intel__list_budgets_api_v1_cost_budgets_get": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3654,6 +3658,7 @@ export interface operations {
     "cost-intel__upsert_budget_api_v1_cost_budgets_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3690,6 +3695,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3722,6 +3728,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3754,6 +3761,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3786,6 +3794,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3818,6 +3827,7 @@ export interface operations {
         parameters: {
             query?: {
                 include_inactive?: boolean;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3849,6 +3859,7 @@ export interface operations {
     "cost-intel__create_feature_tag_api_v1_cost_features_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3884,6 +3895,7 @@ export interface operations {
     "cost-intel__update_feature_tag_api_v1_cost_features__tag__put": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -3921,6 +3933,7 @@ export interface operations {
     "cost-intel__guard_api_v1_cost_guard_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4024,6 +4037,7 @@ export interface operations {
             query?: {
                 lookback_days?: number;
                 forecast_days?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4055,6 +4069,7 @@ export interface operations {
     "cost-intel__record_cost_api_v1_cost_record_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4090,6 +4105,7 @@ export interface operations {
     "cost-intel__record_batch_api_v1_cost_records_batch_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4125,6 +4141,7 @@ export interface operations {
     "cost-intel__reprice_window_api_v1_cost_reprice_post": {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4162,6 +4179,7 @@ export interface operations {
             query?: {
                 period?: "24h" | "7d" | "30d";
                 group_by?: "model" | "feature";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4194,6 +4212,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4228,7 +4247,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
@@ -4266,7 +4285,7 @@ export interface operations {
             query?: {
                 format?: string;
                 limit?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
@@ -4304,7 +4323,7 @@ export interface operations {
     "guard-logs__get_log_api_v1_guard_logs__log_id__get": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4338,7 +4357,7 @@ export interface operations {
     "guard-logs__get_bundle_api_v1_guard_logs__log_id__bundle_get": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4382,7 +4401,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4417,7 +4436,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4449,7 +4468,7 @@ export interface operations {
     "guard-logs__get_export_api_v1_logs_exports__export_id__get": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4486,7 +4505,7 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
@@ -4522,7 +4541,7 @@ export interface operations {
     "guard-logs__get_llm_run_api_v1_logs_llm_runs__run_id__get": {
         parameters: {
             query?: {
-                /** @description Must be the caller's tenant (operators: any) */
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4560,6 +4579,7 @@ export interface operations {
                 offset?: number;
                 status?: ("running" | "succeeded" | "failed" | "aborted") | null;
                 worker_id?: string | null;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4591,6 +4611,7 @@ export interface operations {
     tenants__start_run_api_v1_runs_post: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4626,6 +4647,7 @@ export interface operations {
     tenants__get_run_api_v1_runs__run_id__get: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4659,6 +4681,7 @@ export interface operations {
     tenants__complete_run_api_v1_runs__run_id__patch: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4696,6 +4719,7 @@ export interface operations {
     tenants__read_tenant_api_v1_tenant_get: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4728,6 +4752,7 @@ export interface operations {
         parameters: {
             query?: {
                 include_revoked?: boolean;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4759,6 +4784,7 @@ export interface operations {
     tenants__create_api_key_api_v1_tenant_api_keys_post: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4795,6 +4821,7 @@ export interface operations {
         parameters: {
             query?: {
                 reason?: string;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4848,6 +4875,7 @@ export interface operations {
     tenants__run_quota_api_v1_tenant_quota_runs_get: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4880,6 +4908,7 @@ export interface operations {
         parameters: {
             query?: {
                 tokens_needed?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -4912,6 +4941,7 @@ export interface operations {
         parameters: {
             query?: {
                 period?: "24h" | "7d" | "30d";
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -5709,6 +5739,7 @@ export interface operations {
         parameters: {
             query?: {
                 status?: string | null;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -5741,6 +5772,7 @@ export interface operations {
         parameters: {
             query?: {
                 include_disabled?: boolean;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -5772,6 +5804,7 @@ export interface operations {
     tenants__get_worker_api_v1_workers__worker_id__get: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -5805,6 +5838,7 @@ export interface operations {
     tenants__get_worker_config_api_v1_workers__worker_id__config_get: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
@@ -5838,6 +5872,7 @@ export interface operations {
     tenants__put_worker_config_api_v1_workers__worker_id__config_put: {
         parameters: {
             query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
             };
             header?: never;
