@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
+from starlette.applications import Starlette
 
 from aos_common.auth import Principal
 from aos_common.db import on_commit
@@ -73,11 +73,11 @@ async def enqueue_audit_entry(
     return entry_id
 
 
-def kick_outbox_after_commit(request: Request, session: AsyncSession) -> None:
-    """Ask the relay to deliver right after this request commits instead of at its next tick."""
+def kick_outbox_after_commit(app: Starlette, session: AsyncSession) -> None:
+    """Ask the relay to deliver right after this transaction commits instead of at its next tick."""
 
     async def kick() -> None:
-        relay = getattr(request.app.state, "outbox_relay", None)
+        relay = getattr(app.state, "outbox_relay", None)
         if relay is not None:
             relay.kick()
 

@@ -31,12 +31,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from .integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
 
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app
 from aos_traces.testing import Tenant, make_trace, traces_settings
 
+from .integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
 from .test_otlp_api import outbox_requests
 
 PROTOBUF = {"content-type": "application/x-protobuf"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 import httpx
+import orjson
 
+from aos_common.testing import principal_headers
 from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.testing import Tenant, make_trace, store
 
@@ -303,6 +305,28 @@ async def test_delete_requires_admin_and_removes_trace(
     finally:
         await connection.close()
     assert audit is not None and steps == 0
+
+
+async def test_a_trace_deleted_with_an_api_key_is_audited_as_an_agent(
+    client: httpx.AsyncClient, tenant: Tenant, database_url: str
+) -> None:
+    stored = await store(client, tenant, make_trace())
+    key_headers = principal_headers(
+        tenant.id, roles=["admin"], principal_id="key_0123456789abcdef", principal_type="api_key"
+    )
+    response = await client.delete(f"/api/v1/traces/{stored['trace_id']}", headers=key_headers)
+    assert response.status_code == 204
+    connection = await asyncpg.connect(database_url)
+    try:
+        audit = await connection.fetchval(
+            "SELECT payload FROM traces.outbox WHERE payload->>'tenant_id' = $1 "
+            "AND payload->>'event_type' = 'TraceDeleted'",
+            tenant.id,
+        )
+    finally:
+        await connection.close()
+    entry = orjson.loads(audit)
+    assert (entry["actor_type"], entry["actor_id"]) == ("AGENT", "key_0123456789abcdef")
 
 
 async def test_cleanup_archives_then_deletes(

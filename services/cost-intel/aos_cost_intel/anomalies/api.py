@@ -63,7 +63,7 @@ async def detect_anomalies(
         webhook_url=settings.alert_webhook,
         webhook_timeout=settings.webhook_timeout_seconds,
     )
-    kick_outbox_after_commit(request, session)
+    kick_outbox_after_commit(request.app, session)
     return json_response(result)
 
 

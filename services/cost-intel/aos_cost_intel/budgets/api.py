@@ -35,7 +35,7 @@ async def upsert_budget(
 
     async def produce() -> Response:
         budget, created = await service.upsert_budget(session, tenant, body, principal)
-        kick_outbox_after_commit(request, session)
+        kick_outbox_after_commit(request.app, session)
         return json_response(budget, 201 if created else 200)
 
     return await idempotent(request, session, tenant, produce)

@@ -142,7 +142,7 @@ async def reprice_window(
 ) -> Response:
     tenant = tenant_for(principal, tenant_id)
     result = await reprice(session, tenant, body, principal)
-    kick_outbox_after_commit(request, session)
+    kick_outbox_after_commit(request.app, session)
     return json_response(result.model_dump(mode="json", by_alias=True))
 
 

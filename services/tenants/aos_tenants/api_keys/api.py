@@ -52,7 +52,7 @@ async def create_api_key(
 
     async def produce() -> Response:
         created = await service.create_key(session, tenant, body, actor=principal)
-        kick_outbox_after_commit(request, session)
+        kick_outbox_after_commit(request.app, session)
         return json_response(created, 201)
 
     return await idempotent(request, session, tenant, produce, redact=redact_key)
@@ -69,7 +69,7 @@ async def revoke_api_key(
 ) -> Response:
     tenant = scoped_tenant(principal, tenant_id)
     revoked = await service.revoke_key(session, tenant, key_id, reason=reason, actor=principal)
-    kick_outbox_after_commit(request, session)
+    kick_outbox_after_commit(request.app, session)
     body = envelope(revoked.model_dump(mode="json"))
     body["message"] = f"API key {key_id} revoked"
     return json_response(body)

@@ -51,7 +51,7 @@ async def create_tenant(
 
     async def produce() -> Response:
         created = await service.create_tenant(session, body, actor=principal)
-        kick_outbox_after_commit(request, session)
+        kick_outbox_after_commit(request.app, session)
         return json_response(created, 201)
 
     return await idempotent(

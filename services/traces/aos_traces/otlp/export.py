@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from aos_common import domain_metrics
-from aos_traces.audit import kick_relay_after_commit
+from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.gc_pause import gc_paused
 from aos_traces.domain.otlp import (
@@ -110,7 +110,7 @@ async def export(
     domain_metrics.SPANS_INGESTED.labels("traces", transport).inc(result.accepted_spans)
     domain_metrics.STEPS_INGESTED.labels("traces", "otlp").inc(result.steps_stored)
     if result.cost_records:
-        kick_relay_after_commit(session, app)
+        kick_outbox_after_commit(app, session)
     return answer(decoded.invalid_spans, result.rejected_spans, result.errors)
 
 

@@ -157,7 +157,7 @@ async def cleanup(
                 extra={"errors": [{"field": "older_than_days", "message": "must be 1-365"}]},
             )
         days = value
-    result = await service.cleanup(session, request.app, caller.tenant_id, days, caller.actor)
+    result = await service.cleanup(session, request.app, caller.tenant_id, days, caller.principal)
     return json_response(envelope(result))
 
 
@@ -190,5 +190,5 @@ async def get_trace(run_id: str, caller: ReaderDep, session: SessionDep) -> Resp
 async def delete_trace(
     run_id: str, request: Request, caller: AdminDep, session: SessionDep
 ) -> Response:
-    await service.delete(session, request.app, caller.tenant_id, run_id, caller.actor)
+    await service.delete(session, request.app, caller.tenant_id, run_id, caller.principal)
     return Response(status_code=204)

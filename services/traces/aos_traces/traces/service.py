@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from aos_common.audit_outbox import enqueue_audit_entry, kick_outbox_after_commit
+from aos_common.auth import Principal
 from aos_common.errors import NotFound
-from aos_traces.audit import audit_trace_deleted
 from aos_traces.domain.compare import compare_traces
+from aos_traces.models import outbox
 from aos_traces.traces import repository
 from aos_traces.traces.schemas import TraceDocument, TraceFilters
 
@@ -92,18 +94,18 @@ async def idempotency_status(session: AsyncSession, tenant_id: str, key: str) ->
 
 
 async def delete(
-    session: AsyncSession, app: FastAPI, tenant_id: str, key: str, actor_id: str
+    session: AsyncSession, app: FastAPI, tenant_id: str, key: str, actor: Principal
 ) -> None:
     trace_id = await resolve_trace_id(session, tenant_id, key)
     document = await repository.load_document(session, tenant_id, trace_id)
     if document is None or not await repository.delete_trace(session, tenant_id, trace_id):
         raise not_found(key)
-    await audit_trace_deleted(
+    await _audit_trace_deleted(
         session,
         app,
         tenant_id=tenant_id,
         entity_id=trace_id,
-        actor_id=actor_id,
+        actor=actor,
         reason="Trace deleted",
         before_state={
             "trace_id": trace_id,
@@ -116,19 +118,46 @@ async def delete(
 
 
 async def cleanup(
-    session: AsyncSession, app: FastAPI, tenant_id: str, days: int, actor_id: str
+    session: AsyncSession, app: FastAPI, tenant_id: str, days: int, actor: Principal
 ) -> dict[str, Any]:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     deleted = await repository.archive_and_delete_older_than(session, tenant_id, cutoff)
     if deleted:
-        await audit_trace_deleted(
+        await _audit_trace_deleted(
             session,
             app,
             tenant_id=tenant_id,
             entity_id=f"retention:{days}d",
-            actor_id=actor_id,
+            actor=actor,
             reason=f"Retention cleanup: traces older than {days} days archived and deleted",
             before_state=None,
             after_state={"deleted_count": deleted, "cutoff": cutoff.isoformat()},
         )
     return {"deleted_count": deleted, "retention_days": days}
+
+
+async def _audit_trace_deleted(
+    session: AsyncSession,
+    app: FastAPI,
+    *,
+    tenant_id: str,
+    entity_id: str,
+    actor: Principal,
+    reason: str,
+    before_state: dict[str, Any] | None,
+    after_state: dict[str, Any] | None = None,
+) -> None:
+    """`TraceDeleted` in the ledger, its actor typed from the principal (an API key is an AGENT)."""
+    await enqueue_audit_entry(
+        session,
+        outbox,
+        tenant_id=tenant_id,
+        event_type="TraceDeleted",
+        entity_type="TRACE",
+        entity_id=entity_id,
+        actor=actor,
+        action_reason=reason,
+        before_state=before_state,
+        after_state=after_state,
+    )
+    kick_outbox_after_commit(app, session)

@@ -29,6 +29,8 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Offici
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from ..test_otlp_live import Platform, platform  # noqa: F401 (fixture)
 from .fake_openai import (
     CHAT_TEXT,
     CHAT_USAGE,
@@ -37,7 +39,6 @@ from .fake_openai import (
     Usage,
     fake_openai_server,
 )
-from ..test_otlp_live import Platform, platform  # noqa: F401 (fixture)
 
 INTERNAL = {"X-AOS-Internal-Secret": "aos-development-internal-secret-change-me"}
 WEATHER_TOOL = {
