@@ -28,6 +28,7 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/aos \
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY libs/common/pyproject.toml libs/common/
+COPY libs/proofs/pyproject.toml libs/proofs/
 COPY cli/pyproject.toml cli/
 COPY gateway/pyproject.toml gateway/
 COPY sdk/python/pyproject.toml sdk/python/
