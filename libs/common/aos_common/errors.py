@@ -194,6 +194,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 INTERNAL_ERROR = "An internal error occurred; the request id identifies it in the logs."
+DATABASE_REFUSED = (
+    "The request holds a value the database cannot store "
+    "(for example a NUL character or a number out of range)"
+)
 
 
 def log_unhandled(method: str, path: str, exc: BaseException) -> None:
@@ -243,12 +247,7 @@ def database_error_response(method: str, path: str, exc: BaseException) -> Respo
     logger.warning(
         "refused data on %s %s: %s (SQLSTATE %s)", method, path, type(exc).__name__, sqlstate
     )
-    return problem_response(
-        400,
-        "The request holds a value the database cannot store "
-        "(for example a NUL character or a number out of range)",
-        instance=path,
-    )
+    return problem_response(400, DATABASE_REFUSED, instance=path)
 
 
 def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:

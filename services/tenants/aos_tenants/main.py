@@ -19,7 +19,6 @@ from aos_tenants.runs.api import router as runs_router
 from aos_tenants.runs.budget import CostGuard
 from aos_tenants.settings import TenantsSettings
 from aos_tenants.tenants.api import router as tenants_router
-from aos_tenants.text_errors import install_text_error_handler
 from aos_tenants.tokens import ConsoleTokenVerifier
 from aos_tenants.workers import repository as workers_repository
 from aos_tenants.workers.api import router as workers_router
@@ -85,5 +84,4 @@ def create_app(
         lifespan_hooks=[load_worker_catalogue, flush_key_usage],
         transports=transports,
     )
-    install_text_error_handler(app)
     return app

@@ -9,7 +9,6 @@ from fastapi import APIRouter, FastAPI
 
 from aos_common.app import create_service_app
 from aos_common.input_limits import INGEST_MAX_BODY_BYTES
-from aos_traces.errors import install_database_text_handler
 from aos_traces.evidence import api as evidence_api
 from aos_traces.internal import api as internal_api
 from aos_traces.mismatches import api as mismatches_api
@@ -58,5 +57,4 @@ def create_app(
         lifespan_hooks=[otlp_grpc_server],
         body_limits=INGEST_BODY_LIMITS,
     )
-    install_database_text_handler(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
+from aos_common.errors import DATABASE_REFUSED
 from aos_traces.testing import Tenant, make_trace, store
 
 
@@ -47,6 +48,4 @@ async def test_nul_in_mismatch_details_is_400(client: httpx.AsyncClient, tenant:
         headers=tenant.admin,
     )
     assert response.status_code == 400
-    assert response.json()["detail"] == (
-        "Request contains text the database cannot store (NUL characters)"
-    )
+    assert response.json()["detail"] == DATABASE_REFUSED
