@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -109,3 +110,22 @@ def test_index_is_not_cached_and_assets_are_immutable_under_a_strict_csp(
     assert response.status_code == 200
     assert "immutable" in response.headers["cache-control"]
     assert gateway.get("/console/assets/..%2Fpackage.json").status_code == 404
+
+
+def test_revoking_the_signed_in_key_ends_its_console_session(
+    platform: RunningPlatform, gateway: httpx.Client, new_tenant: Callable[[], Any]
+) -> None:
+    tenant = new_tenant()
+    created = gateway.post(
+        "/api/v1/tenant/api-keys", json={"name": "laptop"}, headers=tenant.headers
+    ).json()
+    with _signed_in(platform, created["key"]) as client:
+        assert client.get("/api/v1/cost/summary").status_code == 200
+        revoked = gateway.delete(f"/api/v1/tenant/api-keys/{created['id']}", headers=tenant.headers)
+        assert revoked.status_code == 200
+        deadline = time.monotonic() + 10  # the gateway caches a grant for at most 2 s
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            time.sleep(0.25)
+            status = client.get("/api/v1/cost/summary").status_code
+        assert status == 401

@@ -34,6 +34,8 @@ class ConsoleClaims:
     # Set by the gateway's console sessions: the signed-in key's own permissions, so the console
     # can do exactly what that key may do (a token may already carry "admin", so no widening).
     permissions: tuple[str, ...] = ()
+    # The API key a console session was opened with: the token dies with that key.
+    key_id: str | None = None
 
 
 def mint_console_token(
@@ -129,6 +131,9 @@ def _claims(claims: dict[str, object]) -> ConsoleClaims:
     permissions = claims.get("permissions") or []
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise InvalidConsoleToken("permissions must be a list of strings")
+    key_id = claims.get("key_id")
+    if key_id is not None and (not isinstance(key_id, str) or not 0 < len(key_id) <= 64):
+        raise InvalidConsoleToken("key_id must be a non-empty string of at most 64 characters")
     expires = claims["exp"]
     assert isinstance(expires, int | float)
-    return ConsoleClaims(subject, tenant_id, tuple(roles), int(expires), tuple(permissions))
+    return ConsoleClaims(subject, tenant_id, tuple(roles), int(expires), tuple(permissions), key_id)

@@ -37,6 +37,10 @@ _RECENTLY_REVOKED = text(
     " WHERE expires_at BETWEEN now() - make_interval(secs => :window) AND now()"
 )
 _TENANT_ID = select(Tenant.id).where(Tenant.id == bindparam("tenant_id"))
+_ACTIVE_KEY = text(
+    "SELECT 1 FROM tenants.api_keys WHERE id = :key_id AND tenant_id = :tenant_id"
+    " AND status = 'active' AND (expires_at IS NULL OR expires_at > now())"
+)
 
 Executor = AsyncConnection | AsyncSession
 
@@ -61,6 +65,12 @@ async def recently_revoked_key_ids(executor: Executor, window_seconds: float) ->
     """Keys revoked, or past their expiry, within the last `window_seconds` (two index scans)."""
     rows = await executor.execute(_RECENTLY_REVOKED, {"window": window_seconds})
     return {row.id for row in rows}
+
+
+async def key_active(executor: Executor, tenant_id: str, key_id: str) -> bool:
+    """Whether the tenant's key is active and unexpired (console sessions are bound to one)."""
+    row = (await executor.execute(_ACTIVE_KEY, {"tenant_id": tenant_id, "key_id": key_id})).first()
+    return row is not None
 
 
 async def tenant_exists(executor: Executor, tenant_id: str) -> bool:

@@ -21,6 +21,7 @@ from aos_common.errors import ServiceUnavailable
 from aos_common.revocation import REVOCATION_WINDOW_SECONDS
 from aos_tenants.credentials.repository import (
     find_key_by_hash,
+    key_active,
     recently_revoked_key_ids,
     tenant_exists,
 )
@@ -120,7 +121,14 @@ class LocalCredentialResolver:
         except InvalidConsoleToken as error:
             logger.info("console token refused: %s", error)
             return None
-        if not await self._query(lambda connection: tenant_exists(connection, claims.tenant_id)):
+        key_id = claims.key_id
+        if key_id is not None:
+            if not await self._query(
+                lambda connection: key_active(connection, claims.tenant_id, key_id)
+            ):
+                logger.info("console token refused: its key %s is not active", key_id)
+                return None
+        elif not await self._query(lambda connection: tenant_exists(connection, claims.tenant_id)):
             logger.info("console token refused: unknown tenant %s", claims.tenant_id)
             return None
         return Principal(
@@ -129,4 +137,5 @@ class LocalCredentialResolver:
             principal_type="user",
             roles=[role for role in claims.roles if role in TOKEN_ROLES],
             permissions=list(claims.permissions),
+            key_id=key_id,
         )

@@ -107,6 +107,32 @@ async def test_verify_console_token(client: httpx.AsyncClient, tenant: NewTenant
     assert body["roles"] == ["developer"]  # "service" is never accepted from a token
 
 
+async def test_a_console_token_bound_to_a_key_dies_with_that_key(
+    client: httpx.AsyncClient, tenant: NewTenant
+) -> None:
+    key = await create_key(client, tenant)
+    token = jwt.encode(
+        {
+            "sub": key["id"],
+            "tenant_id": tenant.id,
+            "roles": [],
+            "permissions": ["read:*"],
+            "key_id": key["id"],
+            "aud": "aos-api",
+            "exp": int(time.time()) + 600,
+        },
+        TEST_JWT_SECRET,
+        algorithm="HS256",
+    )
+    headers = {**service_headers(), "Authorization": f"Bearer {token}"}
+    answer = await client.get("/internal/v1/auth/verify", headers=headers)
+    assert (answer.json()["key_id"], answer.json()["permissions"]) == (key["id"], ["read:*"])
+    revoked = await client.delete(f"/api/v1/tenant/api-keys/{key['id']}", headers=tenant.headers)
+    assert revoked.status_code == 200
+    headers = {**service_headers(), "Authorization": f"Bearer {token}"}
+    assert (await client.get("/internal/v1/auth/verify", headers=headers)).status_code == 401
+
+
 async def test_console_token_works_on_routes_with_role_permissions(
     client: httpx.AsyncClient, tenant: NewTenant
 ) -> None:
