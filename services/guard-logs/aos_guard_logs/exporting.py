@@ -70,8 +70,17 @@ def log_row(summary: Mapping[str, Any]) -> dict[str, Any]:
         "failure_count": summary.get("failure_count", 0),
         "started_at": summary.get("started_at"),
         "completed_at": summary.get("completed_at"),
-        "total_duration_ms": summary.get("total_duration_ms", 0),
+        "total_duration_ms": whole_milliseconds(summary.get("total_duration_ms")),
     }
+
+
+def whole_milliseconds(value: Any) -> int:
+    """A log's duration in whole milliseconds: traces sum step durations as floats (600.0), but
+    the contract's `duration_ms` column is an integer, so it is never written as `600.0`."""
+    try:
+        return round(float(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 @dataclass

@@ -105,3 +105,22 @@ async def test_stats_hash_the_exact_bytes_streamed() -> None:
 async def test_rows_are_coalesced_into_large_chunks() -> None:
     body, _, chunk_count = await collect(ExportFormat.NDJSON, 5000)
     assert chunk_count <= len(body) // CHUNK_BYTES + 1
+
+
+async def test_a_float_duration_is_written_as_whole_milliseconds() -> None:
+    stats = ExportStats()
+
+    async def float_rows() -> AsyncIterator[dict[str, Any]]:
+        yield log_row(summary(0, total_duration_ms=600.0))
+        yield log_row(summary(1, total_duration_ms=1234.6))
+
+    body = b"".join(
+        [
+            chunk
+            async for chunk in serialize(
+                ExportFormat.CSV, float_rows(), stats, exported_at="T", request_id="r", timestamp="T"
+            )
+        ]
+    )
+    parsed = list(csv.DictReader(io.StringIO(body.decode(), newline="")))
+    assert [row["duration_ms"] for row in parsed] == ["600", "1235"]
