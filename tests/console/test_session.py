@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,3 +130,18 @@ def test_revoking_the_signed_in_key_ends_its_console_session(
             time.sleep(0.25)
             status = client.get("/api/v1/cost/summary").status_code
         assert status == 401
+
+
+def test_aos_up_prints_a_one_time_sign_in_link_for_the_demo_tenant(
+    platform: RunningPlatform, gateway: httpx.Client
+) -> None:
+    match = re.search(r"Console sign-in link for the demo tenant.*?: (\S+)", platform.output())
+    assert match, platform.output()
+    link = match.group(1)
+    assert link.startswith(platform.gateway_url + "/console/signin?code=")
+    followed = gateway.get(link, follow_redirects=False)
+    assert followed.status_code == 303
+    cookie = followed.cookies["aos_console_session"]
+    with httpx.Client(base_url=platform.gateway_url, trust_env=False) as browser:
+        who = browser.get("/console/session", cookies={"aos_console_session": cookie})
+        assert who.json()["data"]["tenant_id"] == platform.credentials["tenant_id"]
