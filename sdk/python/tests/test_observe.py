@@ -9,11 +9,15 @@ their parent/child links, which the stored trace does not show.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -366,3 +370,66 @@ def test_with_the_platform_down_the_application_runs_memory_stays_bounded_and_sp
             stored_trace(live, key, run, steps=2)
     finally:
         traces.stop()
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """A local OpenAI-compatible server: every chat completion answers with fixed usage."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1763000000,
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "Paris."},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_instrument_turns_on_one_openai_instrumentation_whose_spans_nest_in_the_run(
+    spans: InMemorySpanExporter,
+) -> None:
+    openai = pytest.importorskip("openai")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    aos_sdk.configure(api_key="aos_test", endpoint=f"http://127.0.0.1:{free_port()}")
+    turned_on = aos_sdk.instrument()
+    try:
+        openai_ones = [name for name in turned_on if ".openai" in name]
+        assert openai_ones == ["opentelemetry.instrumentation.openai_v2.OpenAIInstrumentor"]
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", api_key="sk-test"
+        )
+        with observe("capital-agent", kind="run", user_id="user-3"):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "Capital of France?"}]
+            )
+    finally:
+        for name in turned_on:
+            module, cls = name.rsplit(".", 1)
+            getattr(importlib.import_module(module), cls)().uninstrument()
+        server.shutdown()
+    finished = spans.get_finished_spans()
+    run = by_name(finished)["invoke_agent capital-agent"]
+    chats = [s for s in finished if s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 1  # one instrumentation: the call is recorded (and billed) once
+    assert parent_of(chats[0]) == run.context.span_id
+    assert chats[0].attributes["gen_ai.usage.input_tokens"] == 1200
+    assert chats[0].attributes["user.id"] == "user-3"
