@@ -1,8 +1,7 @@
-"""The gateway's own endpoints: liveness, readiness (every upstream) and metrics."""
+"""The gateway's own endpoints: liveness, readiness (configuration and Redis) and metrics."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import APIRouter, Request
@@ -10,6 +9,7 @@ from starlette.responses import Response
 
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
+from aos_common.readiness import ReadinessProbes
 from aos_gateway.reload import RuntimeHolder
 
 router = APIRouter(include_in_schema=False)
@@ -20,48 +20,42 @@ async def healthz() -> Response:
     return json_response({"status": "ok", "service": "gateway"})
 
 
-async def _service_ready(service: object) -> bool:
-    from aos_gateway.proxy.upstream import ServiceRuntime
-
-    assert isinstance(service, ServiceRuntime)
-    check = service.spec.load_balancer.health_check
-    results = await asyncio.gather(*(service.probe(server, check) for server in service.servers))
-    for server, healthy in zip(service.servers, results, strict=True):
-        if healthy:
-            server.healthy = True
-            server.ejected_until = 0.0
-    return any(results)
-
-
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready when every upstream service has a server answering its health check, and Redis."""
+    """Ready when a configuration is loaded and Redis answers (bounded at 0.5 s by aos_common's
+    probes, so the answer comes within a second whatever Redis does).
+
+    Upstream services are not part of it: one service down must not take the whole edge out of
+    rotation (issue 17); its routes answer 503 with Retry-After on their own. Their health, as the
+    health checks last saw it, is reported under `upstreams` for operators.
+    """
     holder: RuntimeHolder | None = request.app.state.holder
     if holder is None:
         return problem_response(
-            503, "Not ready: starting", instance="/readyz", headers={"Retry-After": "1"}
-        )
-    services = holder.current.services
-    names = list(services)
-    results = await asyncio.gather(*(_service_ready(services[name]) for name in names))
-    checks = {
-        name: ("ok" if ok else "unavailable") for name, ok in zip(names, results, strict=True)
-    }
-    try:
-        await asyncio.wait_for(request.app.state.redis.ping(), timeout=1.0)
-        checks["redis"] = "ok"
-    except Exception as error:  # any failure to answer means not ready
-        checks["redis"] = f"unavailable: {type(error).__name__}"
-    failing = [name for name, state in checks.items() if state != "ok"]
-    if failing:
-        return problem_response(
             503,
-            f"Not ready: {', '.join(failing)} unavailable",
+            "Not ready: configuration not loaded yet",
             instance="/readyz",
             headers={"Retry-After": "1"},
-            extra={"checks": checks},
         )
-    return json_response({"status": "ready", "checks": checks})
+    probes: ReadinessProbes = request.app.state.readiness
+    checks = {
+        "configuration": "ok",
+        "redis": await probes.check("redis", request.app.state.redis.ping),
+    }
+    now = time.monotonic()
+    upstreams = {
+        name: "up" if any(server.available(now) for server in service.servers) else "down"
+        for name, service in holder.current.services.items()
+    }
+    if checks["redis"] != "ok":
+        return problem_response(
+            503,
+            "Not ready: redis unavailable",
+            instance="/readyz",
+            headers={"Retry-After": "1"},
+            extra={"checks": checks, "upstreams": upstreams},
+        )
+    return json_response({"status": "ready", "checks": checks, "upstreams": upstreams})
 
 
 @router.get("/metrics")

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from aos_common.errors import install_problem_handlers
 from aos_common.http_client import ServiceClient
 from aos_common.metrics import Metrics, MetricsMiddleware
+from aos_common.readiness import ReadinessProbes
 from aos_common.request_context import RequestIdMiddleware
 from aos_common.telemetry import configure_json_logging, setup_tracing
 from aos_gateway.config import default_config_path, load_config
@@ -144,6 +145,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.readiness = ReadinessProbes()
     app.state.metrics = Metrics(settings.service_name)
     app.state.gateway_metrics = GatewayMetrics(app.state.metrics.registry)
     install_problem_handlers(app)

@@ -117,16 +117,18 @@ def test_context_reaching_a_service_is_signed_by_the_gateway(platform: Stack) ->
     assert (principal.tenant_id, principal.key_id) == ("tnt_a", "key_good")
 
 
-def test_readyz_reports_every_upstream(platform: Stack) -> None:
+def test_readyz_checks_configuration_and_redis_and_reports_every_upstream(
+    platform: Stack,
+) -> None:
     response = httpx.get(platform.url + "/readyz")
     assert response.status_code == 200
-    assert set(response.json()["checks"]) == {
-        "tenants",
-        "traces",
-        "cost-intel",
-        "audit-ledger",
-        "guard-logs",
-        "redis",
+    assert response.json()["checks"] == {"configuration": "ok", "redis": "ok"}
+    assert response.json()["upstreams"] == {
+        "tenants": "up",
+        "traces": "up",
+        "cost-intel": "up",
+        "audit-ledger": "up",
+        "guard-logs": "up",
     }
 
 
