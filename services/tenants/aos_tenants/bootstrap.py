@@ -18,14 +18,14 @@ from aos_common.envelope import utc_now
 from aos_common.errors import NotFound
 from aos_tenants.api_keys import repository as keys_repository
 from aos_tenants.api_keys import service as keys_service
-from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead
+from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead, ApiKeyRead
 from aos_tenants.credentials.repository import find_key_by_hash
 from aos_tenants.keys import hash_api_key
 from aos_tenants.settings import TenantsSettings
 from aos_tenants.tenants import repository as tenants_repository
 from aos_tenants.tenants import service as tenants_service
 from aos_tenants.tenants.repository import TenantRecord
-from aos_tenants.tenants.schemas import TenantCreate, TenantCreatedRead
+from aos_tenants.tenants.schemas import TenantCreate, TenantCreatedRead, TenantRead, TenantUpdate
 from aos_tenants.tokens import DEFAULT_TOKEN_TTL_SECONDS, mint_console_token
 
 DEMO_SLUG = "demo"
@@ -75,6 +75,39 @@ async def create_key(
             session, record.id, body, actor=None, roles=("admin",) if admin else ()
         )
         return record.id, created
+
+
+async def list_tenants(database_url: str) -> list[TenantRead]:
+    async with transaction(database_url) as session:
+        return [
+            tenants_service.to_read(record)
+            for record in await tenants_repository.list_tenants(session)
+        ]
+
+
+async def suspend_tenant(database_url: str, tenant: str) -> TenantRead:
+    """Suspend a tenant given by id or slug (its runs are refused until it is active again)."""
+    async with transaction(database_url) as session:
+        record = await find_tenant(session, tenant)
+        return await tenants_service.update_tenant(
+            session, record.id, TenantUpdate(status="suspended")
+        )
+
+
+async def list_keys(
+    database_url: str, tenant: str, *, include_revoked: bool
+) -> tuple[str, list[ApiKeyRead]]:
+    async with transaction(database_url) as session:
+        record = await find_tenant(session, tenant)
+        keys = await keys_service.list_keys(session, record.id, include_revoked=include_revoked)
+        return record.id, keys
+
+
+async def revoke_key(database_url: str, tenant: str, key_id: str, *, reason: str) -> ApiKeyRead:
+    """Revoke through the same service as the API, so the revocation is audited the same way."""
+    async with transaction(database_url) as session:
+        record = await find_tenant(session, tenant)
+        return await keys_service.revoke_key(session, record.id, key_id, reason=reason, actor=None)
 
 
 async def _key_still_valid(session: AsyncSession, tenant_id: str, key: str) -> bool:

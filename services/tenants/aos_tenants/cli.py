@@ -1,29 +1,31 @@
-"""`aos tenants create`, `aos keys create`, `aos token`: Typer pieces the `aos` CLI mounts.
+"""`aos tenants create|list|suspend`, `aos keys create|list|revoke`, `aos token`: Typer pieces the
+`aos` CLI mounts.
 
 Tenant and key commands act on the database named by DATABASE_URL / AOS_DATABASE_URL (or
---database-url) as the platform operator; `aos token` needs only AOS_JWT_SECRET.
+--database-url) as the platform operator, through the same service functions as the API (so key
+revocations are audited the same way); `aos token` needs only AOS_JWT_SECRET. Every expected failure
+is one line on stderr and exit code 1, never a traceback. SQLAlchemy, pydantic models and the
+service modules are imported inside the commands, so mounting these groups costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+import re
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from sqlalchemy.exc import DBAPIError
 
-from aos_common.errors import ProblemError
-from aos_tenants import bootstrap
-from aos_tenants.api_keys.schemas import ApiKeyCreate
-from aos_tenants.settings import TenantsSettings
-from aos_tenants.tokens import DEFAULT_TOKEN_TTL_SECONDS, mint_console_token
+T = TypeVar("T")
+MIN_SECRET_BYTES = 32
+# aos_tenants.tokens' default (a test keeps them equal): importing PyJWT here costs a second.
+DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
+UNDEFINED_TABLE = "42P01"
 
 tenants_app = typer.Typer(help="Manage tenants (platform operator).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage tenant API keys (platform operator).", no_args_is_help=True)
-console = Console(stderr=True)
 
 
 @tenants_app.callback()
@@ -41,33 +43,108 @@ DatabaseOption = Annotated[
     typer.Option("--database-url", help="PostgreSQL URL (default: DATABASE_URL/AOS_DATABASE_URL)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant id (tnt_…) or slug.")]
+
+
+def fail(sentence: str) -> NoReturn:
+    """Print one sentence on stderr and exit 1."""
+    typer.echo(f"error: {sentence}", err=True)
+    raise typer.Exit(1)
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _settings() -> Any:
+    from pydantic import ValidationError
+
+    from aos_tenants.settings import TenantsSettings
+
+    try:
+        return TenantsSettings()
+    except ValidationError as error:
+        fail(_first_error(error))
 
 
 def _database_url(option: str | None) -> str:
-    return option or TenantsSettings().database_url
+    """The URL to use, refused in one sentence when it is not a PostgreSQL URL at all."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from aos_common.db import asyncpg_url
+
+    url = option or _settings().database_url
+    try:
+        port = make_url(asyncpg_url(url)).port
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(port)
+    except (ArgumentError, ValueError):
+        fail(
+            f"{_masked(url)!r} is not a PostgreSQL URL; "
+            "expected postgresql://user:password@host:port/database."
+        )
+    return url
 
 
-def _invalid(error: ValidationError) -> typer.Exit:
+def _first_error(error: Any) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])
-    console.print(f"[red]error:[/red] {field}: {first['msg']}")
-    return typer.Exit(1)
+    return f"{field}: {first['msg']}"
 
 
-def _run(coroutine: Any) -> Any:
-    """Run an operator action; expected failures become a one-line message and exit code 1."""
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def _database_sentence(error: Any, url: str) -> str:
+    """One sentence for a driver error: not migrated, or the database's own first line."""
+    original = getattr(error, "orig", None) or error
+    text = _first_line(original)
+    if getattr(original, "sqlstate", None) == UNDEFINED_TABLE:
+        return f"The database at {_where(url)} is not migrated ({text}); run `aos migrate` first."
+    return f"PostgreSQL at {_where(url)} refused the request ({text})."
+
+
+def _first_line(error: BaseException) -> str:
+    """The message without SQLAlchemy's `<class '...'>: ` prefix."""
+    text = re.sub(r"^<class '[^']+'>:\s*", "", str(error).strip())
+    return (text.splitlines() or [type(error).__name__])[0]
+
+
+def _run(coroutine: Coroutine[Any, Any, T], url: str) -> T:
+    """Run an operator action; every expected failure becomes one sentence and exit code 1."""
+    from asyncpg import PostgresError
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
+    from aos_common.errors import ProblemError
+
     try:
         return asyncio.run(coroutine)
     except ProblemError as error:
-        console.print(f"[red]error:[/red] {error.detail}")
+        fail(str(error.detail))
     except ValidationError as error:
-        raise _invalid(error) from None
-    except (DBAPIError, OSError) as error:
-        console.print(
-            f"[red]error:[/red] database unavailable or not migrated ({type(error).__name__}); "
-            "run `aos migrate` first"
-        )
-    raise typer.Exit(1)
+        fail(_first_error(error))
+    except DBAPIError as error:
+        if isinstance(getattr(error, "orig", None), OSError):
+            fail(f"Cannot connect to PostgreSQL at {_where(url)} ({_reason(error.orig)}).")
+        fail(_database_sentence(error, url))
+    except PostgresError as error:  # refused while connecting: no such database, bad password
+        fail(f"Cannot connect to PostgreSQL at {_where(url)} ({_first_line(error)}).")
+    except OSError as error:  # refused, unknown host, timeout: before the driver has a session
+        fail(f"Cannot connect to PostgreSQL at {_where(url)} ({_reason(error)}).")
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return _first_line(error)
 
 
 @tenants_app.command("create")
@@ -79,18 +156,54 @@ def create_tenant(
     as_json: JsonOption = False,
 ) -> None:
     """Create a tenant and print its initial admin API key (shown only this once)."""
-    created = _run(bootstrap.create_tenant(_database_url(database_url), name, slug=slug, plan=plan))
+    from aos_tenants import bootstrap
+
+    url = _database_url(database_url)
+    created = _run(bootstrap.create_tenant(url, name, slug=slug, plan=plan), url)
     if as_json:
         typer.echo(created.model_dump_json())
         return
-    console.print(f"Created tenant [bold]{created.id}[/bold] ({created.slug}, plan {created.plan})")
-    console.print("Initial admin API key (store it now; it is never shown again):")
+    typer.echo(f"Created tenant {created.id} ({created.slug}, plan {created.plan})", err=True)
+    typer.echo("Initial admin API key (store it now; it is never shown again):", err=True)
     typer.echo(created.initial_api_key.key)
+
+
+@tenants_app.command("list")
+def list_tenants(database_url: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """List every tenant, oldest first."""
+    from aos_tenants import bootstrap
+
+    url = _database_url(database_url)
+    tenants = _run(bootstrap.list_tenants(url), url)
+    if as_json:
+        typer.echo(json.dumps([tenant.model_dump(mode="json") for tenant in tenants]))
+        return
+    for tenant in tenants:
+        typer.echo(
+            f"{tenant.id}  {tenant.slug:<24} {tenant.plan:<10} {tenant.status:<9} {tenant.name}"
+        )
+
+
+@tenants_app.command("suspend")
+def suspend_tenant(
+    tenant: Annotated[str, typer.Argument(help="Tenant id (tnt_…) or slug.")],
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Suspend a tenant: its new runs are refused until an operator makes it active again."""
+    from aos_tenants import bootstrap
+
+    url = _database_url(database_url)
+    suspended = _run(bootstrap.suspend_tenant(url, tenant), url)
+    if as_json:
+        typer.echo(suspended.model_dump_json())
+        return
+    typer.echo(f"Suspended tenant {suspended.id} ({suspended.slug})")
 
 
 @keys_app.command("create")
 def create_key(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id (tnt_…) or slug.")],
+    tenant: TenantOption,
     name: Annotated[str, typer.Option(help="Name of the key.")] = "cli key",
     permission: Annotated[
         list[str] | None,
@@ -103,6 +216,11 @@ def create_key(
     as_json: JsonOption = False,
 ) -> None:
     """Create an API key and print it (shown only this once)."""
+    from pydantic import ValidationError
+
+    from aos_tenants import bootstrap
+    from aos_tenants.api_keys.schemas import ApiKeyCreate
+
     try:
         body = ApiKeyCreate(
             name=name,
@@ -111,16 +229,61 @@ def create_key(
             rate_limit_rpm=rate_limit_rpm,
         )
     except ValidationError as error:
-        raise _invalid(error) from None
-    tenant_id, created = _run(
-        bootstrap.create_key(_database_url(database_url), tenant, body, admin=admin)
-    )
+        fail(_first_error(error))
+    url = _database_url(database_url)
+    tenant_id, created = _run(bootstrap.create_key(url, tenant, body, admin=admin), url)
     if as_json:
         typer.echo(json.dumps({"tenant_id": tenant_id, **created.model_dump(mode="json")}))
         return
-    console.print(f"Created key [bold]{created.id}[/bold] for {tenant_id} ({created.key_prefix}…)")
-    console.print("Store it now; it is never shown again:")
+    typer.echo(f"Created key {created.id} for {tenant_id} ({created.key_prefix}…)", err=True)
+    typer.echo("Store it now; it is never shown again:", err=True)
     typer.echo(created.key)
+
+
+@keys_app.command("list")
+def list_keys(
+    tenant: TenantOption,
+    include_revoked: Annotated[
+        bool, typer.Option("--include-revoked", help="Also list revoked keys.")
+    ] = False,
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a tenant's API keys (prefixes only: a key is never shown after its creation)."""
+    from aos_tenants import bootstrap
+
+    url = _database_url(database_url)
+    tenant_id, keys = _run(bootstrap.list_keys(url, tenant, include_revoked=include_revoked), url)
+    if as_json:
+        typer.echo(
+            json.dumps({"tenant_id": tenant_id, "keys": [k.model_dump(mode="json") for k in keys]})
+        )
+        return
+    for key in keys:
+        typer.echo(f"{key.id}  {key.key_prefix}…  {key.status:<8} {key.name}")
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="Key id (key_…).")],
+    tenant: TenantOption,
+    reason: Annotated[
+        str, typer.Option(help="Why (kept in the audit ledger).")
+    ] = "Revoked by the platform operator",
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke an API key (irreversible; audited like a revocation through the API)."""
+    from aos_tenants import bootstrap
+
+    if not reason.strip() or len(reason) > 500:
+        fail("--reason must be 1 to 500 characters.")
+    url = _database_url(database_url)
+    revoked = _run(bootstrap.revoke_key(url, tenant, key_id, reason=reason), url)
+    if as_json:
+        typer.echo(revoked.model_dump_json())
+        return
+    typer.echo(f"Revoked key {revoked.id} ({revoked.key_prefix}…)")
 
 
 def token_command(
@@ -133,15 +296,28 @@ def token_command(
         int, typer.Option("--ttl-seconds", min=60, help="Lifetime in seconds.")
     ] = DEFAULT_TOKEN_TTL_SECONDS,
     secret: Annotated[
-        str | None, typer.Option("--secret", help="HS256 secret (default: AOS_JWT_SECRET).")
+        str | None,
+        typer.Option(
+            "--secret", help=f"HS256 secret, {MIN_SECRET_BYTES}+ bytes (default: AOS_JWT_SECRET)."
+        ),
     ] = None,
 ) -> None:
     """Mint a console JWT (HS256, aud aos-api) and print it."""
-    token = mint_console_token(
-        secret or TenantsSettings().jwt_secret,
-        tenant_id=tenant_id,
-        subject=subject,
-        roles=role or ["admin"],
-        ttl_seconds=ttl_seconds,
+    from aos_tenants.tokens import mint_console_token
+
+    key = secret or _settings().jwt_secret
+    size = len(key.encode())
+    if size < MIN_SECRET_BYTES:
+        fail(
+            f"The JWT secret is {size} bytes; HS256 needs at least {MIN_SECRET_BYTES} "
+            "(generate one with `openssl rand -hex 32`)."
+        )
+    typer.echo(
+        mint_console_token(
+            key,
+            tenant_id=tenant_id,
+            subject=subject,
+            roles=role or ["admin"],
+            ttl_seconds=ttl_seconds,
+        )
     )
-    typer.echo(token)

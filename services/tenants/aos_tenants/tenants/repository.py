@@ -87,6 +87,12 @@ async def get_tenant_by_slug(session: AsyncSession, slug: str) -> TenantRecord |
     return _record(row) if row is not None else None
 
 
+async def list_tenants(session: AsyncSession) -> list[TenantRecord]:
+    """Every tenant, oldest first (the operator's view; no tenant scope applies)."""
+    rows = await session.execute(select(*_COLUMNS).order_by(Tenant.created_at, Tenant.id))
+    return [_record(row) for row in rows]
+
+
 async def lock_tenant(session: AsyncSession, tenant_id: str) -> TenantRecord | None:
     """The tenant row, locked until commit: serialises key-count checks per tenant."""
     row = (await session.execute(_by_id(tenant_id).with_for_update())).one_or_none()
