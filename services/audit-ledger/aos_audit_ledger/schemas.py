@@ -37,6 +37,8 @@ class EventType(enum.StrEnum):
     TRACE_DELETED = "TraceDeleted"
     # Beyond API.md's list: API.md has cost-intel's reprice audited, and no listed type names it.
     COST_REPRICED = "CostRepriced"
+    RESERVATION_EXPIRED = "ReservationExpired"
+    BUDGET_THRESHOLD_REACHED = "BudgetThresholdReached"
 
 
 class EntityType(enum.StrEnum):
@@ -49,6 +51,7 @@ class EntityType(enum.StrEnum):
     TRACE = "TRACE"
     EXPORT = "EXPORT"
     PRICE_BOOK = "PRICE_BOOK"  # beyond API.md's list: the entity a CostRepriced entry is about
+    RESERVATION = "RESERVATION"  # beyond API.md's list: a budget hold (ReservationExpired)
 
 
 class ActorType(enum.StrEnum):

@@ -19,6 +19,8 @@ from aos_cost_intel.prices.api import router as prices_router
 from aos_cost_intel.records.api import internal_router as internal_records_router
 from aos_cost_intel.records.api import router as records_router
 from aos_cost_intel.reports.api import router as reports_router
+from aos_cost_intel.reservations.api import router as reservations_router
+from aos_cost_intel.reservations.sweeper import expiry_sweeper
 from aos_cost_intel.settings import CostIntelSettings
 
 
@@ -37,12 +39,13 @@ def create_app(
             reports_router,
             anomalies_router,
             budgets_router,
+            reservations_router,
             prices_router,
             internal_records_router,
             internal_budgets_router,
         ],
         outbox=outbox,
         idempotency=idempotency_keys,
-        lifespan_hooks=[startup, scheduled_detector],
+        lifespan_hooks=[startup, scheduled_detector, expiry_sweeper],
         transports=transports,
     )

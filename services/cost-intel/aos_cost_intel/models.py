@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aos_common.db import schema_metadata
@@ -190,6 +191,9 @@ class Budget(Base):
     entity_key: Mapped[str] = mapped_column(String(256))
     daily_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
     monthly_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    weekly_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    held_cents: Mapped[Decimal] = mapped_column(Numeric, default=Decimal(0))
+    on_unavailable: Mapped[str | None] = mapped_column(String(8))
     warn_threshold_pct: Mapped[int] = mapped_column(default=80)
     hard_limit_enabled: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -248,3 +252,35 @@ class BudgetBreach(Base):
     spend_cents: Mapped[Decimal] = mapped_column(Numeric)
     day: Mapped[date] = mapped_column(Date)
     occurred_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Reservation(Base):
+    """A hold on every hard budget that applied when it was authorized (migration 0006)."""
+
+    __tablename__ = "reservations"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    held_cents: Mapped[Decimal] = mapped_column(Numeric)
+    charged_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    budget_ids: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    user_id: Mapped[str | None] = mapped_column(String(256))
+    feature_tag: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(200))
+    run_id: Mapped[str | None] = mapped_column(String(256))
+    api_key_id: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    closed_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class KeySpendDaily(Base):
+    """Spend recorded under one API key per UTC day: what a per-key budget is measured on."""
+
+    __tablename__ = "key_spend_daily"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cost_cents: Mapped[Decimal] = mapped_column(Numeric)

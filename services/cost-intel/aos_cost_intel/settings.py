@@ -13,3 +13,5 @@ class CostIntelSettings(ServiceSettings):
     detector_interval_seconds: float = 300.0
     """How often the scheduled detector runs (0 disables it)."""
     webhook_timeout_seconds: float = 5.0
+    reservation_sweep_seconds: float = 1.0
+    """How often held reservations past their expiry are released (0 disables the sweep)."""

@@ -50,6 +50,7 @@ def create_app(
             enabled=settings.cost_guard_enabled,
             timeout_seconds=settings.cost_guard_timeout_seconds,
             retry_seconds=settings.cost_guard_retry_seconds,
+            unknown_policy=settings.cost_guard_unknown_policy,
         )
         return resolver
 

@@ -61,6 +61,7 @@ async def create_key(client: httpx.AsyncClient, tenant: NewTenant, **body: Any) 
 @dataclass
 class Peers:
     exhausted_budgets: dict[str, str] = field(default_factory=dict)
+    deny_when_unavailable: set[str] = field(default_factory=set)
     cost_intel_up: bool = True
     audit_ledger_up: bool = True
     guard_calls: int = 0
@@ -79,6 +80,7 @@ def build_peers_app(peers: Peers) -> FastAPI:
             "reason": f"Budget exhausted: {budget_id}" if budget_id else None,
             "budget_id": budget_id,
             "remaining_cents": 0 if budget_id else 1000,
+            "on_unavailable": "deny" if tenant_id in peers.deny_when_unavailable else "allow",
         }
 
     @app.post("/internal/v1/audit/entries", status_code=201)

@@ -67,6 +67,7 @@ async def guard(
         feature_tag=body.feature_tag,
         user_id=body.user_id,
         estimated_cost_cents=body.estimated_cost_cents,
+        api_key_id=principal.key_id,
     )
     return json_response(decision)
 
@@ -79,13 +80,16 @@ async def internal_guard(
     estimated_cost_cents: Annotated[Decimal, Query(ge=0, le=MAX_CENTS)] = Decimal(0),
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     feature_tag: Annotated[str | None, Query(max_length=256)] = None,
+    api_key_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """For the tenants service's run quota: refused with "Budget exhausted: <id>"."""
+    """For the tenants service's run quota and the gateway: refused with "Budget exhausted:
+    <id>"; `on_unavailable` tells the caller what to do while this route cannot be asked."""
     decision = await service.check_guard(
         session,
         tenant_id,
         feature_tag=feature_tag,
         user_id=user_id,
         estimated_cost_cents=estimated_cost_cents,
+        api_key_id=api_key_id,
     )
     return json_response(decision)

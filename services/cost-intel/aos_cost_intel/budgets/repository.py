@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aos_common.db import tenant_scoped
 from aos_common.ids import new_id
 from aos_cost_intel.engines.budgets import Budget as BudgetLimits
-from aos_cost_intel.models import Budget, BudgetBreach
+from aos_cost_intel.engines.money import ZERO
+from aos_cost_intel.models import SCHEMA, Budget, BudgetBreach
+from aos_cost_intel.reports.repository import midnight
+
+DIMENSIONS = {"tenant": "total", "feature": "feature", "user": "user", "api_key": "api_key"}
 
 
 def limits_of(row: Budget) -> BudgetLimits:
@@ -26,6 +32,25 @@ def limits_of(row: Budget) -> BudgetLimits:
         warn_threshold_pct=row.warn_threshold_pct,
         hard_limit_enabled=row.hard_limit_enabled,
         is_active=row.is_active,
+        weekly_limit_cents=row.weekly_limit_cents,
+        held_cents=row.held_cents,
+        on_unavailable=row.on_unavailable,
+    )
+
+
+def limits_of_record(row: asyncpg.Record) -> BudgetLimits:
+    return BudgetLimits(
+        id=row["id"],
+        budget_type=row["budget_type"],
+        entity_id=row["entity_key"] or None,
+        daily_limit_cents=row["daily_limit_cents"],
+        monthly_limit_cents=row["monthly_limit_cents"],
+        warn_threshold_pct=row["warn_threshold_pct"],
+        hard_limit_enabled=row["hard_limit_enabled"],
+        is_active=row["is_active"],
+        weekly_limit_cents=row["weekly_limit_cents"],
+        held_cents=row["held_cents"],
+        on_unavailable=row["on_unavailable"],
     )
 
 
@@ -63,15 +88,30 @@ async def list_budgets(session: AsyncSession, tenant_id: str) -> list[BudgetLimi
     return [limits_of(row) for row in (await session.scalars(statement)).all()]
 
 
-async def applicable(
-    session: AsyncSession, tenant_id: str, feature_tag: str | None, user_id: str | None
-) -> list[BudgetLimits]:
-    """The active budgets a call is subject to: the tenant's, its feature's and its user's."""
+def applicable_keys(
+    feature_tag: str | None, user_id: str | None, api_key_id: str | None = None
+) -> list[tuple[str, str]]:
+    """(budget_type, entity_key) of every budget a call is subject to."""
     wanted = [("tenant", "")]
     if feature_tag:
         wanted.append(("feature", feature_tag))
     if user_id:
         wanted.append(("user", user_id))
+    if api_key_id:
+        wanted.append(("api_key", api_key_id))
+    return wanted
+
+
+async def applicable(
+    session: AsyncSession,
+    tenant_id: str,
+    feature_tag: str | None,
+    user_id: str | None,
+    api_key_id: str | None = None,
+) -> list[BudgetLimits]:
+    """The active budgets a call is subject to: the tenant's, its feature's, its user's and its
+    API key's."""
+    wanted = applicable_keys(feature_tag, user_id, api_key_id)
     statement = tenant_scoped(select(Budget), Budget.tenant_id, tenant_id).where(
         Budget.is_active.is_(True)
     )
@@ -79,6 +119,126 @@ async def applicable(
         (row.budget_type, row.entity_key): row for row in (await session.scalars(statement)).all()
     }
     return [limits_of(rows[key]) for key in wanted if key in rows]
+
+
+async def lock_budgets_by_id(
+    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT * FROM {SCHEMA}.budgets WHERE tenant_id = $1 AND id = ANY($2::text[]) "
+        "ORDER BY id FOR UPDATE",
+        tenant_id,
+        list(budget_ids),
+    )
+
+
+async def lock_budgets_of(conn: asyncpg.Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    """Lock budgets of several tenants, in (tenant, id) order."""
+    if pairs:
+        await conn.execute(
+            f"""
+            SELECT 1 FROM {SCHEMA}.budgets b
+            JOIN unnest($1::text[], $2::text[]) AS w(tenant_id, id)
+              ON b.tenant_id = w.tenant_id AND b.id = w.id
+            ORDER BY b.tenant_id, b.id
+            FOR UPDATE OF b
+            """,
+            [tenant for tenant, _ in pairs],
+            [budget_id for _, budget_id in pairs],
+        )
+
+
+async def find_by_ids(
+    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT * FROM {SCHEMA}.budgets WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id",
+        tenant_id,
+        list(budget_ids),
+    )
+
+
+async def add_held(
+    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str], amount: Decimal
+) -> None:
+    """Add `amount` (negative to release) to the held amount of locked budgets."""
+    await conn.execute(
+        f"UPDATE {SCHEMA}.budgets SET held_cents = greatest(held_cents + $3, 0) "
+        "WHERE tenant_id = $1 AND id = ANY($2::text[])",
+        tenant_id,
+        list(budget_ids),
+        amount,
+    )
+
+
+def week_start(day: date) -> date:
+    """Monday of the ISO week (UTC) that holds `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+async def window_spend(
+    conn: asyncpg.Connection, tenant_id: str, budgets: Sequence[BudgetLimits], today: date
+) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """(today, this week, this month) of recorded spend per budget, in one statement: tenant,
+    feature and user budgets read the daily dimension rollups, API-key budgets key_spend_daily."""
+    if not budgets:
+        return {}
+    week, month = week_start(today), today.replace(day=1)
+    first = min(week, month)
+    rows = await conn.fetch(
+        f"""
+        WITH wanted AS (
+            SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS w(budget_id, dim, key)
+        ), spend AS (
+            SELECT w.budget_id, (r.bucket AT TIME ZONE 'UTC')::date AS day, r.cost_cents
+            FROM wanted w JOIN {SCHEMA}.cost_rollups_dim r
+              ON r.tenant_id = $1 AND r.dim = w.dim AND r.grain = 'd' AND r.key = w.key
+             AND r.bucket >= $5 AND r.bucket <= $6
+            WHERE w.dim <> 'api_key'
+            UNION ALL
+            SELECT w.budget_id, k.day, k.cost_cents
+            FROM wanted w JOIN {SCHEMA}.key_spend_daily k
+              ON k.tenant_id = $1 AND k.key_id = w.key AND k.day >= $7 AND k.day <= $8
+            WHERE w.dim = 'api_key'
+        )
+        SELECT budget_id,
+               sum(cost_cents) FILTER (WHERE day = $8) AS daily,
+               sum(cost_cents) FILTER (WHERE day >= $9) AS weekly,
+               sum(cost_cents) FILTER (WHERE day >= $10) AS monthly
+        FROM spend GROUP BY budget_id
+        """,
+        tenant_id,
+        [b.id for b in budgets],
+        [DIMENSIONS[b.budget_type] for b in budgets],
+        [b.entity_id or "" for b in budgets],
+        midnight(first),
+        midnight(today),
+        first,
+        today,
+        week,
+        month,
+    )
+    found = {
+        row["budget_id"]: (row["daily"] or ZERO, row["weekly"] or ZERO, row["monthly"] or ZERO)
+        for row in rows
+    }
+    return {b.id: found.get(b.id, (ZERO, ZERO, ZERO)) for b in budgets}
+
+
+async def add_key_spend(
+    conn: asyncpg.Connection, tenant_id: str, key_id: str, day: date, cost: Decimal
+) -> None:
+    await conn.execute(
+        f"""
+        INSERT INTO {SCHEMA}.key_spend_daily AS k (tenant_id, key_id, day, cost_cents)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (tenant_id, key_id, day) DO UPDATE SET cost_cents = k.cost_cents + $4
+        """,
+        tenant_id,
+        key_id,
+        day,
+        cost,
+    )
 
 
 async def record_breach(

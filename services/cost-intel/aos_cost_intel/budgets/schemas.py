@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from aos_cost_intel.schemas import Cents, CentsIn, Identifier
@@ -15,8 +17,14 @@ class BudgetCreate(BaseModel):
     entity_id: Identifier | None = None
     daily_limit_cents: CentsIn | None = None
     monthly_limit_cents: CentsIn | None = None
+    weekly_limit_cents: CentsIn | None = None
     warn_threshold_pct: int = Field(default=80, ge=0, le=100)
     hard_limit_enabled: bool = False
+    on_unavailable: Literal["deny", "allow"] | None = Field(
+        default=None,
+        description="When the budget cannot be checked (cost-intel down): refuse or let calls "
+        "go ahead. Default: deny for hard budgets, allow for soft ones.",
+    )
 
 
 class BudgetRead(BaseModel):
@@ -26,11 +34,15 @@ class BudgetRead(BaseModel):
     entity_id: str | None
     daily_limit_cents: Cents | None
     monthly_limit_cents: Cents | None
+    weekly_limit_cents: Cents | None = None
     warn_threshold_pct: int
     hard_limit_enabled: bool
+    on_unavailable: Literal["deny", "allow"]
     is_active: bool
     current_daily_spend_cents: Cents
+    current_weekly_spend_cents: Cents
     current_monthly_spend_cents: Cents
+    held_cents: Cents
 
 
 class GuardRequest(BaseModel):
@@ -44,3 +56,8 @@ class GuardRead(BaseModel):
     reason: str
     budget_id: str | None = None
     remaining_cents: Cents | None = None
+    on_unavailable: Literal["deny", "allow"] = Field(
+        default="allow",
+        description="What to do while this guard cannot be asked: deny when any applicable "
+        "budget says so (hard budgets by default).",
+    )

@@ -21,9 +21,8 @@ from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
 from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
 from aos_cost_intel.engines.money import plain
 from aos_cost_intel.models import outbox
-from aos_cost_intel.reports.repository import spend_between
 
-BUDGET_TYPES = ("tenant", "feature", "user")
+BUDGET_TYPES = ("tenant", "feature", "user", "api_key")
 
 
 def today_utc() -> date:
@@ -33,15 +32,25 @@ def today_utc() -> date:
 async def spend_of(
     session: AsyncSession, tenant_id: str, budget: Budget, today: date
 ) -> BudgetSpend:
+    [state] = await spends_of(session, tenant_id, [budget], today)
+    return state
+
+
+async def spends_of(
+    session: AsyncSession, tenant_id: str, budgets: list[Budget], today: date
+) -> list[BudgetSpend]:
+    """Each budget with its recorded spend today, this week and this month (one statement)."""
     conn = await driver_connection(session)
-    filters: dict[str, str | None] = {}
-    if budget.budget_type == "feature":
-        filters["feature_tag"] = budget.entity_id
-    elif budget.budget_type == "user":
-        filters["user_id"] = budget.entity_id
-    daily = await spend_between(conn, tenant_id, today, today, **filters)
-    monthly = await spend_between(conn, tenant_id, today.replace(day=1), today, **filters)
-    return BudgetSpend(budget, daily, monthly)
+    spend = await repository.window_spend(conn, tenant_id, budgets, today)
+    return [
+        BudgetSpend(
+            budget,
+            daily_spend_cents=spend[budget.id][0],
+            monthly_spend_cents=spend[budget.id][2],
+            weekly_spend_cents=spend[budget.id][1],
+        )
+        for budget in budgets
+    ]
 
 
 def to_read(tenant_id: str, state: BudgetSpend) -> BudgetRead:
@@ -53,11 +62,15 @@ def to_read(tenant_id: str, state: BudgetSpend) -> BudgetRead:
         entity_id=budget.entity_id,
         daily_limit_cents=budget.daily_limit_cents,
         monthly_limit_cents=budget.monthly_limit_cents,
+        weekly_limit_cents=budget.weekly_limit_cents,
         warn_threshold_pct=budget.warn_threshold_pct,
         hard_limit_enabled=budget.hard_limit_enabled,
+        on_unavailable=budget.unavailable_policy,  # type: ignore[arg-type]
         is_active=budget.is_active,
         current_daily_spend_cents=state.daily_spend_cents,
+        current_weekly_spend_cents=state.weekly_spend_cents,
         current_monthly_spend_cents=state.monthly_spend_cents,
+        held_cents=budget.held_cents,
     )
 
 
@@ -73,7 +86,7 @@ async def upsert_budget(
     session: AsyncSession, tenant_id: str, body: BudgetCreate, actor: Principal
 ) -> tuple[BudgetRead, bool]:
     if body.budget_type not in BUDGET_TYPES:
-        raise BadRequest("budget_type must be 'tenant', 'feature', or 'user'")
+        raise BadRequest("budget_type must be 'tenant', 'feature', 'user', or 'api_key'")
     if body.budget_type != "tenant" and not body.entity_id:
         raise BadRequest(f"entity_id required for {body.budget_type} budget")
     entity_key = "" if body.budget_type == "tenant" else str(body.entity_id)
@@ -88,6 +101,8 @@ async def upsert_budget(
             "entity_key": entity_key,
             "daily_limit_cents": body.daily_limit_cents,
             "monthly_limit_cents": body.monthly_limit_cents,
+            "weekly_limit_cents": body.weekly_limit_cents,
+            "on_unavailable": body.on_unavailable,
             "warn_threshold_pct": body.warn_threshold_pct,
             "hard_limit_enabled": body.hard_limit_enabled,
             "is_active": True,
@@ -113,11 +128,9 @@ async def upsert_budget(
 
 
 async def list_budgets(session: AsyncSession, tenant_id: str) -> list[BudgetRead]:
-    today = today_utc()
-    return [
-        to_read(tenant_id, await spend_of(session, tenant_id, budget, today))
-        for budget in await repository.list_budgets(session, tenant_id)
-    ]
+    budgets = await repository.list_budgets(session, tenant_id)
+    states = await spends_of(session, tenant_id, budgets, today_utc())
+    return [to_read(tenant_id, state) for state in states]
 
 
 async def check_guard(
@@ -127,22 +140,21 @@ async def check_guard(
     feature_tag: str | None,
     user_id: str | None,
     estimated_cost_cents: Decimal,
+    api_key_id: str | None = None,
 ) -> GuardRead:
-    today = today_utc()
-    budgets = await repository.applicable(session, tenant_id, feature_tag, user_id)
-    states = [
-        await spend_of(session, tenant_id, budget, today)
-        for budget in budgets
-        if budget.hard_limit_enabled
-    ]
+    budgets = await repository.applicable(session, tenant_id, feature_tag, user_id, api_key_id)
+    hard = [budget for budget in budgets if budget.hard_limit_enabled]
+    states = await spends_of(session, tenant_id, hard, today_utc())
     decision = guard(states, estimated_cost_cents)
     if not decision.allowed:
         domain_metrics.BUDGET_REFUSALS.labels("cost-intel", "guard").inc()
+    deny = any(budget.unavailable_policy == "deny" for budget in budgets)
     return GuardRead(
         allowed=decision.allowed,
         reason=decision.reason,
         budget_id=decision.budget_id,
         remaining_cents=decision.remaining_cents,
+        on_unavailable="deny" if deny else "allow",
     )
 
 

@@ -32,6 +32,17 @@ class Budget:
     warn_threshold_pct: int
     hard_limit_enabled: bool
     is_active: bool = True
+    weekly_limit_cents: Decimal | None = None
+    held_cents: Decimal = ZERO
+    on_unavailable: str | None = None
+
+    @property
+    def unavailable_policy(self) -> str:
+        """What a caller does when this budget's guard cannot be asked: the budget's own
+        setting, else deny for a hard budget (never a silent fail-open) and allow for a soft one."""
+        if self.on_unavailable is not None:
+            return self.on_unavailable
+        return "deny" if self.hard_limit_enabled else "allow"
 
 
 @dataclass(frozen=True)
@@ -39,14 +50,18 @@ class BudgetSpend:
     budget: Budget
     daily_spend_cents: Decimal
     monthly_spend_cents: Decimal
+    weekly_spend_cents: Decimal = ZERO
 
     def limits(self) -> list[tuple[str, Decimal, Decimal]]:
-        """(period name, limit, spend) for each limit the budget sets, daily first."""
+        """(period name, limit, spend) for each limit the budget sets, shortest first."""
         result = []
-        if self.budget.daily_limit_cents is not None:
-            result.append(("Daily", self.budget.daily_limit_cents, self.daily_spend_cents))
-        if self.budget.monthly_limit_cents is not None:
-            result.append(("Monthly", self.budget.monthly_limit_cents, self.monthly_spend_cents))
+        budget = self.budget
+        if budget.daily_limit_cents is not None:
+            result.append(("Daily", budget.daily_limit_cents, self.daily_spend_cents))
+        if budget.weekly_limit_cents is not None:
+            result.append(("Weekly", budget.weekly_limit_cents, self.weekly_spend_cents))
+        if budget.monthly_limit_cents is not None:
+            result.append(("Monthly", budget.monthly_limit_cents, self.monthly_spend_cents))
         return result
 
 
@@ -130,7 +145,9 @@ def evaluate_budget(
 
 
 def guard(states: Sequence[BudgetSpend], estimated_cost_cents: Decimal) -> GuardDecision:
-    """Refuse when a hard limit is exhausted or would be exceeded by the estimated cost.
+    """Refuse when a hard limit is exhausted or would be exceeded by the estimated cost; active
+    holds count as spent. This is a check only: two calls may both pass it and both spend, which
+    is why hard limits are enforced by reservations (reservations/service.py).
 
     `states` are the budgets that apply to the call (the tenant's, the feature's, the user's),
     in that order; the first refusing limit names the reason. Soft budgets never refuse.
@@ -139,7 +156,8 @@ def guard(states: Sequence[BudgetSpend], estimated_cost_cents: Decimal) -> Guard
     for state in states:
         if not (state.budget.hard_limit_enabled and state.budget.is_active):
             continue
-        for _period, limit, spend in state.limits():
+        for _period, limit, recorded in state.limits():
+            spend = EXACT.add(recorded, state.budget.held_cents)
             remaining = max(EXACT.subtract(limit, spend), ZERO)
             if spend >= limit:
                 return GuardDecision(
@@ -157,3 +175,15 @@ def guard(states: Sequence[BudgetSpend], estimated_cost_cents: Decimal) -> Guard
     if tightest is None:
         return GuardDecision(True, "No hard budget applies")
     return GuardDecision(True, "Within budget", tightest[1], tightest[0])
+
+
+def remaining_allowance(states: Sequence[BudgetSpend]) -> dict[str, Decimal]:
+    """Per budget, the tightest of `limit - recorded - held` over its periods (never negative)."""
+    remaining: dict[str, Decimal] = {}
+    for state in states:
+        for _period, limit, spend in state.limits():
+            left = max(EXACT.subtract(limit, EXACT.add(spend, state.budget.held_cents)), ZERO)
+            if state.budget.id not in remaining or left < remaining[state.budget.id]:
+                remaining[state.budget.id] = left
+        remaining.setdefault(state.budget.id, ZERO)
+    return remaining

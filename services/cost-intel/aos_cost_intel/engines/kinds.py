@@ -10,6 +10,7 @@ class AnomalyType(StrEnum):
     SUSTAINED_DRIFT = "SUSTAINED_DRIFT"
     BUDGET_WARNING = "BUDGET_WARNING"
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+    RESERVATION_OVERSHOOT = "RESERVATION_OVERSHOOT"
 
 
 class Severity(StrEnum):
@@ -26,3 +27,5 @@ class Cause(StrEnum):
     FEATURE_SURGE = "FEATURE_SURGE"
     TRAFFIC_GROWTH = "TRAFFIC_GROWTH"
     UNKNOWN = "UNKNOWN"
+    ESTIMATE_TOO_LOW = "ESTIMATE_TOO_LOW"
+    """A reservation settled above its hold: the work cost more than was authorized."""

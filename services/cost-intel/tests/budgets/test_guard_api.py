@@ -28,6 +28,7 @@ async def test_without_hard_budgets_everything_is_allowed(
         "reason": "No hard budget applies",
         "budget_id": None,
         "remaining_cents": None,
+        "on_unavailable": "allow",
     }
 
 
@@ -44,6 +45,7 @@ async def test_a_hard_daily_tenant_budget_refuses_a_call_that_would_exceed_it(
         "reason": "Within budget",
         "budget_id": budget_id,
         "remaining_cents": "10",
+        "on_unavailable": "deny",
     }
     refused = (await client.post(URL, json={"estimated_cost_cents": "10.01"}, headers=admin)).json()
     assert refused == {
@@ -51,6 +53,7 @@ async def test_a_hard_daily_tenant_budget_refuses_a_call_that_would_exceed_it(
         "reason": f"Budget would be exceeded: {budget_id}",
         "budget_id": budget_id,
         "remaining_cents": "10",
+        "on_unavailable": "deny",
     }
 
 

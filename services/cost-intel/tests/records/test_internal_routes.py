@@ -98,6 +98,7 @@ async def test_internal_guard_reports_an_exhausted_hard_tenant_budget(
         "reason": "Within budget",
         "budget_id": budget["id"],
         "remaining_cents": "10",
+        "on_unavailable": "deny",
     }
     await client.post("/api/v1/cost/record", json={"model": "x", "cost_cents": 10}, headers=admin)
     refused = (

@@ -98,7 +98,7 @@ async def start_run(
     decision = tenants_service.run_quota_of(context.tenant)
     if not decision.allowed:
         raise _refuse(decision)
-    budget_id = await cost_guard.exhausted_budget(tenant_id)
+    budget_id = await cost_guard.exhausted_budget(tenant_id, api_key_id=key_id)
     if budget_id is not None:
         domain_metrics.BUDGET_REFUSALS.labels("tenants", "run_start").inc()
         raise PaymentRequired(budget_reason(budget_id))

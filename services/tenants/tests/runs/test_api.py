@@ -200,7 +200,34 @@ async def test_exhausted_hard_budget_is_402(
     assert (await client.get("/api/v1/tenant", headers=tenant.headers)).json()["runs_today"] == 0
 
 
-async def test_cost_intel_down_fails_open(
+async def test_cost_intel_down_follows_a_remembered_allow_policy(
+    client: httpx.AsyncClient, tenant: NewTenant, peers: Peers
+) -> None:
+    assert (await start(client, tenant)).status_code == 201  # learns on_unavailable: allow
+    peers.cost_intel_up = False
+    try:
+        response = await start(client, tenant)
+    finally:
+        peers.cost_intel_up = True
+    assert response.status_code == 201
+
+
+async def test_cost_intel_down_follows_a_remembered_deny_policy_with_503(
+    client: httpx.AsyncClient, tenant: NewTenant, peers: Peers
+) -> None:
+    peers.deny_when_unavailable.add(tenant.id)
+    assert (await start(client, tenant)).status_code == 201  # learns on_unavailable: deny
+    peers.cost_intel_up = False
+    try:
+        response = await start(client, tenant)
+    finally:
+        peers.cost_intel_up = True
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("Budget check unavailable: cost-intel cannot")
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_cost_intel_down_for_a_tenant_never_checked_denies_by_default(
     client: httpx.AsyncClient, tenant: NewTenant, peers: Peers
 ) -> None:
     peers.cost_intel_up = False
@@ -208,7 +235,8 @@ async def test_cost_intel_down_fails_open(
         response = await start(client, tenant)
     finally:
         peers.cost_intel_up = True
-    assert response.status_code == 201
+    assert response.status_code == 503
+    assert "on_unavailable: deny" in response.json()["detail"]
 
 
 async def test_key_allowed_workers_and_own_concurrency(

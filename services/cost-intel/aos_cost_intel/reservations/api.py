@@ -1,0 +1,111 @@
+"""Routes: /api/v1/cost/reservations (authorize), /{id}/settle, /{id}/release, reads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from aos_common.auth import Principal, require_permission
+from aos_common.db import SessionDep, driver_connection
+from aos_common.envelope import json_response, page_envelope
+from aos_common.idempotency import idempotent
+from aos_cost_intel.reservations import repository, service
+from aos_cost_intel.reservations.schemas import (
+    ReservationCreate,
+    ReservationRead,
+    SettleRead,
+    SettleRequest,
+    Status,
+)
+from aos_cost_intel.scope import TenantQuery, tenant_for
+
+router = APIRouter(prefix="/api/v1/cost/reservations", tags=["cost reservations"])
+ReservationId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+@router.post("", status_code=201, response_model=ReservationRead)
+async def create_reservation(
+    body: ReservationCreate,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("cost:write"),
+) -> Response:
+    """Hold the estimated cost on every applicable hard budget, or 402 naming the budget."""
+    tenant = tenant_for(principal, tenant_id)
+
+    async def produce() -> Response:
+        held = await service.reserve(session, request.app.state.engine, tenant, body, principal)
+        return json_response(held.model_dump(mode="json"), 201)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.post("/{reservation_id}/settle", response_model=SettleRead)
+async def settle_reservation(
+    reservation_id: ReservationId,
+    body: SettleRequest,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("cost:write"),
+) -> Response:
+    """Record the actual cost (in full) and take the hold off; 409 once no longer held."""
+    tenant = tenant_for(principal, tenant_id)
+
+    async def produce() -> Response:
+        settled = await service.settle(
+            session, tenant, reservation_id, body, request.app.state.prices
+        )
+        return json_response(settled.model_dump(mode="json"), 200)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.post("/{reservation_id}/release", response_model=ReservationRead)
+async def release_reservation(
+    reservation_id: ReservationId,
+    request: Request,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("cost:write"),
+) -> Response:
+    """Take the hold off without a charge; 409 once no longer held."""
+    tenant = tenant_for(principal, tenant_id)
+
+    async def produce() -> Response:
+        released = await service.release(session, tenant, reservation_id)
+        return json_response(released.model_dump(mode="json"), 200)
+
+    return await idempotent(request, session, tenant, produce)
+
+
+@router.get("/{reservation_id}", response_model=ReservationRead)
+async def read_reservation(
+    reservation_id: ReservationId,
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    principal: Principal = require_permission("read:cost"),
+) -> Response:
+    tenant = tenant_for(principal, tenant_id)
+    found = await service.get(session, tenant, reservation_id)
+    return json_response(found.model_dump(mode="json"))
+
+
+@router.get("")
+async def list_reservations(
+    session: SessionDep,
+    tenant_id: TenantQuery = None,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    principal: Principal = require_permission("read:cost"),
+) -> Response:
+    """Newest first; `status` filters (held, settled, released, expired)."""
+    tenant = tenant_for(principal, tenant_id)
+    conn = await driver_connection(session)
+    rows, total = await repository.list_for_tenant(conn, tenant, status, limit, offset)
+    data = [service.to_read(row, []).model_dump(mode="json") for row in rows]
+    return json_response(page_envelope(data, total=total, limit=limit, offset=offset))

@@ -1,0 +1,155 @@
+"""SQL for reservations (asyncpg, inside the request's transaction: see aos_common.db.driver_connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from aos_cost_intel.models import SCHEMA
+
+COLUMNS = (
+    "tenant_id, id, status, held_cents, charged_cents, budget_ids, user_id, feature_tag, model, "
+    "run_id, api_key_id, expires_at, created_at, closed_at"
+)
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: str,
+    reservation_id: str,
+    held_cents: Decimal,
+    budget_ids: Sequence[str],
+    user_id: str | None,
+    feature_tag: str | None,
+    model: str | None,
+    run_id: str | None,
+    api_key_id: str | None,
+    expires_at: datetime,
+    created_at: datetime,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""
+        INSERT INTO {SCHEMA}.reservations ({COLUMNS})
+        VALUES ($1, $2, 'held', $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, NULL)
+        RETURNING {COLUMNS}
+        """,
+        tenant_id,
+        reservation_id,
+        held_cents,
+        list(budget_ids),
+        user_id,
+        feature_tag,
+        model,
+        run_id,
+        api_key_id,
+        expires_at,
+        created_at,
+    )
+
+
+async def reserve_hold(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: str,
+    wanted: Sequence[tuple[str, str]],
+    amount: Decimal,
+    days: tuple[date, date, date],
+    reservation_id: str,
+    user_id: str | None,
+    feature_tag: str | None,
+    model: str | None,
+    run_id: str | None,
+    api_key_id: str | None,
+    expires_at: datetime,
+    created_at: datetime,
+) -> list[asyncpg.Record]:
+    """Check and hold in one statement (migration 0006's reserve_hold): rows of
+    (budget_id, period, remaining, refused); a refused row means nothing was held. `conn` must
+    not be inside a transaction, so that the budget locks end with the statement."""
+    return await conn.fetch(
+        f"SELECT * FROM {SCHEMA}.reserve_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, $13, $14, $15)",
+        tenant_id,
+        [kind for kind, _ in wanted],
+        [key for _, key in wanted],
+        amount,
+        *days,
+        reservation_id,
+        user_id,
+        feature_tag,
+        model,
+        run_id,
+        api_key_id,
+        expires_at,
+        created_at,
+    )
+
+
+async def find(
+    conn: asyncpg.Connection, tenant_id: str, reservation_id: str, *, lock: bool = False
+) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM {SCHEMA}.reservations WHERE tenant_id = $1 AND id = $2{suffix}",
+        tenant_id,
+        reservation_id,
+    )
+
+
+async def close(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    reservation_id: str,
+    *,
+    status: str,
+    charged_cents: Decimal | None,
+    closed_at: datetime,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""
+        UPDATE {SCHEMA}.reservations SET status = $3, charged_cents = $4, closed_at = $5
+        WHERE tenant_id = $1 AND id = $2
+        RETURNING {COLUMNS}
+        """,
+        tenant_id,
+        reservation_id,
+        status,
+        charged_cents,
+        closed_at,
+    )
+
+
+async def lock_expired(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Held reservations past their expiry, locked; ones another instance holds are skipped."""
+    return await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM {SCHEMA}.reservations
+        WHERE status = 'held' AND expires_at <= $1
+        ORDER BY tenant_id, id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+
+
+async def list_for_tenant(
+    conn: asyncpg.Connection, tenant_id: str, status: str | None, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS}, count(*) OVER () AS total FROM {SCHEMA}.reservations
+        WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
+        """,
+        tenant_id,
+        status,
+        limit,
+        offset,
+    )
+    return list(rows), (rows[0]["total"] if rows else 0)

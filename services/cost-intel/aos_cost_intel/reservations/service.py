@@ -1,0 +1,362 @@
+"""Reservations: authorize, settle, release and expire holds on hard budgets.
+
+THE INVARIANT: for every hard budget that applies to a call (the tenant's, the call's feature,
+its user, its API key), at every moment `recorded spend in the window + active holds <= limit`.
+
+How it holds: Postgres row locks, taken in one fixed order (budget id). A reservation is one
+statement (the `reserve_hold` function of migration 0006) on a connection outside any
+transaction: it locks every applicable hard budget row (`ORDER BY id FOR UPDATE`), reads the held
+amount from the locked row and then the recorded spend of each window from the rollups, and
+either refuses (402) or adds its amount to `budgets.held_cents` and inserts its reservation row;
+the locks end with the statement, so no client round trip ever happens inside them. Settling
+locks the reservation, records the cost (rollups in the same transaction), then locks the budget
+rows in id order and takes the hold off: spend moves from "held" to "recorded" in one commit. A
+reserve that reads between the two sees the hold and the charge both, never neither (its held
+amount is read first): transiently conservative, never over. Releases and expiries take the same
+locks in the same order.
+
+Why Postgres and not a Redis script: a hold must survive a crash of cost-intel and of Redis, so it
+is a Postgres row whatever counts it; recorded spend is already in Postgres, written in the
+settling transaction. With the counters in the same transactions as the facts they count there is
+nothing to rebuild after a restart or a Redis flush and no window in which the two disagree (a
+Redis counter would be written before or after the Postgres commit, and a crash between the two
+either forgets a hold or doubles a charge until a rebuild). Redis being down does not stop
+reservations at all. The price is throughput on one contended budget: reservations against the
+same budget queue on its row lock (measured in bench/reservations.py, docs/PERFORMANCE.md);
+reservations against distinct budgets do not wait for each other.
+
+Costs recorded without a reservation (the record routes, spans) are facts of work already done:
+they count as recorded spend from the moment they commit, and the invariant protects the budget
+against everything that asks first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from aos_common.audit_outbox import enqueue_audit_entry
+from aos_common.auth import Principal
+from aos_common.db import driver_connection
+from aos_common.errors import Conflict, NotFound, PaymentRequired
+from aos_common.ids import new_id
+from aos_cost_intel.anomalies.repository import insert_findings
+from aos_cost_intel.budgets import repository as budgets_repository
+from aos_cost_intel.budgets.service import spends_of
+from aos_cost_intel.engines.budgets import remaining_allowance
+from aos_cost_intel.engines.detector import Finding, deviation
+from aos_cost_intel.engines.kinds import AnomalyType, Cause, Severity
+from aos_cost_intel.engines.money import EXACT, ZERO, plain
+from aos_cost_intel.features.service import classify
+from aos_cost_intel.models import outbox
+from aos_cost_intel.prices.service import PriceBookCache
+from aos_cost_intel.records.schemas import CostRecordIn, RecordResult
+from aos_cost_intel.records.service import record_costs, total_of
+from aos_cost_intel.reservations import repository
+from aos_cost_intel.reservations.schemas import (
+    BudgetHold,
+    ReservationCreate,
+    ReservationRead,
+    SettleRead,
+    SettleRequest,
+)
+
+UNSPECIFIED_MODEL = "unspecified"
+
+
+def to_read(row: asyncpg.Record, holds: list[BudgetHold]) -> ReservationRead:
+    return ReservationRead(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        status=row["status"],
+        held_cents=row["held_cents"],
+        charged_cents=row["charged_cents"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        closed_at=row["closed_at"],
+        user_id=row["user_id"],
+        feature_tag=row["feature_tag"],
+        model=row["model"],
+        run_id=row["run_id"],
+        api_key_id=row["api_key_id"],
+        budgets=holds,
+    )
+
+
+async def reserve(
+    session: AsyncSession,
+    engine: AsyncEngine,
+    tenant_id: str,
+    body: ReservationCreate,
+    principal: Principal,
+) -> ReservationRead:
+    """Hold `estimated_cost_cents` on every applicable hard budget, or refuse with 402.
+
+    The check and the hold are one statement on a connection of their own outside the request's
+    transaction, committed when it ends: the budget rows are locked only while Postgres runs it."""
+    tag = None
+    if body.feature_tag:
+        [tag] = await classify(session, tenant_id, [body.feature_tag])
+    wanted = budgets_repository.applicable_keys(tag, body.user_id, principal.key_id)
+    now = datetime.now(UTC)
+    today = now.date()
+    reservation_id = new_id("res_")
+    expires_at = now + timedelta(seconds=body.ttl_seconds)
+    amount = body.estimated_cost_cents
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        rows = await repository.reserve_hold(
+            raw.driver_connection,  # type: ignore[arg-type]
+            tenant_id=tenant_id,
+            wanted=wanted,
+            amount=amount,
+            days=(today, budgets_repository.week_start(today), today.replace(day=1)),
+            reservation_id=reservation_id,
+            user_id=body.user_id,
+            feature_tag=body.feature_tag,
+            model=body.model,
+            run_id=body.run_id,
+            api_key_id=principal.key_id,
+            expires_at=expires_at,
+            created_at=now,
+        )
+    refusal = next((row for row in rows if row["refused"]), None)
+    if refusal is not None:
+        budget_id, remaining = refusal["budget_id"], refusal["remaining"]
+        raise PaymentRequired(
+            f"Budget would be exceeded: {budget_id} ({refusal['period']} limit, "
+            f"{plain(remaining)} cents remaining, {plain(amount)} requested)",
+            extra={"budget_id": budget_id, "remaining_cents": plain(remaining)},
+        )
+    return ReservationRead(
+        id=reservation_id,
+        tenant_id=tenant_id,
+        status="held",
+        held_cents=amount,
+        charged_cents=None,
+        expires_at=expires_at,
+        created_at=now,
+        closed_at=None,
+        user_id=body.user_id,
+        feature_tag=body.feature_tag,
+        model=body.model,
+        run_id=body.run_id,
+        api_key_id=principal.key_id,
+        budgets=[
+            BudgetHold(budget_id=row["budget_id"], remaining_cents=row["remaining"]) for row in rows
+        ],
+    )
+
+
+def _closed(row: asyncpg.Record, action: str) -> Conflict:
+    """409 for a reservation that is no longer held, saying what happened to it."""
+    rid, closed = row["id"], row["closed_at"]
+    when = closed.isoformat() if closed else ""
+    if row["status"] == "settled":
+        return Conflict(
+            f"Reservation {rid} was already settled at {when} "
+            f"(charged {plain(row['charged_cents'])} cents); it cannot be {action} again"
+        )
+    if row["status"] == "expired":
+        return Conflict(
+            f"Reservation {rid} expired at {row['expires_at'].isoformat()} and its hold was "
+            f"released; it can no longer be {action}"
+        )
+    return Conflict(
+        f"Reservation {rid} was released at {when} without a charge; it can no longer be {action}"
+    )
+
+
+async def _open(conn: asyncpg.Connection, tenant_id: str, reservation_id: str) -> asyncpg.Record:
+    row = await repository.find(conn, tenant_id, reservation_id, lock=True)
+    if row is None:
+        raise NotFound("Reservation not found")
+    return row
+
+
+def _settle_items(row: asyncpg.Record, body: SettleRequest) -> list[CostRecordIn]:
+    """The records to store: the caller's, with the reservation's user and feature where they
+    name none, or one record of the actual cost."""
+    defaults = {"user_id": row["user_id"], "feature_tag": row["feature_tag"]}
+    if body.records is not None:
+        items = []
+        for record in body.records:
+            item = record.model_dump()
+            for name, value in defaults.items():
+                if item.get(name) is None:
+                    item[name] = value
+            items.append(cast(CostRecordIn, item))
+        return items
+    item = {
+        **defaults,
+        "model": row["model"] or UNSPECIFIED_MODEL,
+        "cost_cents": body.actual_cost_cents,
+        "request_id": f"reservation:{row['id']}",
+    }
+    return [cast(CostRecordIn, item)]
+
+
+async def _report_overshoot(
+    session: AsyncSession, row: asyncpg.Record, charged: Decimal, now: datetime
+) -> str | None:
+    held: Decimal = row["held_cents"]
+    over = EXACT.subtract(charged, held)
+    finding = Finding(
+        anomaly_type=AnomalyType.RESERVATION_OVERSHOOT,
+        severity=Severity.MEDIUM,
+        entity_type="reservation",
+        entity_id=row["id"],
+        day=now.date(),
+        current_value_cents=charged,
+        expected_value_cents=held,
+        deviation_pct=deviation(charged, held),
+        message=(
+            f"Reservation {row['id']} settled at {plain(charged)} cents, {plain(over)} over its "
+            f"hold of {plain(held)} cents: the work cost more than was authorized (recorded in "
+            "full; the budgets it held may now be over their limits)"
+        ),
+        derived_cause=Cause.ESTIMATE_TOO_LOW,
+    )
+    created = await insert_findings(session, row["tenant_id"], [finding], now)
+    return created[0].id if created else None
+
+
+async def settle(
+    session: AsyncSession,
+    tenant_id: str,
+    reservation_id: str,
+    body: SettleRequest,
+    prices: PriceBookCache,
+) -> SettleRead:
+    """Record the actual cost (in full, even above the hold) and take the hold off."""
+    conn = await driver_connection(session)
+    row = await _open(conn, tenant_id, reservation_id)
+    now = datetime.now(UTC)
+    if row["status"] != "held":
+        raise _closed(row, "settled")
+    if row["expires_at"] <= now:
+        raise Conflict(
+            f"Reservation {reservation_id} expired at {row['expires_at'].isoformat()} and its "
+            "hold is being released; it can no longer be settled"
+        )
+    budget_ids: list[str] = list(row["budget_ids"])
+    outcomes = await record_costs(
+        session, tenant_id, _settle_items(row, body), prices, field_prefix="records."
+    )
+    charged = total_of(outcomes)
+    await budgets_repository.lock_budgets_by_id(conn, tenant_id, budget_ids)
+    if row["api_key_id"] and charged:
+        await budgets_repository.add_key_spend(
+            conn, tenant_id, row["api_key_id"], now.date(), charged
+        )
+    if budget_ids and row["held_cents"]:
+        await budgets_repository.add_held(conn, tenant_id, budget_ids, -row["held_cents"])
+    closed = await repository.close(
+        conn, tenant_id, reservation_id, status="settled", charged_cents=charged, closed_at=now
+    )
+    anomaly_id = None
+    if charged > row["held_cents"]:
+        anomaly_id = await _report_overshoot(session, row, charged, now)
+    base = to_read(closed, await remaining_holds(session, tenant_id, budget_ids))
+    return SettleRead(
+        **base.model_dump(),
+        records=[
+            RecordResult(
+                id=o.id,
+                cost_cents=o.cost_cents,
+                price_version=o.price_version,
+                duplicate=o.duplicate,
+            )
+            for o in outcomes
+        ],
+        overshoot_cents=max(EXACT.subtract(charged, row["held_cents"]), ZERO),
+        anomaly_id=anomaly_id,
+    )
+
+
+async def release(session: AsyncSession, tenant_id: str, reservation_id: str) -> ReservationRead:
+    """Take the hold off without a charge."""
+    conn = await driver_connection(session)
+    row = await _open(conn, tenant_id, reservation_id)
+    if row["status"] != "held":
+        raise _closed(row, "released")
+    closed = await _take_off(conn, row, "released", datetime.now(UTC))
+    return to_read(closed, await remaining_holds(session, tenant_id, list(row["budget_ids"])))
+
+
+async def _take_off(
+    conn: asyncpg.Connection, row: asyncpg.Record, status: str, now: datetime
+) -> asyncpg.Record:
+    tenant_id, budget_ids = row["tenant_id"], list(row["budget_ids"])
+    await budgets_repository.lock_budgets_by_id(conn, tenant_id, budget_ids)
+    if budget_ids and row["held_cents"]:
+        await budgets_repository.add_held(conn, tenant_id, budget_ids, -row["held_cents"])
+    return await repository.close(
+        conn, tenant_id, row["id"], status=status, charged_cents=None, closed_at=now
+    )
+
+
+async def expire_due(session: AsyncSession, limit: int = 500) -> list[str]:
+    """Release held reservations past their expiry (each audited as ReservationExpired).
+
+    The budgets of all of them are locked first, in (tenant, id) order: the order every
+    reservation's own locks follow, so the sweep never deadlocks with a reserve."""
+    conn = await driver_connection(session)
+    now = datetime.now(UTC)
+    rows = await repository.lock_expired(conn, now, limit)
+    await budgets_repository.lock_budgets_of(
+        conn, [(row["tenant_id"], budget_id) for row in rows for budget_id in row["budget_ids"]]
+    )
+    for row in rows:
+        await _take_off(conn, row, "expired", now)
+        await enqueue_audit_entry(
+            session,
+            outbox,
+            tenant_id=row["tenant_id"],
+            event_type="ReservationExpired",
+            entity_type="RESERVATION",
+            entity_id=row["id"],
+            actor=None,
+            action_reason=(
+                f"hold of {plain(row['held_cents'])} cents not settled by its expiry "
+                f"{row['expires_at'].isoformat()}; released without a charge"
+            ),
+            before_state=_audit_state(row),
+            after_state={**_audit_state(row), "status": "expired"},
+        )
+    return [row["id"] for row in rows]
+
+
+def _audit_state(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "status": row["status"],
+        "held_cents": plain(row["held_cents"]),
+        "budget_ids": list(row["budget_ids"]),
+        "expires_at": row["expires_at"].isoformat(),
+    }
+
+
+async def remaining_holds(
+    session: AsyncSession, tenant_id: str, budget_ids: list[str]
+) -> list[BudgetHold]:
+    """Each budget's tightest remaining allowance now (recorded spend and holds deducted)."""
+    if not budget_ids:
+        return []
+    conn = await driver_connection(session)
+    rows = await budgets_repository.find_by_ids(conn, tenant_id, budget_ids)
+    budgets = [budgets_repository.limits_of_record(row) for row in rows]
+    states = await spends_of(session, tenant_id, budgets, datetime.now(UTC).date())
+    remaining = remaining_allowance(states)
+    return [BudgetHold(budget_id=b.id, remaining_cents=remaining[b.id]) for b in budgets]
+
+
+async def get(session: AsyncSession, tenant_id: str, reservation_id: str) -> ReservationRead:
+    conn = await driver_connection(session)
+    row = await repository.find(conn, tenant_id, reservation_id)
+    if row is None:
+        raise NotFound("Reservation not found")
+    return to_read(row, await remaining_holds(session, tenant_id, list(row["budget_ids"])))
