@@ -8,6 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from aos_common.app import create_service_app
+from aos_cost_intel.alerts.api import router as alerts_router
+from aos_cost_intel.alerts.relay import alert_jobs
 from aos_cost_intel.anomalies.api import router as anomalies_router
 from aos_cost_intel.anomalies.scheduler import scheduled_detector
 from aos_cost_intel.budgets.api import internal_router as internal_budgets_router
@@ -20,6 +22,7 @@ from aos_cost_intel.records.api import internal_router as internal_records_route
 from aos_cost_intel.records.api import router as records_router
 from aos_cost_intel.reports.api import router as reports_router
 from aos_cost_intel.reservations.api import router as reservations_router
+from aos_cost_intel.reservations.pool import reservation_pool
 from aos_cost_intel.reservations.sweeper import expiry_sweeper
 from aos_cost_intel.settings import CostIntelSettings
 
@@ -40,12 +43,13 @@ def create_app(
             anomalies_router,
             budgets_router,
             reservations_router,
+            alerts_router,
             prices_router,
             internal_records_router,
             internal_budgets_router,
         ],
         outbox=outbox,
         idempotency=idempotency_keys,
-        lifespan_hooks=[startup, scheduled_detector, expiry_sweeper],
+        lifespan_hooks=[startup, reservation_pool, scheduled_detector, expiry_sweeper, alert_jobs],
         transports=transports,
     )

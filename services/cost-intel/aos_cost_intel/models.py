@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Identity,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -194,6 +195,7 @@ class Budget(Base):
     weekly_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
     held_cents: Mapped[Decimal] = mapped_column(Numeric, default=Decimal(0))
     on_unavailable: Mapped[str | None] = mapped_column(String(8))
+    alert_thresholds: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=[50, 80, 100])
     warn_threshold_pct: Mapped[int] = mapped_column(default=80)
     hard_limit_enabled: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)

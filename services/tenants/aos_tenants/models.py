@@ -92,6 +92,8 @@ class ApiKey(Base):
     allowed_workers: Mapped[list[str] | None] = mapped_column(JSONB)
     rate_limit_rpm: Mapped[int | None] = mapped_column(Integer)
     max_concurrent_runs: Mapped[int | None] = mapped_column(Integer)
+    budget_limit_cents: Mapped[Decimal | None] = mapped_column(Numeric)
+    budget_period: Mapped[str | None] = mapped_column(String(8))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     total_requests: Mapped[int] = mapped_column(BigInteger, default=0)

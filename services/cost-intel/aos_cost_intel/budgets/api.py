@@ -14,7 +14,13 @@ from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
 from aos_cost_intel.budgets import service
-from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead, GuardRequest
+from aos_cost_intel.budgets.schemas import (
+    BudgetCreate,
+    BudgetRead,
+    GuardRead,
+    GuardRequest,
+    KeyBudgetSync,
+)
 from aos_cost_intel.schemas import MAX_CENTS
 from aos_cost_intel.scope import tenant_for
 
@@ -93,3 +99,20 @@ async def internal_guard(
         api_key_id=api_key_id,
     )
     return json_response(decision)
+
+
+@internal_router.post("/key-budgets", status_code=201, response_model=BudgetRead)
+async def sync_key_budget(
+    body: KeyBudgetSync, request: Request, session: SessionDep, caller: InternalCallerDep
+) -> Response:
+    """From the tenants outbox: an API key's own budget, enforced as a hard `api_key` budget
+    (upserted, so a redelivery changes nothing)."""
+    budget = BudgetCreate(
+        budget_type="api_key",
+        entity_id=body.key_id,
+        hard_limit_enabled=True,
+        **{f"{body.period}_limit_cents": body.limit_cents},
+    )
+    read, created = await service.upsert_budget(session, body.tenant_id, budget, caller)
+    kick_outbox_after_commit(request, session)
+    return json_response(read, 201 if created else 200)

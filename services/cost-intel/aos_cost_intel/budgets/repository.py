@@ -35,6 +35,7 @@ def limits_of(row: Budget) -> BudgetLimits:
         weekly_limit_cents=row.weekly_limit_cents,
         held_cents=row.held_cents,
         on_unavailable=row.on_unavailable,
+        alert_thresholds=tuple(row.alert_thresholds),
     )
 
 
@@ -51,6 +52,7 @@ def limits_of_record(row: asyncpg.Record) -> BudgetLimits:
         weekly_limit_cents=row["weekly_limit_cents"],
         held_cents=row["held_cents"],
         on_unavailable=row["on_unavailable"],
+        alert_thresholds=tuple(row["alert_thresholds"]),
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aos_cost_intel.schemas import Cents, CentsIn, Identifier
 
@@ -20,6 +20,12 @@ class BudgetCreate(BaseModel):
     weekly_limit_cents: CentsIn | None = None
     warn_threshold_pct: int = Field(default=80, ge=0, le=100)
     hard_limit_enabled: bool = False
+    alert_thresholds: list[Annotated[int, Field(ge=1, le=1000)]] = Field(
+        default=[50, 80, 100],
+        max_length=10,
+        description="Percentages of a limit at which an alert goes to the tenant's webhook, "
+        "once per threshold and period.",
+    )
     on_unavailable: Literal["deny", "allow"] | None = Field(
         default=None,
         description="When the budget cannot be checked (cost-intel down): refuse or let calls "
@@ -38,11 +44,23 @@ class BudgetRead(BaseModel):
     warn_threshold_pct: int
     hard_limit_enabled: bool
     on_unavailable: Literal["deny", "allow"]
+    alert_thresholds: list[int]
     is_active: bool
     current_daily_spend_cents: Cents
     current_weekly_spend_cents: Cents
     current_monthly_spend_cents: Cents
     held_cents: Cents
+
+
+class KeyBudgetSync(BaseModel):
+    """An API key's budget as the tenants service sends it (its outbox adds the message id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    key_id: Identifier
+    limit_cents: CentsIn
+    period: Literal["daily", "weekly", "monthly"]
 
 
 class GuardRequest(BaseModel):

@@ -66,6 +66,7 @@ def to_read(tenant_id: str, state: BudgetSpend) -> BudgetRead:
         warn_threshold_pct=budget.warn_threshold_pct,
         hard_limit_enabled=budget.hard_limit_enabled,
         on_unavailable=budget.unavailable_policy,  # type: ignore[arg-type]
+        alert_thresholds=list(budget.alert_thresholds),
         is_active=budget.is_active,
         current_daily_spend_cents=state.daily_spend_cents,
         current_weekly_spend_cents=state.weekly_spend_cents,
@@ -103,6 +104,7 @@ async def upsert_budget(
             "monthly_limit_cents": body.monthly_limit_cents,
             "weekly_limit_cents": body.weekly_limit_cents,
             "on_unavailable": body.on_unavailable,
+            "alert_thresholds": sorted(set(body.alert_thresholds)),
             "warn_threshold_pct": body.warn_threshold_pct,
             "hard_limit_enabled": body.hard_limit_enabled,
             "is_active": True,

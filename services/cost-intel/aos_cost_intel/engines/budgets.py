@@ -35,6 +35,7 @@ class Budget:
     weekly_limit_cents: Decimal | None = None
     held_cents: Decimal = ZERO
     on_unavailable: str | None = None
+    alert_thresholds: tuple[int, ...] = (50, 80, 100)
 
     @property
     def unavailable_policy(self) -> str:

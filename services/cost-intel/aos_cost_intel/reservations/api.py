@@ -37,7 +37,9 @@ async def create_reservation(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        held = await service.reserve(session, request.app.state.engine, tenant, body, principal)
+        held = await service.reserve(
+            session, request.app.state.reservation_pool, tenant, body, principal
+        )
         return json_response(held.model_dump(mode="json"), 201)
 
     return await idempotent(request, session, tenant, produce)

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
@@ -89,15 +89,16 @@ def to_read(row: asyncpg.Record, holds: list[BudgetHold]) -> ReservationRead:
 
 async def reserve(
     session: AsyncSession,
-    engine: AsyncEngine,
+    pool: asyncpg.Pool,
     tenant_id: str,
     body: ReservationCreate,
     principal: Principal,
 ) -> ReservationRead:
     """Hold `estimated_cost_cents` on every applicable hard budget, or refuse with 402.
 
-    The check and the hold are one statement on a connection of their own outside the request's
-    transaction, committed when it ends: the budget rows are locked only while Postgres runs it."""
+    The check and the hold are one statement on a connection of the reservation pool, outside the
+    request's transaction and committed when it ends: the budget rows are locked only while
+    Postgres runs it (reservations/pool.py)."""
     tag = None
     if body.feature_tag:
         [tag] = await classify(session, tenant_id, [body.feature_tag])
@@ -107,10 +108,9 @@ async def reserve(
     reservation_id = new_id("res_")
     expires_at = now + timedelta(seconds=body.ttl_seconds)
     amount = body.estimated_cost_cents
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
+    async with pool.acquire() as connection:
         rows = await repository.reserve_hold(
-            raw.driver_connection,  # type: ignore[arg-type]
+            connection,
             tenant_id=tenant_id,
             wanted=wanted,
             amount=amount,

@@ -86,7 +86,9 @@ async def test_budget_spend_follows_the_entity(
 async def test_a_wrong_budget_type_is_400(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     response = await client.post(URL, json={"budget_type": "team"}, headers=admin)
     assert response.status_code == 400
-    assert response.json()["detail"] == "budget_type must be 'tenant', 'feature', 'user', or 'api_key'"
+    assert (
+        response.json()["detail"] == "budget_type must be 'tenant', 'feature', 'user', or 'api_key'"
+    )
 
 
 async def test_a_feature_budget_without_entity_is_400(

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from aos_common.auth import Principal, sign_context
 from aos_common.embedded import start_redis
@@ -29,7 +34,9 @@ def free_port() -> int:
 
 @dataclass
 class LiveCostIntel:
-    """One cost-intel process; `kill()` is SIGKILL (no shutdown hooks), `start()` a new one."""
+    """One cost-intel process; `kill()` is SIGKILL (no shutdown hooks), `start()` a new one.
+    Idle connections are kept for two minutes, so a client reusing one between bursts never
+    races the server closing it."""
 
     env: dict[str, str]
     log: Path
@@ -45,7 +52,7 @@ class LiveCostIntel:
         command = [
             sys.executable, "-m", "uvicorn", "aos_cost_intel.main:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-            "--no-access-log",
+            "--no-access-log", "--timeout-keep-alive", "120",
         ]  # fmt: skip
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
@@ -68,14 +75,36 @@ class LiveCostIntel:
             self.process.wait(timeout=10)
 
 
+def _no_revocations(_: object) -> JSONResponse:
+    return JSONResponse({"key_ids": []})
+
+
+@pytest.fixture(scope="module")
+def revocations_url() -> Iterator[str]:
+    """The one tenants route a service asks on its own (the revoked keys, here none): without
+    it a key's signed context is accepted for 5 s only, less than a request may wait here."""
+    app = Starlette(routes=[Route("/internal/v1/auth/revocations", _no_revocations)])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def live(
-    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+    migrated_database: str, revocations_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveCostIntel]:
     directory = tmp_path_factory.mktemp("live-cost-intel")
     redis = start_redis(directory / "redis")
     env = {
         **os.environ,
+        "AOS_TENANTS_URL": revocations_url,
         "AOS_DATABASE_URL": migrated_database,
         "AOS_REDIS_URL": redis.url,
         "AOS_ENVIRONMENT": "test",
@@ -91,6 +120,9 @@ def live(
     finally:
         service.kill()
         redis.stop()
+        log = service.log.read_text(errors="replace")
+        if "Traceback" in log or "ERROR" in log:
+            print(f"cost-intel log:\n{log[-5000:]}")
 
 
 def signed(tenant_id: str, key_id: str | None = None) -> dict[str, str]:

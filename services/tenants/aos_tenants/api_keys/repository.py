@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -25,6 +26,8 @@ class KeyRecord:
     allowed_workers: list[str] | None
     rate_limit_rpm: int | None
     max_concurrent_runs: int | None
+    budget_limit_cents: Decimal | None
+    budget_period: str | None
     expires_at: datetime | None
     last_used_at: datetime | None
     total_requests: int

@@ -11,9 +11,16 @@ from aos_common.auth import DEFAULT_KEY_PERMISSIONS, Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Forbidden, NotFound, TooManyRequests
 from aos_common.ids import new_id
+from aos_common.outbox import enqueue
 from aos_tenants.api_keys import repository
 from aos_tenants.api_keys.repository import KeyRecord
-from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead, ApiKeyRead
+from aos_tenants.api_keys.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreatedRead,
+    ApiKeyRead,
+    KeyBudget,
+    KeyBudgetRead,
+)
 from aos_tenants.keys import generate_api_key
 from aos_tenants.models import outbox
 from aos_tenants.tenants import repository as tenants_repository
@@ -21,6 +28,7 @@ from aos_tenants.tenants import repository as tenants_repository
 KEY_LIMIT_EXCEEDED = "API key limit exceeded"
 KEY_NOT_FOUND = "API key not found"
 TENANT_NOT_FOUND = "Tenant not found"
+KEY_BUDGET_PATH = "/internal/v1/cost/key-budgets"
 
 
 def to_read(record: KeyRecord) -> ApiKeyRead:
@@ -37,6 +45,27 @@ def to_read(record: KeyRecord) -> ApiKeyRead:
         allowed_workers=record.allowed_workers,
         rate_limit_rpm=record.rate_limit_rpm,
         max_concurrent_runs=record.max_concurrent_runs,
+        budget=KeyBudgetRead(limit_cents=record.budget_limit_cents, period=record.budget_period)
+        if record.budget_limit_cents is not None and record.budget_period is not None
+        else None,
+    )
+
+
+async def send_key_budget(
+    session: AsyncSession, tenant_id: str, key_id: str, budget: KeyBudget
+) -> None:
+    """Tell cost-intel (through the outbox, in this transaction) to enforce the key's budget."""
+    await enqueue(
+        session,
+        outbox,
+        destination="cost-intel",
+        path=KEY_BUDGET_PATH,
+        payload={
+            "tenant_id": tenant_id,
+            "key_id": key_id,
+            "limit_cents": format(budget.limit_cents, "f"),
+            "period": budget.period,
+        },
     )
 
 
@@ -96,6 +125,8 @@ async def create_key(
             "allowed_workers": body.allowed_workers,
             "rate_limit_rpm": body.rate_limit_rpm,
             "max_concurrent_runs": body.max_concurrent_runs,
+            "budget_limit_cents": body.budget.limit_cents if body.budget else None,
+            "budget_period": body.budget.period if body.budget else None,
             "expires_at": now + timedelta(days=body.expires_in_days)
             if body.expires_in_days
             else None,
@@ -114,6 +145,8 @@ async def create_key(
         before_state=None,
         after_state=_audit_state(record),
     )
+    if body.budget is not None:
+        await send_key_budget(session, tenant_id, record.id, body.budget)
     return ApiKeyCreatedRead(**to_read(record).model_dump(), key=generated.key)
 
 

@@ -1,25 +1,34 @@
-"""With the real cost-intel service (in-process): an exhausted hard tenant budget refuses runs."""
+"""With the real cost-intel service (in-process): an exhausted hard tenant budget refuses runs;
+an API key's own budget reaches cost-intel through the outbox and limits that key's reservations."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from aos_common.auth import Principal, sign_context
+from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
 from aos_common.testing import app_client, migrate, principal_headers
 from aos_tenants.main import create_app
 from aos_tenants.settings import TenantsSettings
-from aos_tenants.testing import create_tenant
+from aos_tenants.testing import create_key, create_tenant
 
 cost_intel_main = pytest.importorskip("aos_cost_intel.main")
 cost_intel_settings = pytest.importorskip("aos_cost_intel.settings")
 
 
+class Wired(NamedTuple):
+    tenants: httpx.AsyncClient
+    cost_intel: httpx.AsyncClient
+    tenants_app: FastAPI
+
+
 @pytest.fixture(scope="module")
-async def wired(
-    settings: TenantsSettings, migrated_url: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+async def wired(settings: TenantsSettings, migrated_url: str) -> AsyncIterator[Wired]:
     migrate("aos_cost_intel", migrated_url)
     cost_app = cost_intel_main.create_app(
         cost_intel_settings.CostIntelSettings(
@@ -34,13 +43,11 @@ async def wired(
             settings, transports={"cost-intel": httpx.ASGITransport(app=cost_app)}
         )
         async with app_client(tenants_app) as tenants_client:
-            yield tenants_client, cost_client
+            yield Wired(tenants_client, cost_client, tenants_app)
 
 
-async def test_exhausted_hard_tenant_budget_refuses_run_with_402(
-    wired: tuple[httpx.AsyncClient, httpx.AsyncClient],
-) -> None:
-    tenants, cost_intel = wired
+async def test_exhausted_hard_tenant_budget_refuses_run_with_402(wired: Wired) -> None:
+    tenants, cost_intel, _ = wired
     tenant = await create_tenant(tenants, "Budgeted")
     body = {"worker_id": "support-triage", "task": "t"}
     assert (
@@ -57,3 +64,42 @@ async def test_exhausted_hard_tenant_budget_refuses_run_with_402(
     assert refused.json()["detail"] == f"Budget exhausted: {budget.json()['id']}"
     quota = (await tenants.get("/api/v1/tenant/quota/runs", headers=tenant.headers)).json()
     assert quota["allowed"] is False and quota["reason"] == refused.json()["detail"]
+
+
+def _as_key(tenant_id: str, key_id: str) -> dict[str, str]:
+    principal = Principal(
+        tenant_id=tenant_id,
+        principal_id=key_id,
+        principal_type="api_key",
+        roles=["admin"],
+        permissions=[],
+        key_id=key_id,
+    )
+    return sign_context(principal, DEVELOPMENT_INTERNAL_SECRET)
+
+
+async def test_a_key_budget_is_listed_and_limits_the_keys_reservations(wired: Wired) -> None:
+    tenants, cost_intel, tenants_app = wired
+    tenant = await create_tenant(tenants, "Key budgets")
+    key = await create_key(tenants, tenant, budget={"limit_cents": "25", "period": "weekly"})
+    assert key["budget"] == {"limit_cents": "25", "period": "weekly"}
+    listing = (await tenants.get("/api/v1/tenant/api-keys", headers=tenant.headers)).json()
+    assert next(k for k in listing if k["id"] == key["id"])["budget"] == key["budget"]
+    await tenants_app.state.outbox_relay.deliver_pending()
+    budgets = (
+        await cost_intel.get("/api/v1/cost/budgets", headers=principal_headers(tenant.id))
+    ).json()
+    [budget] = [b for b in budgets if b["budget_type"] == "api_key"]
+    assert (budget["entity_id"], budget["weekly_limit_cents"]) == (key["id"], "25")
+    assert budget["hard_limit_enabled"] is True and budget["on_unavailable"] == "deny"
+    headers = _as_key(tenant.id, key["id"])
+    url = "/api/v1/cost/reservations"
+    held = await cost_intel.post(url, json={"estimated_cost_cents": "20"}, headers=headers)
+    assert held.status_code == 201, held.text
+    refused = await cost_intel.post(url, json={"estimated_cost_cents": "10"}, headers=headers)
+    assert refused.status_code == 402
+    assert refused.json()["budget_id"] == budget["id"]
+    other_key = _as_key(tenant.id, "key_0000000000000000")
+    assert (
+        await cost_intel.post(url, json={"estimated_cost_cents": "10"}, headers=other_key)
+    ).status_code == 201
