@@ -23,6 +23,7 @@ from aos_sdk._http import (
 from aos_sdk.client import DEFAULT_BASE_URL, _ClientConfig
 from aos_sdk.errors import ConflictError
 from aos_sdk.recording import RunRecord, new_run_id
+from aos_sdk.reservations import AsyncReservation, Cents, reserve_call
 from aos_sdk.runs import RunFinalizer
 from aos_sdk.steps import StepContext
 from aos_sdk.types import (
@@ -184,6 +185,31 @@ class AsyncAOSClient(_ClientConfig):
 
     def cost_batcher(self, batch_size: int = 100) -> AsyncCostBatcher:
         return AsyncCostBatcher(self, batch_size)
+
+    # -- budget reservations -----------------------------------------------------------------
+
+    def reserve(
+        self,
+        estimated_cost_cents: Cents,
+        *,
+        feature: str | None = None,
+        user_id: str | None = None,
+        model: str | None = None,
+        run_id: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> AsyncReservation:
+        """Hold the estimate on every applicable hard budget (aos_sdk.reservations)."""
+        return AsyncReservation(
+            self,
+            reserve_call(
+                estimated_cost_cents,
+                feature=feature,
+                user_id=user_id,
+                model=model,
+                run_id=run_id,
+                ttl_seconds=ttl_seconds,
+            ),
+        )
 
 
 class AsyncRun(RunFinalizer):

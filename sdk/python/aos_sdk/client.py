@@ -26,6 +26,7 @@ from aos_sdk._http import (
 )
 from aos_sdk.errors import ConflictError
 from aos_sdk.recording import RunRecord, new_run_id
+from aos_sdk.reservations import Cents, Reservation, reserve_call
 from aos_sdk.runs import RunFinalizer
 from aos_sdk.steps import StepContext
 from aos_sdk.types import (
@@ -242,6 +243,31 @@ class AOSClient(_ClientConfig):
 
     def cost_batcher(self, batch_size: int = 100) -> CostBatcher:
         return CostBatcher(self, batch_size)
+
+    # -- budget reservations -----------------------------------------------------------------
+
+    def reserve(
+        self,
+        estimated_cost_cents: Cents,
+        *,
+        feature: str | None = None,
+        user_id: str | None = None,
+        model: str | None = None,
+        run_id: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> Reservation:
+        """Hold the estimate on every applicable hard budget (aos_sdk.reservations)."""
+        return Reservation(
+            self,
+            reserve_call(
+                estimated_cost_cents,
+                feature=feature,
+                user_id=user_id,
+                model=model,
+                run_id=run_id,
+                ttl_seconds=ttl_seconds,
+            ),
+        )
 
 
 class Run(RunFinalizer):

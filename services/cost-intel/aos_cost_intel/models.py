@@ -260,6 +260,9 @@ class Reservation(Base):
     """A hold on every hard budget that applied when it was authorized (migration 0006)."""
 
     __tablename__ = "reservations"
+    __table_args__ = (
+        Index("ix_reservations_expiry", "expires_at", postgresql_where=text("status = 'held'")),
+    )
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -286,3 +289,53 @@ class KeySpendDaily(Base):
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     cost_cents: Mapped[Decimal] = mapped_column(Numeric)
+
+
+class BudgetAlert(Base):
+    """One alert per (budget, period window, threshold): what makes it fire once (0007)."""
+
+    __tablename__ = "budget_alerts"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    budget_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    window_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spend_cents: Mapped[Decimal] = mapped_column(Numeric)
+    limit_cents: Mapped[Decimal] = mapped_column(Numeric)
+    fired_at: Mapped[datetime] = mapped_column(TS)
+
+
+class AlertWebhook(Base):
+    __tablename__ = "alert_webhooks"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class WebhookDelivery(Base):
+    """A signed webhook call to send, sent, or given up on: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TS)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    delivered_at: Mapped[datetime | None] = mapped_column(TS)

@@ -33,6 +33,8 @@ def settings(migrated_database: str, redis_url: str) -> CostIntelSettings:
         operator_key=OPERATOR_KEY,
         detector_interval_seconds=0,
         outbox_interval_seconds=3600,
+        alert_interval_seconds=0,
+        webhook_interval_seconds=0,
     )
 
 

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import json_response, page_envelope
 from aos_common.errors import NotFound
 from aos_cost_intel.alerts import repository, service
 from aos_cost_intel.alerts.schemas import AlertRead, DeliveryRead, WebhookRead, WebhookSet
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost alerts"])
 Limit = Annotated[int, Query(ge=1, le=500)]

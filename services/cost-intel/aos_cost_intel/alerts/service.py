@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.db import driver_connection
+from aos_common.ids import new_id
 from aos_cost_intel.alerts import repository
 from aos_cost_intel.alerts.schemas import WebhookRead, WebhookSet
 from aos_cost_intel.budgets import repository as budgets_repository
 from aos_cost_intel.budgets.service import spends_of
 from aos_cost_intel.engines.budgets import BudgetSpend, used_fraction, used_pct
 from aos_cost_intel.engines.money import plain
-from aos_cost_intel.ids import new_id
 from aos_cost_intel.models import outbox
 
 EVENT = "budget.threshold_reached"

@@ -19,7 +19,7 @@ from aos_common.auth import (
 )
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
-from aos_common.errors import PayloadTooLarge
+from aos_common.errors import PayloadTooLarge, Unprocessable
 from aos_common.idempotency import idempotent
 from aos_common.outbox_batch import OutboxBatch, OutboxBatchResult, ordered
 from aos_cost_intel.engines.money import exact_sum, plain
@@ -40,6 +40,7 @@ from aos_cost_intel.records.schemas import (
     RunCostRead,
 )
 from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
+from aos_cost_intel.reservations.service import record_against
 from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(tags=["cost records"])
@@ -59,6 +60,8 @@ async def _record_one(
     request: Request, session: SessionDep, tenant: str, item: CostRecordCreate
 ) -> Outcome:
     record = cast(CostRecordIn, item.model_dump())
+    if record.get("reservation_id"):
+        return await record_against(session, tenant, record, request.app.state.prices)
     [outcome] = await record_costs(session, tenant, [record], request.app.state.prices)
     return outcome
 
@@ -95,6 +98,20 @@ async def record_batch(
     records = body["records"]
     if len(records) > MAX_BATCH:
         raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH:,} records")
+    for index, record in enumerate(records):
+        if record.get("reservation_id"):
+            raise Unprocessable(
+                "reservation_id is taken on single records only; settle a reservation with "
+                "POST /api/v1/cost/reservations/{id}/settle",
+                extra={
+                    "errors": [
+                        {
+                            "field": f"records.{index}.reservation_id",
+                            "message": "not accepted in a batch",
+                        }
+                    ]
+                },
+            )
 
     async def produce() -> Response:
         return await record_and_render(

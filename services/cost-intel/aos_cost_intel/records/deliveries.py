@@ -20,7 +20,8 @@ from aos_common.outbox_batch import result, validate_each
 from aos_cost_intel.engines.pricing import PriceBook
 from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records.schemas import CostRecordIn
-from aos_cost_intel.records.service import occurred_ats, prices_of, record_costs
+from aos_cost_intel.records.service import Outcome, occurred_ats, prices_of, record_costs
+from aos_cost_intel.reservations.service import record_against
 
 
 class DeliveredCostRecord(CostRecordIn):
@@ -64,8 +65,16 @@ async def record_delivered(
             record["request_id"] = f"outbox:{item['id']}"
         by_tenant.setdefault(item["tenant_id"], []).append((index, record))
     for tenant, entries in by_tenant.items():
-        outcomes = await record_costs(session, tenant, [record for _, record in entries], prices)
-        for (index, _), outcome in zip(entries, outcomes, strict=True):
-            status = "duplicate" if outcome.duplicate else "stored"
-            answers.append(result(index, messages[index], status))
+        plain = [(i, record) for i, record in entries if not record.get("reservation_id")]
+        outcomes = await record_costs(session, tenant, [record for _, record in plain], prices)
+        for (index, _), outcome in zip(plain, outcomes, strict=True):
+            answers.append(result(index, messages[index], _status(outcome)))
+        for index, record in entries:
+            if record.get("reservation_id"):
+                outcome = await record_against(session, tenant, record, prices)
+                answers.append(result(index, messages[index], _status(outcome)))
     return answers
+
+
+def _status(outcome: Outcome) -> str:
+    return "duplicate" if outcome.duplicate else "stored"

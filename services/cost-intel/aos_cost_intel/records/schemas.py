@@ -32,9 +32,20 @@ class CostRecordCreate(BaseModel):
         default=None,
         description="When the call happened (default: now); at most 400 days back, never ahead.",
     )
+    reservation_id: Annotated[str, Field(max_length=32, pattern=NO_NUL)] | None = Field(
+        default=None,
+        description="Settle this held reservation with the record (docs/RESERVATIONS.md); a "
+        "reservation no longer held leaves the record stored as usual.",
+    )
 
     @field_validator(
-        "user_id", "feature_tag", "request_id", "workflow_id", "skill_id", mode="before"
+        "user_id",
+        "feature_tag",
+        "request_id",
+        "workflow_id",
+        "skill_id",
+        "reservation_id",
+        mode="before",
     )
     @classmethod
     def _empty_is_absent(cls, value: object) -> object:
@@ -71,6 +82,7 @@ class CostRecordIn(TypedDict):
     reasoning_output_tokens: NotRequired[TokenCount]
     cost_cents: NotRequired[CentsIn | None]
     occurred_at: NotRequired[datetime | None]
+    reservation_id: NotRequired[Annotated[str, Field(max_length=32, pattern=NO_NUL)] | None]
 
 
 class CostRecordBatch(TypedDict):

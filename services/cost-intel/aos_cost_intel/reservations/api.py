@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import json_response, page_envelope
 from aos_common.idempotency import idempotent
@@ -19,7 +19,7 @@ from aos_cost_intel.reservations.schemas import (
     SettleRequest,
     Status,
 )
-from aos_cost_intel.scope import TenantQuery, tenant_for
+from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost/reservations", tags=["cost reservations"])
 ReservationId = Annotated[str, Path(min_length=1, max_length=32)]

@@ -39,6 +39,7 @@ from typing import Any, cast
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common import domain_metrics
 from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import driver_connection
@@ -54,8 +55,8 @@ from aos_cost_intel.engines.money import EXACT, ZERO, plain
 from aos_cost_intel.features.service import classify
 from aos_cost_intel.models import outbox
 from aos_cost_intel.prices.service import PriceBookCache
-from aos_cost_intel.records.schemas import CostRecordIn, RecordResult
-from aos_cost_intel.records.service import record_costs, total_of
+from aos_cost_intel.records.schemas import CostRecordCreate, CostRecordIn, RecordResult
+from aos_cost_intel.records.service import Outcome, record_costs, total_of
 from aos_cost_intel.reservations import repository
 from aos_cost_intel.reservations.schemas import (
     BudgetHold,
@@ -126,6 +127,7 @@ async def reserve(
         )
     refusal = next((row for row in rows if row["refused"]), None)
     if refusal is not None:
+        domain_metrics.BUDGET_REFUSALS.labels("cost-intel", "reservation").inc()
         budget_id, remaining = refusal["budget_id"], refusal["remaining"]
         raise PaymentRequired(
             f"Budget would be exceeded: {budget_id} ({refusal['period']} limit, "
@@ -360,3 +362,24 @@ async def get(session: AsyncSession, tenant_id: str, reservation_id: str) -> Res
     if row is None:
         raise NotFound("Reservation not found")
     return to_read(row, await remaining_holds(session, tenant_id, list(row["budget_ids"])))
+
+
+async def record_against(
+    session: AsyncSession, tenant_id: str, item: CostRecordIn, prices: PriceBookCache
+) -> Outcome:
+    """A cost record naming a reservation (`reservation_id`, e.g. from a span's
+    `aos.reservation_id`): settles the reservation with it while it is held; otherwise (settled,
+    released, expired, unknown) the record is stored as any other, since the work was done."""
+    record = cast(CostRecordIn, {k: v for k, v in item.items() if k != "reservation_id"})
+    reservation_id = item.get("reservation_id")
+    conn = await driver_connection(session)
+    row = None
+    if reservation_id:
+        row = await repository.find(conn, tenant_id, reservation_id, lock=True)
+    if row is None or row["status"] != "held" or row["expires_at"] <= datetime.now(UTC):
+        [outcome] = await record_costs(session, tenant_id, [record], prices)
+        return outcome
+    body = SettleRequest(records=[CostRecordCreate.model_validate(record)])
+    settled = await settle(session, tenant_id, row["id"], body, prices)
+    [result] = settled.records
+    return Outcome(result.id, result.cost_cents, result.price_version, result.duplicate)

@@ -34,6 +34,10 @@ class OtlpTooLarge(OtlpDecodeError):
     """The (decompressed) body is larger than the service accepts."""
 
 
+RESERVATION_ATTRIBUTE = "aos.reservation_id"
+"""A span naming a cost-intel reservation: its cost record settles that reservation."""
+
+
 @dataclass(slots=True)
 class Span:
     trace_id: str
@@ -422,4 +426,7 @@ def cost_record(
         record["cost_cents"] = usage.cost_cents
     if timedelta(0) <= age <= timedelta(days=399):
         record["occurred_at"] = ended.isoformat()
+    reservation = span.attributes.get(RESERVATION_ATTRIBUTE)
+    if isinstance(reservation, str) and 0 < len(reservation) <= 32:
+        record["reservation_id"] = reservation  # cost-intel settles that reservation with it
     return record

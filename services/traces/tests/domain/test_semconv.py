@@ -227,6 +227,17 @@ def test_user_and_feature_reach_the_cost_record() -> None:
     assert (record["user_id"], record["feature_tag"]) == ("alice", "checkout")
 
 
+def test_a_reservation_id_reaches_the_cost_record() -> None:
+    span = make_span({**OTEL_CURRENT, "aos.reservation_id": "res_0123456789abcdef"})
+    record = cost_record(span, read(span), tenant_id="t", request_id="r", run_id="w", skill_id="s")
+    assert record["reservation_id"] == "res_0123456789abcdef"
+    plain = make_span(OTEL_CURRENT)
+    unreserved = cost_record(
+        plain, read(plain), tenant_id="t", request_id="r", run_id="w", skill_id="s"
+    )
+    assert "reservation_id" not in unreserved
+
+
 def test_plain_spans_are_not_steps() -> None:
     assert not make_span({"http.method": "GET", "llm_like": 1}).is_step
 
