@@ -3,8 +3,9 @@ an API key's own budget reaches cost-intel through the outbox and limits that ke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -78,6 +79,24 @@ def _as_key(tenant_id: str, key_id: str) -> dict[str, str]:
     return sign_context(principal, DEVELOPMENT_INTERNAL_SECRET)
 
 
+async def _key_budgets_once_delivered(
+    tenants_app: FastAPI, cost_intel: httpx.AsyncClient, tenant_id: str
+) -> list[dict[str, Any]]:
+    """The tenant's api_key budgets in cost-intel once the outbox delivered them (the app's own
+    relay may be delivering the message at the same moment, so this waits, up to 20 s)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(100):
+        await tenants_app.state.outbox_relay.deliver_pending()
+        budgets = (
+            await cost_intel.get("/api/v1/cost/budgets", headers=principal_headers(tenant_id))
+        ).json()
+        found = [b for b in budgets if b["budget_type"] == "api_key"]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    return found
+
+
 async def test_a_key_budget_is_listed_and_limits_the_keys_reservations(wired: Wired) -> None:
     tenants, cost_intel, tenants_app = wired
     tenant = await create_tenant(tenants, "Key budgets")
@@ -85,11 +104,7 @@ async def test_a_key_budget_is_listed_and_limits_the_keys_reservations(wired: Wi
     assert key["budget"] == {"limit_cents": "25", "period": "weekly"}
     listing = (await tenants.get("/api/v1/tenant/api-keys", headers=tenant.headers)).json()
     assert next(k for k in listing if k["id"] == key["id"])["budget"] == key["budget"]
-    await tenants_app.state.outbox_relay.deliver_pending()
-    budgets = (
-        await cost_intel.get("/api/v1/cost/budgets", headers=principal_headers(tenant.id))
-    ).json()
-    [budget] = [b for b in budgets if b["budget_type"] == "api_key"]
+    [budget] = await _key_budgets_once_delivered(tenants_app, cost_intel, tenant.id)
     assert (budget["entity_id"], budget["weekly_limit_cents"]) == (key["id"], "25")
     assert budget["hard_limit_enabled"] is True and budget["on_unavailable"] == "deny"
     headers = _as_key(tenant.id, key["id"])
