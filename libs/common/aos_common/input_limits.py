@@ -6,7 +6,8 @@ the raw request, before anything parses it:
 - a body over `MAX_BODY_BYTES` (ingest routes: `INGEST_MAX_BODY_BYTES`) is a 413, the same limits
   the gateway's `body-limit` and `body-limit-ingest` middlewares apply (gateway/dynamic.yml);
 - a JSON body nested deeper than `MAX_JSON_DEPTH`, holding an integer outside the signed 64-bit
-  range (what a BIGINT holds and orjson writes back), a non-finite number or a lone surrogate is
+  range (what a BIGINT holds and orjson writes back), a number of that magnitude or more (jsonb
+  writes 1e20 back as a 21-digit integer), a non-finite number or a lone surrogate is
   a 422 with a sentence: what a service stores it must be able to read back, so a value that
   could not be read is refused when written (NUL characters inside JSON strings are left to each
   service: PostgreSQL refuses them, and the traces ingest replaces them on purpose);
@@ -32,8 +33,9 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 INGEST_MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 
-# A literal of 19 or more digits may fall outside int64; shorter ones cannot.
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+# A literal of 19 or more digits, or with an exponent, may reach 2^63; others cannot. (Hex ids
+# such as trace ids hold "0e0" inside a word and do not count.)
+_LARGE_NUMBER = re.compile(rb"\d{19,}|(?<![\w.])\d+(?:\.\d+)?[eE]\+?\d")
 _NUL_IN_URL = re.compile(rb"%00|\x00")
 
 
@@ -58,8 +60,8 @@ def check_json_body(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
         return
     if body.count(b"[") + body.count(b"{") > max_depth:
         _check_depth(document, max_depth)
-    if _LONG_DIGITS.search(body):
-        _check_integers(body)
+    if _LARGE_NUMBER.search(body):
+        _check_numbers(body)
 
 
 def _refuse_unparseable(body: bytes, reason: str, max_depth: int) -> None:
@@ -82,7 +84,7 @@ def _refuse_unparseable(body: bytes, reason: str, max_depth: int) -> None:
 LONE_SURROGATE = "Text in the request must be valid Unicode (it holds a lone surrogate)"
 OUT_OF_RANGE = (
     "A number in the request is out of range "
-    f"(integers must lie between {INT64_MIN} and {INT64_MAX}, numbers must be finite)"
+    f"(numbers must lie between {INT64_MIN} and {INT64_MAX})"
 )
 
 
@@ -107,9 +109,18 @@ def _bounded_int(literal: str) -> int:
     return value
 
 
-def _check_integers(body: bytes) -> None:
+def _bounded_float(literal: str) -> float:
+    """A float of magnitude 2^63 or more is integral, and PostgreSQL's jsonb writes it back as an
+    integer literal (1e20 -> 100000000000000000000) that no int64 reader can take."""
+    value = float(literal)
+    if not INT64_MIN < value < INT64_MAX:
+        raise InputRefused(422, OUT_OF_RANGE)
+    return value
+
+
+def _check_numbers(body: bytes) -> None:
     """Exact check with Python's parser (orjson reads such literals as floats, losing the fact)."""
-    json.loads(body, parse_int=_bounded_int)
+    json.loads(body, parse_int=_bounded_int, parse_float=_bounded_float)
 
 
 def _is_plain_json(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -48,6 +48,18 @@ async def test_one_past_int64_is_refused(client: httpx.AsyncClient) -> None:
     assert_refused(response, 422, "out of range")
 
 
+async def test_a_float_of_int64_magnitude_is_refused(client: httpx.AsyncClient) -> None:
+    """jsonb would write 2.5e154 back as a 155-digit integer that could never be read."""
+    response = await post_raw(client, '{"brand": {"x": 2.5748509088332184e+154}}')
+    assert_refused(response, 422, "out of range")
+
+
+async def test_ordinary_floats_with_exponents_are_accepted(client: httpx.AsyncClient) -> None:
+    response = await post_raw(client, '{"a": 1.5e-300, "b": -2.5e18, "c": 3E2}')
+    assert response.status_code == 200
+    assert response.json() == {"a": 1.5e-300, "b": -2.5e18, "c": 300.0}
+
+
 async def test_an_infinite_number_is_refused(client: httpx.AsyncClient) -> None:
     response = await post_raw(client, '{"n": 1e400}')
     assert_refused(response, 422, "out of range")
