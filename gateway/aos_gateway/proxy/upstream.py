@@ -94,10 +94,6 @@ class ServiceRuntime:
                 return server
         return None
 
-    def any_available(self) -> bool:
-        now = time.monotonic()
-        return any(server.available(now) for server in self.servers)
-
     def eject(self, server: ServerState) -> None:
         """Passive health: a server that refused a connection sits out until it proves healthy."""
         server.ejected_until = time.monotonic() + self._ejection_seconds

@@ -228,16 +228,6 @@ class LedgerRepository:
     async def tree_size(self, tenant_id: str) -> int:
         return int(await self.session.scalar(select(self._size(tenant_id))) or 0)
 
-    async def size_and_entry_hash(self, tenant_id: str, seq: int) -> tuple[int, str | None]:
-        """The tree size and the entry_hash at `seq`, in one round trip."""
-        entry_hash = (
-            tenant_scoped(select(Entry.entry_hash), Entry.tenant_id, tenant_id)
-            .where(Entry.seq == seq)
-            .scalar_subquery()
-        )
-        row = (await self.session.execute(select(self._size(tenant_id), entry_hash))).one()
-        return int(row[0]), row[1]
-
     async def size_and_latest_head(
         self, tenant_id: str, key_id: str
     ) -> tuple[int, StoredTreeHead | None]:

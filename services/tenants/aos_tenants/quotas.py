@@ -48,10 +48,6 @@ def token_limit_reason(limit: int) -> str:
     return f"Monthly token limit ({limit}) would be exceeded"
 
 
-def first_of_month(day: date) -> date:
-    return day.replace(day=1)
-
-
 def counter_for(stored: int, counted_on: date | None, current_period: date) -> int:
     """A day/month counter is only meaningful for the period it was counted in; else it is 0."""
     return stored if counted_on == current_period else 0

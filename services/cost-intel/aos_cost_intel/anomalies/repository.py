@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import asyncpg
 from sqlalchemy import select, text, update
@@ -176,7 +176,3 @@ async def active_tenants(conn: asyncpg.Connection, since: date) -> list[str]:
         since,
     )
     return [row["tenant_id"] for row in rows]
-
-
-def history_start(today: date, days: int) -> date:
-    return today - timedelta(days=days)

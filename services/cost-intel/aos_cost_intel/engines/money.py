@@ -29,11 +29,6 @@ def plain(value: Decimal) -> str:
     return format(normalized, "f")
 
 
-def estimate(value: Decimal, quantum: Decimal = ESTIMATE_QUANTUM) -> Decimal:
-    """Round a derived estimate (an average, a projection) half-even to `quantum`."""
-    return value.quantize(quantum, rounding=ROUND_HALF_EVEN)
-
-
 def divide(
     numerator: Decimal, denominator: Decimal, quantum: Decimal = ESTIMATE_QUANTUM
 ) -> Decimal:

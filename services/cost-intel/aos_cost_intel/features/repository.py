@@ -41,14 +41,6 @@ async def list_tags(
     return [_read(row) for row in (await session.scalars(statement)).all()]
 
 
-async def get_tag(session: AsyncSession, tenant_id: str, tag: str) -> FeatureTagRead | None:
-    statement = tenant_scoped(select(FeatureTag), FeatureTag.tenant_id, tenant_id).where(
-        FeatureTag.tag == tag
-    )
-    row = (await session.scalars(statement)).one_or_none()
-    return None if row is None else _read(row)
-
-
 async def update_tag(
     session: AsyncSession, tenant_id: str, tag: str, changes: dict[str, Any]
 ) -> FeatureTagRead | None:

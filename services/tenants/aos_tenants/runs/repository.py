@@ -268,10 +268,3 @@ async def count_worker_runs_since(
         Run.worker_id == worker_id, Run.created_at >= since
     )
     return int(await session.scalar(statement) or 0)
-
-
-async def count_running(session: AsyncSession, tenant_id: str) -> int:
-    statement = scoped(select(func.count()), Run.tenant_id, tenant_id).where(
-        Run.status == "running"
-    )
-    return int(await session.scalar(statement) or 0)

@@ -102,10 +102,6 @@ def redact_string(value: str) -> str:
     return _PATTERN.sub(_replace, value)
 
 
-def is_sensitive_key(key: Any) -> bool:
-    return isinstance(key, str) and key.lower() in SENSITIVE_KEYS
-
-
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from aos_common.ids import new_id
 from aos_proofs.trace_hash import TRACE_SCHEMA_VERSION
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.hashing import chain_root, hash_data
@@ -79,10 +78,6 @@ def trace_id_for_run(run_id: str) -> str:
     """A trace sent with only a run id gets a trace id derived from it, so resending the same run
     finds the same trace (and conflicts) instead of creating a second one."""
     return "trace_" + hashlib.sha256(run_id.encode()).hexdigest()[:16]
-
-
-def new_trace_id() -> str:
-    return new_id("trace_")
 
 
 def _identifier(value: Any, name: str) -> str | None:
