@@ -1,47 +1,213 @@
 """The `aos` command: `up`, `migrate`, `status`, plus the commands the services contribute.
 
-Heavy modules (SQLAlchemy, Alembic, drivers) are imported inside the commands that need them, so
-`aos --help` and the contributed commands start quickly.
-
-Sub-commands owned by service packages (tenants, keys, token, prices, bundle, ledger, gateway) are mounted
-when their package offers them, so `aos` works with any subset installed.
+`aos --help` must answer at once, so this module imports only Typer: heavy modules (SQLAlchemy,
+Alembic, drivers, Rich's progress bars) are imported inside the commands that need them, and the
+contributed groups (tenants, keys, token, prices, bundle, ledger, audit, gateway, demo) are listed
+from the table below and imported only when one of them runs. A group is offered when its package
+is installed, so `aos` works with any subset of the services.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import warnings
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from typer.core import TyperCommand, TyperGroup
 
-from aos_cli.config import load_config
-from aos_cli.demo import demo_app
 from aos_cli.errors import AosError
+
+if TYPE_CHECKING:
+    import click
+    from rich.console import Console
 
 # pgserver's platformdirs warns on machines without XDG_RUNTIME_DIR; it falls back correctly.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-
-app = typer.Typer(
-    name="aos",
-    help="AOS: the control plane beside AI agents in production.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-app.add_typer(demo_app, name="demo")
-console = Console()
 OWN_COMMANDS = frozenset({"up", "migrate", "status"})
 
 
+class Contributed(NamedTuple):
+    """A command another package offers; `help` is its one line in `aos --help` (a test keeps it
+    equal to the real one), so listing it never imports the package."""
+
+    name: str
+    module: str
+    attribute: str
+    kind: str  # "group" (a typer.Typer) or "command" (a function)
+    help: str
+
+
+CONTRIBUTED: tuple[Contributed, ...] = (
+    Contributed(
+        "tenants", "aos_tenants.cli", "tenants_app", "group", "Manage tenants (platform operator)."
+    ),
+    Contributed(
+        "keys",
+        "aos_tenants.cli",
+        "keys_app",
+        "group",
+        "Manage tenant API keys (platform operator).",
+    ),
+    Contributed(
+        "token",
+        "aos_tenants.cli",
+        "token_command",
+        "command",
+        "Mint a console JWT (HS256, aud aos-api) and print it.",
+    ),
+    Contributed(
+        "prices", "aos_cost_intel.cli", "prices_app", "group", "The model price book of cost-intel."
+    ),
+    Contributed(
+        "bundle",
+        "aos_guard_logs.cli",
+        "bundle_app",
+        "group",
+        "Evidence bundles of guard-logs runs.",
+    ),
+    Contributed(
+        "ledger",
+        "aos_audit_ledger.cli",
+        "ledger_app",
+        "group",
+        "The audit ledger's tree-head signing key.",
+    ),
+    Contributed(
+        "audit",
+        "aos_audit_ledger.cli",
+        "audit_app",
+        "group",
+        "Export and verify a tenant's audit ledger.",
+    ),
+    Contributed(
+        "gateway",
+        "aos_gateway.cli",
+        "gateway_app",
+        "group",
+        "The gateway's Traefik v3 routing document.",
+    ),
+    Contributed("demo", "aos_cli.demo", "demo_app", "group", "Demo data for the console."),
+)
+
+
+def available(contributed: Contributed) -> bool:
+    """Whether the contributing package is installed (found on the path, not imported)."""
+    return importlib.util.find_spec(contributed.module.split(".", 1)[0]) is not None
+
+
+def load(contributed: Contributed) -> click.Command | None:
+    """Import the contributed group or command; None when its package does not offer it."""
+    try:
+        module = importlib.import_module(contributed.module)
+    except ImportError:
+        return None
+    except Exception as error:  # a broken contributor must not take the other commands down
+        print(
+            f"aos: skipping {contributed.module} ({type(error).__name__}: {error})", file=sys.stderr
+        )
+        return None
+    offered = getattr(module, contributed.attribute, None)
+    if contributed.kind == "group" and isinstance(offered, typer.Typer):
+        return _plain(typer.main.get_group(offered))
+    if contributed.kind == "command" and callable(offered):
+        single = typer.Typer()
+        single.command(contributed.name)(offered)
+        return _plain(typer.main.get_command(single))
+    return None
+
+
+def _plain(command: click.Command) -> click.Command:
+    """The same plain help as `aos --help` all the way down (see `app` below)."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for child in getattr(command, "commands", {}).values():
+        _plain(child)
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: contributed commands are imported when run, described from the table
+    when only listed (help, completion of command names)."""
+
+    _describing = False
+
+    def _contributed(self) -> dict[str, Contributed]:
+        return {c.name: c for c in CONTRIBUTED if c.name not in self.commands and available(c)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self._contributed()]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        contributed = self._contributed().get(cmd_name) if command is None else None
+        if contributed is None:
+            return command
+        if self._describing:
+            return TyperCommand(cmd_name, help=contributed.help or None, callback=None)
+        loaded = load(contributed)
+        if loaded is not None:
+            self.commands[cmd_name] = loaded
+        return loaded
+
+    @contextmanager
+    def describing(self) -> Iterator[None]:
+        self._describing = True
+        try:
+            yield
+        finally:
+            self._describing = False
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self.describing():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        with self.describing():
+            return super().shell_complete(ctx, incomplete)
+
+
+app = typer.Typer(
+    name="aos",
+    cls=LazyGroup,
+    help="AOS: the control plane beside AI agents in production.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain Click help: importing Rich to draw boxes costs more than 0.5 s
+)
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"aos {version('aos-cli')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """AOS: the control plane beside AI agents in production."""
-    if ctx.invoked_subcommand not in OWN_COMMANDS:
+    if ctx.invoked_subcommand not in OWN_COMMANDS and not ctx.resilient_parsing:
         from aos_cli.inherit import inherit_platform_environment
 
         inherit_platform_environment()
@@ -60,11 +226,12 @@ def up() -> None:
     Starts embedded PostgreSQL and Redis under .aos/ unless DATABASE_URL / REDIS_URL are set,
     migrates, then runs the five services and the gateway.
     """
+    from aos_cli.config import load_config
     from aos_cli.up import run_up
 
     try:
         config = load_config()
-        code = run_up(config, console)
+        code = run_up(config, console())
     except AosError as error:
         raise fail(error) from None
     raise typer.Exit(code)
@@ -77,8 +244,13 @@ def migrate(
     ] = None,
 ) -> None:
     """Bring every service schema to its latest migration (safe to run again)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     from aos_cli.checks import check_database_reachable, masked, validate_database_url
+    from aos_cli.config import load_config
     from aos_cli.runtime import migratable_services, migrate_one, start_embedded_postgres
+
+    out = console()
 
     try:
         config = load_config()
@@ -99,7 +271,7 @@ def migrate(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                console=console,
+                console=out,
             ) as progress:
                 task = progress.add_task("Migrations", total=len(services))
                 for name, package in services:
@@ -113,67 +285,17 @@ def migrate(
     except AosError as error:
         raise fail(error) from None
     names = ", ".join(name for name, _ in services) or "none"
-    console.print(f"Migrated {masked(database_url)}: {names}.", soft_wrap=True)
+    out.print(f"Migrated {masked(database_url)}: {names}.", soft_wrap=True)
 
 
 @app.command()
 def status() -> None:
     """Show the processes of the running platform and whether each answers /readyz."""
+    from aos_cli.config import load_config
     from aos_cli.status import run_status
 
     try:
-        code = run_status(load_config(), console)
+        code = run_status(load_config(), console())
     except AosError as error:
         raise fail(error) from None
     raise typer.Exit(code)
-
-
-# (module, attribute, command name, kind): mounted when the owning package provides them.
-CONTRIBUTED: tuple[tuple[str, str, str, str], ...] = (
-    ("aos_tenants.cli", "tenants_app", "tenants", "group"),
-    ("aos_tenants.cli", "keys_app", "keys", "group"),
-    ("aos_tenants.cli", "token_command", "token", "command"),
-    ("aos_cost_intel.cli", "prices_app", "prices", "group"),
-    ("aos_guard_logs.cli", "bundle_app", "bundle", "group"),
-    ("aos_audit_ledger.cli", "ledger_app", "ledger", "group"),
-    ("aos_audit_ledger.cli", "audit_app", "audit", "group"),
-    ("aos_gateway.cli", "gateway_app", "gateway", "group"),
-)
-
-
-def _contributed(module_name: str, attribute: str) -> Any | None:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    except Exception as error:  # a broken contributor must not take `aos up` down with it
-        print(f"aos: skipping {module_name} ({type(error).__name__}: {error})", file=sys.stderr)
-        return None
-    return getattr(module, attribute, None)
-
-
-def _requested_command(argv: list[str]) -> str | None:
-    return next((arg for arg in argv[1:] if not arg.startswith("-")), None)
-
-
-def mount_contributed(target: typer.Typer, argv: list[str] | None = None) -> list[str]:
-    """Mount what service packages offer; skipped when `aos` runs one of its own commands,
-    because importing every service package costs seconds that `aos up` should not pay."""
-    if argv is not None and _requested_command(argv) in OWN_COMMANDS:
-        return []
-    mounted = []
-    for module_name, attribute, name, kind in CONTRIBUTED:
-        contributed = _contributed(module_name, attribute)
-        if contributed is None:
-            continue
-        if kind == "group" and isinstance(contributed, typer.Typer):
-            target.add_typer(contributed, name=name)
-        elif kind == "command" and callable(contributed):
-            target.command(name)(contributed)
-        else:
-            continue
-        mounted.append(name)
-    return mounted
-
-
-mount_contributed(app, sys.argv)
