@@ -246,14 +246,17 @@ def report(args: argparse.Namespace, runs: list[Run], load: tuple[float, float, 
         f"{'met' if pct(contended.reserve_ms, 99) <= 10 else 'NOT met'}.",
         "",
         "Reading the figures: the wall-clock rates and latencies are those of a machine "
-        "saturated by other test runs (see the load average), so they say little about "
-        "the design; the CPU per reserve does not depend on that load. A reservation is one "
-        "SQL statement (`cost_intel.reserve_hold`) on a connection outside any transaction, "
-        "so a budget's row lock is held only while Postgres runs it, and the contended run "
-        "is not slower than the distinct ones: the lock is not what limits them. The "
-        "service's Python per request (auth, validation, session, JSON) is: at the CPU per "
-        "reserve measured here, 5,000 reserve/s needs that many ms of CPU per second spread "
-        "over workers (`--workers`), which two shared cores cannot give.",
+        "saturated by other test runs (see the load average): the service process gets a "
+        "small share of two cores, so they say more about the machine than the design. The "
+        "CPU per reserve does not depend on that load (the PostgreSQL column is approximate: "
+        "it sums the bench database's live backends, and one that exits between two readings "
+        "takes its CPU with it, which can even make it negative). A reservation is one SQL "
+        "statement (`cost_intel.reserve_hold`) outside any transaction, so a budget's row "
+        "lock is held only while Postgres runs it; a settle holds the same lock from taking "
+        "the hold off to its commit (a few round trips), which is where the contended run "
+        "loses to the distinct one. At the service CPU per reserve measured here, 5,000 "
+        "reserve/s needs several cores of Python (uvicorn `--workers`) and the contended "
+        "p99 needs the service not to wait for a CPU; neither is on offer on two shared cores.",
     ]
     return "\n".join(lines) + "\n"
 
