@@ -12,7 +12,6 @@ has already recorded, so a retry after a lost answer does not count twice.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -24,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from aos_common.auth import Principal, service_principal, sign_context
+from aos_common.periodic import PeriodicTask
 
 logger = logging.getLogger("aos.gateway.usage")
 
@@ -70,10 +70,9 @@ class UsageMeter:
         self._client = client
         self._prefix = prefix
         self._secret = internal_secret
-        self._interval = interval
         self._seal = redis.register_script(_SEAL)
         self._addresses: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._task = PeriodicTask("gateway-usage-report", interval, self.report, logger=logger)
 
     def _tag(self, address: str) -> str:
         digest = hashlib.sha256(address.encode()).hexdigest()[:16]
@@ -155,26 +154,12 @@ class UsageMeter:
             return False
         return True
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.report()
-            except Exception:  # the reporter must outlive any one bad batch
-                logger.exception("usage report failed")
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gateway-usage-report")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop the loop and report once more, so a clean shutdown leaves nothing behind."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._task.stop()
         try:
             await self.report()
         except Exception:

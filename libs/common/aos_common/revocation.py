@@ -11,7 +11,6 @@ context only if it was signed within the last 5 s, so that the bound holds whate
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -20,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from aos_common.auth import CONTEXT_LIFETIME_SECONDS, INVALID_API_KEY, Principal
 from aos_common.errors import Unauthorized
+from aos_common.periodic import PeriodicTask
 
 logger = logging.getLogger("aos.revocation")
 
@@ -54,7 +54,13 @@ class RevocationWatch:
         self._revoked: frozenset[str] = frozenset()
         self._refreshed_at = -math.inf
         self._failing = False
-        self._task: asyncio.Task[None] | None = None
+        self._task = PeriodicTask(
+            "revocation-watch",
+            interval_seconds,
+            self.refresh,
+            logger=logger,
+            first_tick_at_start=True,
+        )
 
     @property
     def fresh(self) -> bool:
@@ -89,19 +95,7 @@ class RevocationWatch:
                 raise Unauthorized(CONTEXT_TOO_OLD)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="revocation-watch")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self._interval)
+        await self._task.stop()

@@ -20,7 +20,7 @@ import httpx
 from fastapi import FastAPI
 
 from aos_common.db import driver_connection, session_scope
-from aos_common.jobs import JobContext, JobRunner, RetryPolicy
+from aos_common.periodic import PeriodicTask
 from aos_cost_intel.alerts import repository
 from aos_cost_intel.alerts.service import evaluate_tenant
 from aos_cost_intel.alerts.signing import SIGNATURE_HEADER, signature_header
@@ -112,26 +112,30 @@ async def evaluate_all(app: FastAPI) -> int:
 async def alert_jobs(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
-    runner = JobRunner()
-    once = RetryPolicy(max_attempts=1)
-    if settings.alert_interval_seconds > 0:
-
-        async def evaluate(context: JobContext) -> dict[str, int]:
-            return {"fired": await evaluate_all(app)}
-
-        runner.schedule(
-            "budget-alerts", evaluate, every_seconds=settings.alert_interval_seconds, policy=once
-        )
-    if settings.webhook_interval_seconds > 0:
-
-        async def send(context: JobContext) -> dict[str, int]:
-            return {"attempted": await deliver_due(app)}
-
-        runner.schedule(
-            "webhook-deliveries", send, every_seconds=settings.webhook_interval_seconds, policy=once
-        )
+    tasks = [
+        PeriodicTask(
+            "budget-alerts",
+            settings.alert_interval_seconds,
+            lambda: evaluate_all(app),
+            logger=logger,
+            first_tick_at_start=True,
+        ),
+        PeriodicTask(
+            "webhook-deliveries",
+            settings.webhook_interval_seconds,
+            lambda: deliver_due(app),
+            logger=logger,
+            first_tick_at_start=True,
+        ),
+    ]
+    for task, interval in zip(
+        tasks, (settings.alert_interval_seconds, settings.webhook_interval_seconds), strict=True
+    ):
+        if interval > 0:
+            task.start()
     try:
         yield
     finally:
-        await runner.stop()
+        for task in tasks:
+            await task.stop()
         await app.state.webhook_http.aclose()

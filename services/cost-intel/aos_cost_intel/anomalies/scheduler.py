@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from aos_common.db import driver_connection, session_scope
-from aos_common.jobs import JobContext, JobRunner, RetryPolicy
+from aos_common.periodic import PeriodicTask
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.service import detect
 from aos_cost_intel.engines.detector import HISTORY_DAYS
@@ -64,20 +64,16 @@ async def sweep(app: FastAPI) -> SweepResult:
 @asynccontextmanager
 async def scheduled_detector(app: FastAPI) -> AsyncIterator[None]:
     interval = app.state.settings.detector_interval_seconds
-    runner = JobRunner()
+    detector = PeriodicTask(
+        "cost-anomaly-detection",
+        interval,
+        lambda: sweep(app),
+        logger=logger,
+        first_tick_at_start=True,
+    )
     if interval > 0:
-
-        async def job(context: JobContext) -> dict[str, int]:
-            outcome = await sweep(app)
-            return {"tenants": len(outcome.tenants), "detected": outcome.detected}
-
-        runner.schedule(
-            "cost-anomaly-detection",
-            job,
-            every_seconds=interval,
-            policy=RetryPolicy(max_attempts=1),
-        )
+        detector.start()
     try:
         yield
     finally:
-        await runner.stop()
+        await detector.stop()

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from aos_common.db import session_scope
-from aos_common.jobs import JobContext, JobRunner, RetryPolicy
+from aos_common.periodic import PeriodicTask
 from aos_cost_intel.reservations.service import expire_due
 
 logger = logging.getLogger("aos.cost_intel.reservations")
@@ -30,19 +30,16 @@ async def sweep_expired(app: FastAPI) -> list[str]:
 @asynccontextmanager
 async def expiry_sweeper(app: FastAPI) -> AsyncIterator[None]:
     interval = app.state.settings.reservation_sweep_seconds
-    runner = JobRunner()
+    sweeper = PeriodicTask(
+        "reservation-expiry",
+        interval,
+        lambda: sweep_expired(app),
+        logger=logger,
+        first_tick_at_start=True,
+    )
     if interval > 0:
-
-        async def job(context: JobContext) -> dict[str, int]:
-            return {"released": len(await sweep_expired(app))}
-
-        runner.schedule(
-            "reservation-expiry",
-            job,
-            every_seconds=interval,
-            policy=RetryPolicy(max_attempts=1),
-        )
+        sweeper.start()
     try:
         yield
     finally:
-        await runner.stop()
+        await sweeper.stop()

@@ -7,7 +7,6 @@ one statement per table. A crash loses at most one interval of these counters, n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aos_common.errors import ServiceUnavailable
+from aos_common.periodic import PeriodicTask
 from aos_tenants.credentials.repository import touch_keys
 from aos_tenants.credentials.schemas import UsageReport
 
@@ -37,7 +37,6 @@ class KeyUsageTracker:
         self._interval = interval_seconds
         self._keys: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._api_calls: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self._task: asyncio.Task[None] | None = None
 
     def key_used(self, tenant_id: str, key_id: str, *, requests: int = 0) -> None:
         self._keys[(tenant_id, key_id)] += requests
@@ -63,22 +62,14 @@ class KeyUsageTracker:
         except Exception:
             logger.exception("could not write back key usage; %d keys dropped", len(keys))
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
-
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        self._task = asyncio.create_task(self._run(), name="key-usage-flush")
+        flusher = PeriodicTask("key-usage-flush", self._interval, self.flush, logger=logger)
+        flusher.start()
         try:
             yield
         finally:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await flusher.stop()
             await self.flush()
 
 

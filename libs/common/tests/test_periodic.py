@@ -1,0 +1,58 @@
+"""PeriodicTask: ticks on schedule, survives a failing tick, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from aos_common.periodic import PeriodicTask
+
+LOGGER = logging.getLogger("test.periodic")
+
+
+def _counter(enough: int, *, fail_first: bool = False) -> tuple[list[int], asyncio.Event, object]:
+    calls: list[int] = []
+    reached = asyncio.Event()
+
+    async def tick() -> None:
+        calls.append(1)
+        if len(calls) >= enough:
+            reached.set()
+        if fail_first and len(calls) == 1:
+            raise RuntimeError("first tick fails")
+
+    return calls, reached, tick
+
+
+async def test_ticks_repeat_until_stopped() -> None:
+    calls, reached, tick = _counter(3)
+    task = PeriodicTask("counting", 0.01, tick, logger=LOGGER, first_tick_at_start=True)  # type: ignore[arg-type]
+    task.start()
+    await asyncio.wait_for(reached.wait(), 10)
+    await task.stop()
+    stopped_at = len(calls)
+    await asyncio.sleep(0.05)
+    assert len(calls) == stopped_at and not task.running
+
+
+async def test_a_failing_tick_is_logged_and_the_next_one_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, reached, tick = _counter(2, fail_first=True)
+    task = PeriodicTask("flaky", 0.01, tick, logger=LOGGER, first_tick_at_start=True)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="test.periodic"):
+        task.start()
+        await asyncio.wait_for(reached.wait(), 10)
+        await task.stop()
+    assert "flaky failed" in caplog.text
+
+
+async def test_without_first_tick_at_start_the_first_tick_waits_an_interval() -> None:
+    calls, _, tick = _counter(1)
+    task = PeriodicTask("later", 3600, tick, logger=LOGGER)  # type: ignore[arg-type]
+    task.start()
+    await asyncio.sleep(0.05)
+    await task.stop()
+    assert calls == []
