@@ -48,7 +48,9 @@ def test_credentials_file_is_private_and_has_the_documented_shape(
         "tenant_id",
         "admin_key",
         "console_token",
+        "otlp_grpc_endpoint",
     }
+    assert credentials["otlp_grpc_endpoint"].count(":") == 1
     assert set(credentials["services"]) == PROCESS_NAMES - {"gateway"}
     assert credentials["operator_key"].startswith("aos_op_")
     assert len(credentials["operator_key"]) == len("aos_op_") + 40
