@@ -90,7 +90,8 @@ def _database_url(option: str | None) -> str:
 def _first_error(error: Any) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])
-    return f"{field}: {first['msg']}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{field}: {message}" if field else f"{message}."
 
 
 def _where(url: str) -> str:

@@ -268,3 +268,10 @@ def test_token_refuses_a_short_secret() -> None:
 
 def test_token_default_lifetime_matches_the_tokens_module() -> None:
     assert DEFAULT_TOKEN_TTL_SECONDS == tokens.DEFAULT_TOKEN_TTL_SECONDS
+
+
+def test_settings_refused_outside_development_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOS_ENVIRONMENT", "production")
+    monkeypatch.delenv("AOS_INTERNAL_SECRET", raising=False)
+    line = _one_line_error(runner.invoke(aos, ["token", "--tenant-id", "tnt_0123456789abcdef"]))
+    assert line == "error: AOS_INTERNAL_SECRET must be set outside development."
