@@ -160,6 +160,11 @@ def ensure_built(
         return False
 
 
+CONSOLE_BUILD_ENV = "AOS_CONSOLE_BUILD"
+"""`0` keeps `aos up` from building the console (tests build it once, in their own process, so an
+`aos up` stopped mid-build never leaves an orphaned `npm ci` racing the next one)."""
+
+
 class BackgroundBuild:
     """`aos up` builds the console beside its own start-up; the gateway serves it once done."""
 

@@ -27,6 +27,7 @@ import httpx
 import psutil
 
 from aos_cli.config import OTLP_GRPC_PORT_ENV, PROCESSES, port_env
+from aos_cli.console_build import CONSOLE_BUILD_ENV
 
 MARKER_ENV = "AOS_TEST_PLATFORM_MARKER"
 READY_LINE = "Press Ctrl-C to stop."
@@ -80,6 +81,7 @@ def platform_env(
     env["AOS_DATA_DIR"] = str(data_dir)
     env[MARKER_ENV] = uuid.uuid4().hex
     env["PYTHONUNBUFFERED"] = "1"
+    env[CONSOLE_BUILD_ENV] = "0"
     if ports:
         *service_ports, grpc_port = free_ports(len(PROCESSES) + 1)
         for spec, port in zip(PROCESSES, service_ports, strict=True):

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -36,7 +37,12 @@ from aos_cli.checks import (
     validate_redis_url,
 )
 from aos_cli.config import PlatformConfig
-from aos_cli.console_build import CONSOLE_DIR, BackgroundBuild, console_notes
+from aos_cli.console_build import (
+    CONSOLE_BUILD_ENV,
+    CONSOLE_DIR,
+    BackgroundBuild,
+    console_notes,
+)
 from aos_cli.credentials import (
     credentials_document,
     read_json,
@@ -179,6 +185,19 @@ def _startup_failure(child: Child, config: PlatformConfig) -> AosError:
     )
 
 
+def _answers_ready(response: Any) -> bool:
+    """200 from /readyz, and for the gateway every upstream seen up: its readiness leaves
+    upstreams out (one down service must not take the edge out of rotation), but `aos up` saying
+    ready while the gateway still answers 503 for a route would be a lie to whoever waits on it."""
+    if response.status_code != 200:
+        return False
+    try:
+        upstreams = response.json().get("upstreams")
+    except ValueError:
+        return True
+    return not isinstance(upstreams, dict) or all(state == "up" for state in upstreams.values())
+
+
 def _wait_ready(
     config: PlatformConfig, supervisor: Supervisor, progress: Progress, stop: StopSignal
 ) -> None:
@@ -197,7 +216,7 @@ def _wait_ready(
                     response = client.get(config.process(name).url + "/readyz")
                 except httpx.HTTPError:
                     continue
-                if response.status_code == 200:
+                if _answers_ready(response):
                     del pending[name]
                     progress.advance(task)
             if not pending:
@@ -349,7 +368,9 @@ def run_up(config: PlatformConfig, console: Console) -> int:
             ) from None
         console_build = BackgroundBuild(
             config.logs_dir / "console-build.log", CONSOLE_DIR.parent / ".aos" / "tools"
-        ).start()
+        )
+        if os.environ.get(CONSOLE_BUILD_ENV, "1") != "0":
+            console_build.start()
         try:
             env = dict(os.environ)
             secrets = resolve_secrets(config.data_dir / "secrets.json", env)

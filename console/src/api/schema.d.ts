@@ -185,6 +185,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cost/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Alerts
+         * @description Budget alerts fired, newest first (one per budget, period window and threshold).
+         */
+        get: operations["cost-intel__list_alerts_api_v1_cost_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cost/anomalies": {
         parameters: {
             query?: never;
@@ -481,6 +501,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cost/reservations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Reservations
+         * @description Newest first; `status` filters (held, settled, released, expired).
+         */
+        get: operations["cost-intel__list_reservations_api_v1_cost_reservations_get"];
+        put?: never;
+        /**
+         * Create Reservation
+         * @description Hold the estimated cost on every applicable hard budget, or 402 naming the budget.
+         */
+        post: operations["cost-intel__create_reservation_api_v1_cost_reservations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cost/reservations/{reservation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read Reservation */
+        get: operations["cost-intel__read_reservation_api_v1_cost_reservations__reservation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cost/reservations/{reservation_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release Reservation
+         * @description Take the hold off without a charge; 409 once no longer held.
+         */
+        post: operations["cost-intel__release_reservation_api_v1_cost_reservations__reservation_id__release_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cost/reservations/{reservation_id}/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Settle Reservation
+         * @description Record the actual cost (in full) and take the hold off; 409 once no longer held.
+         */
+        post: operations["cost-intel__settle_reservation_api_v1_cost_reservations__reservation_id__settle_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cost/series": {
         parameters: {
             query?: never;
@@ -510,6 +611,47 @@ export interface paths {
         };
         /** Summary */
         get: operations["cost-intel__summary_api_v1_cost_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cost/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Webhook */
+        get: operations["cost-intel__get_webhook_api_v1_cost_webhook_get"];
+        /**
+         * Set Webhook
+         * @description Where budget alerts go; the answer carries the signing secret (generated if not sent).
+         */
+        put: operations["cost-intel__set_webhook_api_v1_cost_webhook_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cost/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The delivery log, newest first: status, attempts, last answer or error, the body sent.
+         */
+        get: operations["cost-intel__list_deliveries_api_v1_cost_webhook_deliveries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1302,6 +1444,7 @@ export interface components {
         ApiKeyCreate: {
             /** Allowed Workers */
             allowed_workers?: string[] | null;
+            budget?: components["schemas"]["KeyBudget"] | null;
             /** Expires In Days */
             expires_in_days?: number | null;
             /** Max Concurrent Runs */
@@ -1317,6 +1460,7 @@ export interface components {
         ApiKeyCreatedRead: {
             /** Allowed Workers */
             allowed_workers?: string[] | null;
+            budget?: components["schemas"]["KeyBudgetRead"] | null;
             /**
              * Created At
              * Format: date-time
@@ -1352,6 +1496,7 @@ export interface components {
         ApiKeyRead: {
             /** Allowed Workers */
             allowed_workers?: string[] | null;
+            budget?: components["schemas"]["KeyBudgetRead"] | null;
             /**
              * Created At
              * Format: date-time
@@ -1429,6 +1574,16 @@ export interface components {
          *     that a wrong value gets API.md's 400 text.
          */
         BudgetCreate: {
+            /**
+             * Alert Thresholds
+             * @description Percentages of a limit at which an alert goes to the tenant's webhook, once per threshold and period.
+             * @default [
+             *       50,
+             *       80,
+             *       100
+             *     ]
+             */
+            alert_thresholds: number[];
             /** Budget Type */
             budget_type: string;
             /** Daily Limit Cents */
@@ -1443,35 +1598,62 @@ export interface components {
             /** Monthly Limit Cents */
             monthly_limit_cents?: number | string | null;
             /**
+             * On Unavailable
+             * @description When the budget cannot be checked (cost-intel down): refuse or let calls go ahead. Default: deny for hard budgets, allow for soft ones.
+             */
+            on_unavailable?: ("deny" | "allow") | null;
+            /**
              * Warn Threshold Pct
              * @default 80
              */
             warn_threshold_pct: number;
+            /** Weekly Limit Cents */
+            weekly_limit_cents?: number | string | null;
+        };
+        /** BudgetHold */
+        BudgetHold: {
+            /** Budget Id */
+            budget_id: string;
+            /** Remaining Cents */
+            remaining_cents: string;
         };
         /** BudgetRead */
         BudgetRead: {
+            /** Alert Thresholds */
+            alert_thresholds: number[];
             /** Budget Type */
             budget_type: string;
             /** Current Daily Spend Cents */
             current_daily_spend_cents: string;
             /** Current Monthly Spend Cents */
             current_monthly_spend_cents: string;
+            /** Current Weekly Spend Cents */
+            current_weekly_spend_cents: string;
             /** Daily Limit Cents */
             daily_limit_cents: string | null;
             /** Entity Id */
             entity_id: string | null;
             /** Hard Limit Enabled */
             hard_limit_enabled: boolean;
+            /** Held Cents */
+            held_cents: string;
             /** Id */
             id: string;
             /** Is Active */
             is_active: boolean;
             /** Monthly Limit Cents */
             monthly_limit_cents: string | null;
+            /**
+             * On Unavailable
+             * @enum {string}
+             */
+            on_unavailable: "deny" | "allow";
             /** Tenant Id */
             tenant_id: string;
             /** Warn Threshold Pct */
             warn_threshold_pct: number;
+            /** Weekly Limit Cents */
+            weekly_limit_cents?: string | null;
         };
         /** Consistency */
         Consistency: {
@@ -1582,6 +1764,11 @@ export interface components {
             reasoning_output_tokens: number;
             /** Request Id */
             request_id?: string | null;
+            /**
+             * Reservation Id
+             * @description Settle this held reservation with the record (docs/RESERVATIONS.md); a reservation no longer held leaves the record stored as usual.
+             */
+            reservation_id?: string | null;
             /** Skill Id */
             skill_id?: string | null;
             /** User Id */
@@ -1616,6 +1803,8 @@ export interface components {
             reasoning_output_tokens?: number;
             /** Request Id */
             request_id?: string | null;
+            /** Reservation Id */
+            reservation_id?: string | null;
             /** Skill Id */
             skill_id?: string | null;
             /** User Id */
@@ -1671,7 +1860,7 @@ export interface components {
          * EntityType
          * @enum {string}
          */
-        EntityType: "POLICY_RULE" | "POLICY_PROPOSAL" | "LIMIT" | "INCIDENT" | "SIGNAL" | "API_KEY" | "TRACE" | "EXPORT" | "PRICE_BOOK";
+        EntityType: "POLICY_RULE" | "POLICY_PROPOSAL" | "LIMIT" | "INCIDENT" | "SIGNAL" | "API_KEY" | "TRACE" | "EXPORT" | "PRICE_BOOK" | "RESERVATION";
         /** EntriesWithProofsRead */
         EntriesWithProofsRead: {
             /** Entries */
@@ -1837,7 +2026,7 @@ export interface components {
          * EventType
          * @enum {string}
          */
-        EventType: "PolicyRuleCreated" | "PolicyRuleModified" | "PolicyRuleRetired" | "PolicyProposalApproved" | "PolicyProposalRejected" | "LimitCreated" | "LimitUpdated" | "LimitBreached" | "LimitOverrideGranted" | "LimitOverrideRevoked" | "IncidentAcknowledged" | "IncidentResolved" | "IncidentManuallyClosed" | "EmergencyOverrideActivated" | "EmergencyOverrideDeactivated" | "SignalAcknowledged" | "SignalSuppressed" | "SignalEscalated" | "ApiKeyCreated" | "ApiKeyRevoked" | "LogsExported" | "TraceDeleted" | "CostRepriced";
+        EventType: "PolicyRuleCreated" | "PolicyRuleModified" | "PolicyRuleRetired" | "PolicyProposalApproved" | "PolicyProposalRejected" | "LimitCreated" | "LimitUpdated" | "LimitBreached" | "LimitOverrideGranted" | "LimitOverrideRevoked" | "IncidentAcknowledged" | "IncidentResolved" | "IncidentManuallyClosed" | "EmergencyOverrideActivated" | "EmergencyOverrideDeactivated" | "SignalAcknowledged" | "SignalSuppressed" | "SignalEscalated" | "ApiKeyCreated" | "ApiKeyRevoked" | "LogsExported" | "TraceDeleted" | "CostRepriced" | "ReservationExpired" | "BudgetThresholdReached";
         /**
          * EvidenceCreate
          * @description Evidence of a class, or (with `failure_type`) a failure to capture that class.
@@ -1933,6 +2122,13 @@ export interface components {
             allowed: boolean;
             /** Budget Id */
             budget_id?: string | null;
+            /**
+             * On Unavailable
+             * @description What to do while this guard cannot be asked: deny when any applicable budget says so (hard budgets by default).
+             * @default allow
+             * @enum {string}
+             */
+            on_unavailable: "deny" | "allow";
             /** Reason */
             reason: string;
             /** Remaining Cents */
@@ -2002,6 +2198,27 @@ export interface components {
             id: string;
             /** Tenant Id */
             tenant_id: string;
+        };
+        /**
+         * KeyBudget
+         * @description The key's own hard spend limit per period (UTC day, ISO week from Monday, calendar
+         *     month), enforced by cost-intel's reservations like every hard budget.
+         */
+        KeyBudget: {
+            /** Limit Cents */
+            limit_cents: number | string;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "daily" | "weekly" | "monthly";
+        };
+        /** KeyBudgetRead */
+        KeyBudgetRead: {
+            /** Limit Cents */
+            limit_cents: string;
+            /** Period */
+            period: string;
         };
         /** LlmRunRead */
         LlmRunRead: {
@@ -2493,6 +2710,26 @@ export interface components {
              */
             key_ids: string[];
         };
+        /** RecordResult */
+        RecordResult: {
+            /** Cost Cents */
+            cost_cents: string;
+            /**
+             * Duplicate
+             * @default false
+             */
+            duplicate: boolean;
+            /** Id */
+            id: string;
+            /** Price Version */
+            price_version: string | null;
+            /**
+             * Status
+             * @default recorded
+             * @constant
+             */
+            status: "recorded";
+        };
         /** ReplayStepRequest */
         ReplayStepRequest: {
             /** Output */
@@ -2563,6 +2800,64 @@ export interface components {
             to: string;
             /** Unchanged Count */
             unchanged_count: number;
+        };
+        /** ReservationCreate */
+        ReservationCreate: {
+            /** Estimated Cost Cents */
+            estimated_cost_cents: number | string;
+            /** Feature Tag */
+            feature_tag?: string | null;
+            /** Model */
+            model?: string | null;
+            /** Run Id */
+            run_id?: string | null;
+            /**
+             * Ttl Seconds
+             * @default 300
+             */
+            ttl_seconds: number;
+            /** User Id */
+            user_id?: string | null;
+        };
+        /** ReservationRead */
+        ReservationRead: {
+            /** Api Key Id */
+            api_key_id: string | null;
+            /** Budgets */
+            budgets: components["schemas"]["BudgetHold"][];
+            /** Charged Cents */
+            charged_cents: string | null;
+            /** Closed At */
+            closed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Feature Tag */
+            feature_tag: string | null;
+            /** Held Cents */
+            held_cents: string;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "held" | "settled" | "released" | "expired";
+            /** Tenant Id */
+            tenant_id: string;
+            /** User Id */
+            user_id: string | null;
         };
         /** RunCosts */
         RunCosts: {
@@ -2669,6 +2964,62 @@ export interface components {
             key: string;
             /** Request Count */
             request_count: number;
+        };
+        /** SettleRead */
+        SettleRead: {
+            /** Anomaly Id */
+            anomaly_id: string | null;
+            /** Api Key Id */
+            api_key_id: string | null;
+            /** Budgets */
+            budgets: components["schemas"]["BudgetHold"][];
+            /** Charged Cents */
+            charged_cents: string | null;
+            /** Closed At */
+            closed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Feature Tag */
+            feature_tag: string | null;
+            /** Held Cents */
+            held_cents: string;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string | null;
+            /** Overshoot Cents */
+            overshoot_cents: string;
+            /** Records */
+            records: components["schemas"]["RecordResult"][];
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "held" | "settled" | "released" | "expired";
+            /** Tenant Id */
+            tenant_id: string;
+            /** User Id */
+            user_id: string | null;
+        };
+        /**
+         * SettleRequest
+         * @description Either the cost records of the work (priced like every record) or one actual cost.
+         */
+        SettleRequest: {
+            /** Actual Cost Cents */
+            actual_cost_cents?: number | string | null;
+            /** Records */
+            records?: components["schemas"]["CostRecordCreate"][] | null;
         };
         /** SignalFeedbackRead */
         SignalFeedbackRead: {
@@ -3042,6 +3393,35 @@ export interface components {
             rule_id: string;
             /** Severity */
             severity: string;
+        };
+        /** WebhookRead */
+        WebhookRead: {
+            /**
+             * Secret
+             * @description Only in the answer to PUT: keep it to verify signatures.
+             */
+            secret?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
+        };
+        /** WebhookSet */
+        WebhookSet: {
+            /**
+             * Secret
+             * @description HMAC key for X-AOS-Signature; generated when omitted.
+             */
+            secret?: string | null;
+            /**
+             * Url
+             * Format: uri
+             * @description Where alerts are POSTed (http or https).
+             */
+            url: string;
         };
         /** WorkerConfigRead */
         WorkerConfigRead: {
@@ -3506,6 +3886,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__list_alerts_api_v1_cost_alerts_get": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */
@@ -4174,6 +4588,183 @@ export interface operations {
             };
         };
     };
+    "cost-intel__list_reservations_api_v1_cost_reservations_get": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+                status?: ("held" | "settled" | "released" | "expired") | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__create_reservation_api_v1_cost_reservations_post": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReservationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReservationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__read_reservation_api_v1_cost_reservations__reservation_id__get": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path: {
+                reservation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReservationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__release_reservation_api_v1_cost_reservations__reservation_id__release_post": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path: {
+                reservation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReservationRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__settle_reservation_api_v1_cost_reservations__reservation_id__settle_post": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path: {
+                reservation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettleRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "cost-intel__series_api_v1_cost_series_get": {
         parameters: {
             query?: {
@@ -4228,6 +4819,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SummaryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__get_webhook_api_v1_cost_webhook_get": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__set_webhook_api_v1_cost_webhook_put": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "cost-intel__list_deliveries_api_v1_cost_webhook_deliveries_get": {
+        parameters: {
+            query?: {
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+                status?: ("pending" | "delivered" | "failed") | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */

@@ -84,6 +84,7 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: () => v
             monthly_limit_cents: dollarsToCents(monthly),
             warn_threshold_pct: Number(warn),
             hard_limit_enabled: hard,
+            alert_thresholds: budget?.alert_thresholds ?? [50, 80, 100],
           },
         }),
       ),
