@@ -4,6 +4,7 @@ serving the shipped dynamic.yml: the `real` fixture of gateway/tests/proxy/conft
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +42,21 @@ def _service(app: str, env: dict[str, str], log: Path) -> Process:
     return Process(app, free_port(), clean_env(env), factory=True, log=log)
 
 
+def _wait_for_upstreams(gateway_url: str, timeout: float) -> None:
+    """The gateway's /readyz leaves upstreams out; its routes answer 503 until its health checks
+    have seen each service up (every 5 s), so wait for that before the first test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            upstreams = httpx.get(gateway_url + "/readyz", timeout=2.0).json().get("upstreams")
+            if upstreams and all(state == "up" for state in upstreams.values()):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the gateway did not see every upstream up within {timeout:g} s")
+
+
 @contextmanager
 def real_platform(database_url: str, redis_url: str, logs: Path) -> Iterator[Real]:
     for package in PACKAGES.values():
@@ -74,6 +90,7 @@ def real_platform(database_url: str, redis_url: str, logs: Path) -> Iterator[Rea
         for process in processes:
             process.wait_ready(timeout=300)  # six imports at once on a busy machine
         proxy.wait_ready("/readyz", timeout=30)
+        _wait_for_upstreams(proxy.url, timeout=60)
         yield Real(proxy, services["tenants"], services["traces"])
     finally:
         for process in processes:
