@@ -79,6 +79,17 @@ def cost_batch(records: list[dict[str, Any]]) -> Call:
     return Call.write("POST", "/api/v1/cost/records/batch", {"records": records})
 
 
+def cost_batches(records: Iterable[Mapping[str, Any]]) -> Iterator[Call]:
+    """Cost records checked, then chunked within the server's per-call limit."""
+    cleaned = [clean_cost(r) for r in records]
+    for i in range(0, len(cleaned), MAX_COSTS_PER_BATCH):
+        yield cost_batch(cleaned[i : i + MAX_COSTS_PER_BATCH])
+
+
+def run_completion(status: str, totals: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": status, **{k: v for k, v in totals.items() if v is not None}}
+
+
 def clean_cost(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - COST_FIELDS
     if unknown:
@@ -97,3 +108,34 @@ def batch_items(result: Any) -> list[Any]:
             if isinstance(result.get(key), list):
                 return list(result[key])
     return [result]
+
+
+class PendingCosts:
+    """Cost records waiting to go out in batches of `batch_size`, shared by both clients'
+    batchers. Each batch is one write with its own Idempotency-Key; one whose send failed stays
+    first in line with its original key, so a retried batch is stored once."""
+
+    def __init__(self, batch_size: int = 100) -> None:
+        if not 1 <= batch_size <= MAX_COSTS_PER_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_COSTS_PER_BATCH}")
+        self.batch_size = batch_size
+        self.pending: list[dict[str, Any]] = []
+        self.results: list[Any] = []
+        self.batches_sent = 0
+        self._unsent: Call | None = None
+
+    def queue(self, model: str, fields: Mapping[str, Any]) -> bool:
+        """Add a record; True when a full batch is waiting."""
+        self.pending.append(clean_cost({"model": model, **fields}))
+        return len(self.pending) >= self.batch_size
+
+    def next_call(self) -> Call | None:
+        if self._unsent is None and self.pending:
+            self._unsent = cost_batch(self.pending[: self.batch_size])
+            self.pending = self.pending[self.batch_size :]
+        return self._unsent
+
+    def sent(self, result: Any) -> None:
+        self._unsent = None
+        self.results.extend(batch_items(result))
+        self.batches_sent += 1

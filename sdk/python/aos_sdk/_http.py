@@ -178,6 +178,30 @@ def transport_retry_delay(policy: RetryPolicy, call: Call, attempt: int) -> floa
     return policy.backoff(attempt)
 
 
+class Attempts:
+    """One call's way through the retry policy. Both clients' send loops ask it what follows a
+    failed attempt (a delay, or the final error raised), so only how they wait differs."""
+
+    def __init__(self, policy: RetryPolicy, call: Call) -> None:
+        self.policy = policy
+        self.call = call
+        self.count = 0
+
+    def after_transport_error(self, exc: httpx.TransportError) -> float:
+        delay = transport_retry_delay(self.policy, self.call, self.count)
+        if delay is None:
+            raise connection_error(exc) from exc
+        self.count += 1
+        return delay
+
+    def after_failure(self, response: httpx.Response) -> float:
+        delay = retry_delay(self.policy, self.call, response, self.count)
+        if delay is None:
+            raise error_from_response(response, self.call)
+        self.count += 1
+        return delay
+
+
 def decode(response: httpx.Response) -> Any:
     """The payload of a successful answer, with the (envelope) wrapper removed."""
     if response.status_code == 204 or not response.content:

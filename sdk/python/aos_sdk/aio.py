@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -11,18 +10,10 @@ from typing import Any
 import httpx
 
 from aos_sdk import _api
-from aos_sdk._http import (
-    Call,
-    build_headers,
-    connection_error,
-    decode,
-    error_from_response,
-    retry_delay,
-    transport_retry_delay,
-)
+from aos_sdk._http import Attempts, Call, decode
 from aos_sdk.client import DEFAULT_BASE_URL, _ClientConfig
 from aos_sdk.errors import ConflictError
-from aos_sdk.recording import RunRecord, new_run_id
+from aos_sdk.recording import RunRecord
 from aos_sdk.reservations import AsyncReservation, Cents, reserve_call
 from aos_sdk.runs import RunFinalizer
 from aos_sdk.steps import StepContext
@@ -52,18 +43,6 @@ class AsyncAOSClient(_ClientConfig):
         self._http = httpx.AsyncClient(transport=transport, timeout=self.timeout)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    @classmethod
-    def from_credentials(
-        cls, path: str | os.PathLike[str] | None = None, **kwargs: Any
-    ) -> AsyncAOSClient:
-        creds = cls.credentials(path)
-        return cls(
-            creds["admin_key"],
-            creds.get("gateway_url") or DEFAULT_BASE_URL,
-            tenant_id=creds.get("tenant_id"),
-            **kwargs,
-        )
-
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -74,30 +53,16 @@ class AsyncAOSClient(_ClientConfig):
         await self.aclose()
 
     async def send(self, call: Call) -> Any:
-        attempt = 0
+        attempts = Attempts(self.retry, call)
         while True:
             try:
-                response = await self._http.request(
-                    call.method,
-                    self.url(call.path),
-                    json=call.json,
-                    params=call.params,
-                    headers=build_headers(self.api_key, call),
-                )
+                response = await self._http.request(**self.request_arguments(call))
             except httpx.TransportError as exc:
-                delay = transport_retry_delay(self.retry, call, attempt)
-                if delay is None:
-                    raise connection_error(exc) from exc
-                await self._sleep(delay)
-                attempt += 1
+                await self._sleep(attempts.after_transport_error(exc))
                 continue
             if response.is_success:
                 return decode(response)
-            delay = retry_delay(self.retry, call, response, attempt)
-            if delay is None:
-                raise error_from_response(response, call)
-            await self._sleep(delay)
-            attempt += 1
+            await self._sleep(attempts.after_failure(response))
 
     async def request(
         self,
@@ -108,12 +73,7 @@ class AsyncAOSClient(_ClientConfig):
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
-        if method.upper() in ("GET", "HEAD", "DELETE"):
-            return await self.send(Call(method.upper(), path, json=json, params=params))
-        call = Call.write(
-            method.upper(), path, json, params=params, idempotency_key=idempotency_key
-        )
-        return await self.send(call)
+        return await self.send(self.any_call(method, path, json, params, idempotency_key))
 
     async def tenant(self) -> Tenant:
         return Tenant.from_json(await self.send(_api.tenant()))
@@ -130,7 +90,7 @@ class AsyncAOSClient(_ClientConfig):
         """PATCH the run. A 409 because the run already has this very status means an earlier
         attempt whose answer was lost did land (the route takes no idempotency key): that is
         success, not a conflict."""
-        body = {"status": status, **{k: v for k, v in totals.items() if v is not None}}
+        body = _api.run_completion(status, totals)
         try:
             result = await self.send(_api.complete_run(run_id, body))
         except ConflictError:
@@ -150,15 +110,7 @@ class AsyncAOSClient(_ClientConfig):
         metadata: Mapping[str, Any] | None = None,
         plan: list[Any] | None = None,
     ) -> AsyncRun:
-        record = RunRecord(
-            worker_id=worker_id,
-            task=task,
-            run_id=run_id or new_run_id(),
-            seed=seed,
-            metadata=dict(metadata or {}),
-            plan=list(plan or []),
-        )
-        return AsyncRun(self, record)
+        return AsyncRun(self, self.run_record(worker_id, task, run_id, seed, metadata, plan))
 
     async def post_trace(self, trace: Mapping[str, Any], *, overwrite: bool = False) -> TraceStored:
         return TraceStored.from_json(await self.send(_api.post_trace(trace, overwrite)))
@@ -177,10 +129,8 @@ class AsyncAOSClient(_ClientConfig):
 
     async def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[BatchItem]:
         results: list[Any] = []
-        cleaned = [_api.clean_cost(r) for r in records]
-        for i in range(0, len(cleaned), _api.MAX_COSTS_PER_BATCH):
-            chunk = cleaned[i : i + _api.MAX_COSTS_PER_BATCH]
-            results.extend(_api.batch_items(await self.send(_api.cost_batch(chunk))))
+        for call in _api.cost_batches(records):
+            results.extend(_api.batch_items(await self.send(call)))
         return batch_items(results)
 
     def cost_batcher(self, batch_size: int = 100) -> AsyncCostBatcher:
@@ -255,31 +205,20 @@ class AsyncRun(RunFinalizer):
         self.raise_finalize_errors(exc)
 
 
-class AsyncCostBatcher:
+class AsyncCostBatcher(_api.PendingCosts):
+    """CostBatcher for AsyncAOSClient."""
+
     def __init__(self, client: AsyncAOSClient, batch_size: int = 100) -> None:
-        if not 1 <= batch_size <= _api.MAX_COSTS_PER_BATCH:
-            raise ValueError(f"batch_size must be 1..{_api.MAX_COSTS_PER_BATCH}")
+        super().__init__(batch_size)
         self._client = client
-        self.batch_size = batch_size
-        self.pending: list[dict[str, Any]] = []
-        self.results: list[Any] = []
-        self.batches_sent = 0
-        self._unsent: Call | None = None
 
     async def add(self, model: str, **fields: Any) -> None:
-        self.pending.append(_api.clean_cost({"model": model, **fields}))
-        if len(self.pending) >= self.batch_size:
+        if self.queue(model, fields):
             await self.flush()
 
     async def flush(self) -> None:
-        while self._unsent is not None or self.pending:
-            if self._unsent is None:
-                self._unsent = _api.cost_batch(self.pending[: self.batch_size])
-                self.pending = self.pending[self.batch_size :]
-            result = await self._client.send(self._unsent)
-            self._unsent = None
-            self.results.extend(_api.batch_items(result))
-            self.batches_sent += 1
+        while (call := self.next_call()) is not None:
+            self.sent(await self._client.send(call))
 
     async def __aenter__(self) -> AsyncCostBatcher:
         return self

@@ -8,22 +8,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from aos_sdk import _api
-from aos_sdk._http import (
-    Call,
-    RetryPolicy,
-    build_headers,
-    connection_error,
-    decode,
-    error_from_response,
-    retry_delay,
-    service_url,
-    transport_retry_delay,
-)
+from aos_sdk._http import Attempts, Call, RetryPolicy, build_headers, decode, service_url
 from aos_sdk.errors import ConflictError
 from aos_sdk.recording import RunRecord, new_run_id
 from aos_sdk.reservations import Cents, Reservation, reserve_call
@@ -70,6 +60,59 @@ class _ClientConfig:
     def url(self, path: str) -> str:
         return service_url(self.base_url, self.services, path) + path
 
+    def request_arguments(self, call: Call) -> dict[str, Any]:
+        """What httpx's request() takes for one attempt of `call` (both clients send this)."""
+        return {
+            "method": call.method,
+            "url": self.url(call.path),
+            "json": call.json,
+            "params": call.params,
+            "headers": build_headers(self.api_key, call),
+        }
+
+    @classmethod
+    def from_credentials(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Self:
+        """A client for the admin key and gateway that `aos up` wrote to its credentials file."""
+        creds = cls.credentials(path)
+        return cls(
+            creds["admin_key"],
+            creds.get("gateway_url") or DEFAULT_BASE_URL,
+            tenant_id=creds.get("tenant_id"),
+            **kwargs,
+        )
+
+    @staticmethod
+    def any_call(
+        method: str,
+        path: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call:
+        """A call to any route; non-GET calls get an Idempotency-Key (fresh unless given)."""
+        method = method.upper()
+        if method in ("GET", "HEAD", "DELETE"):
+            return Call(method, path, json=json, params=params)
+        return Call.write(method, path, json, params=params, idempotency_key=idempotency_key)
+
+    @staticmethod
+    def run_record(
+        worker_id: str,
+        task: str,
+        run_id: str | None,
+        seed: int,
+        metadata: Mapping[str, Any] | None,
+        plan: list[Any] | None,
+    ) -> RunRecord:
+        return RunRecord(
+            worker_id=worker_id,
+            task=task,
+            run_id=run_id or new_run_id(),
+            seed=seed,
+            metadata=dict(metadata or {}),
+            plan=list(plan or []),
+        )
+
     @staticmethod
     def credentials(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """Read `.aos/credentials.json` as written by `aos up` (gateway URL, keys, service URLs)."""
@@ -98,18 +141,6 @@ class AOSClient(_ClientConfig):
         self._http = httpx.Client(transport=transport, timeout=self.timeout)
         self._sleep: Callable[[float], None] = time.sleep
 
-    @classmethod
-    def from_credentials(
-        cls, path: str | os.PathLike[str] | None = None, **kwargs: Any
-    ) -> AOSClient:
-        creds = cls.credentials(path)
-        return cls(
-            creds["admin_key"],
-            creds.get("gateway_url") or DEFAULT_BASE_URL,
-            tenant_id=creds.get("tenant_id"),
-            **kwargs,
-        )
-
     def close(self) -> None:
         self._http.close()
 
@@ -123,30 +154,16 @@ class AOSClient(_ClientConfig):
 
     def send(self, call: Call) -> Any:
         """Send one logical call, retrying per the policy; the payload or a typed AOSError."""
-        attempt = 0
+        attempts = Attempts(self.retry, call)
         while True:
             try:
-                response = self._http.request(
-                    call.method,
-                    self.url(call.path),
-                    json=call.json,
-                    params=call.params,
-                    headers=build_headers(self.api_key, call),
-                )
+                response = self._http.request(**self.request_arguments(call))
             except httpx.TransportError as exc:
-                delay = transport_retry_delay(self.retry, call, attempt)
-                if delay is None:
-                    raise connection_error(exc) from exc
-                self._sleep(delay)
-                attempt += 1
+                self._sleep(attempts.after_transport_error(exc))
                 continue
             if response.is_success:
                 return decode(response)
-            delay = retry_delay(self.retry, call, response, attempt)
-            if delay is None:
-                raise error_from_response(response, call)
-            self._sleep(delay)
-            attempt += 1
+            self._sleep(attempts.after_failure(response))
 
     def request(
         self,
@@ -158,12 +175,7 @@ class AOSClient(_ClientConfig):
         idempotency_key: str | None = None,
     ) -> Any:
         """Any route; non-GET calls get an Idempotency-Key (fresh unless given)."""
-        if method.upper() in ("GET", "HEAD", "DELETE"):
-            return self.send(Call(method.upper(), path, json=json, params=params))
-        call = Call.write(
-            method.upper(), path, json, params=params, idempotency_key=idempotency_key
-        )
-        return self.send(call)
+        return self.send(self.any_call(method, path, json, params, idempotency_key))
 
     # -- tenants and runs --------------------------------------------------------------------
 
@@ -183,9 +195,8 @@ class AOSClient(_ClientConfig):
         """PATCH the run. A 409 because the run already has this very status means an earlier
         attempt whose answer was lost did land (the route takes no idempotency key): that is
         success, not a conflict."""
-        body = {"status": status, **{k: v for k, v in totals.items() if v is not None}}
         try:
-            result = self.send(_api.complete_run(run_id, body))
+            result = self.send(_api.complete_run(run_id, _api.run_completion(status, totals)))
         except ConflictError:
             current = RunInfo.from_json(self.send(_api.get_run(run_id)))
             if current.status != status:
@@ -203,15 +214,7 @@ class AOSClient(_ClientConfig):
         metadata: Mapping[str, Any] | None = None,
         plan: list[Any] | None = None,
     ) -> Run:
-        record = RunRecord(
-            worker_id=worker_id,
-            task=task,
-            run_id=run_id or new_run_id(),
-            seed=seed,
-            metadata=dict(metadata or {}),
-            plan=list(plan or []),
-        )
-        return Run(self, record)
+        return Run(self, self.run_record(worker_id, task, run_id, seed, metadata, plan))
 
     # -- traces ------------------------------------------------------------------------------
 
@@ -235,10 +238,8 @@ class AOSClient(_ClientConfig):
 
     def record_costs_batch(self, records: list[Mapping[str, Any]]) -> list[BatchItem]:
         results: list[Any] = []
-        cleaned = [_api.clean_cost(r) for r in records]
-        for i in range(0, len(cleaned), _api.MAX_COSTS_PER_BATCH):
-            chunk = cleaned[i : i + _api.MAX_COSTS_PER_BATCH]
-            results.extend(_api.batch_items(self.send(_api.cost_batch(chunk))))
+        for call in _api.cost_batches(records):
+            results.extend(_api.batch_items(self.send(call)))
         return batch_items(results)
 
     def cost_batcher(self, batch_size: int = 100) -> CostBatcher:
@@ -313,35 +314,21 @@ class Run(RunFinalizer):
         self.raise_finalize_errors(exc)
 
 
-class CostBatcher:
-    """Collects cost records and sends them in batches of `batch_size` (and the rest on exit).
-    Each batch is one write with its own Idempotency-Key, so a retried batch is stored once."""
+class CostBatcher(_api.PendingCosts):
+    """Collects cost records and sends them in batches of `batch_size` (and the rest on exit)."""
 
     def __init__(self, client: AOSClient, batch_size: int = 100) -> None:
-        if not 1 <= batch_size <= _api.MAX_COSTS_PER_BATCH:
-            raise ValueError(f"batch_size must be 1..{_api.MAX_COSTS_PER_BATCH}")
+        super().__init__(batch_size)
         self._client = client
-        self.batch_size = batch_size
-        self.pending: list[dict[str, Any]] = []
-        self.results: list[Any] = []
-        self.batches_sent = 0
-        self._unsent: Call | None = None
 
     def add(self, model: str, **fields: Any) -> None:
-        self.pending.append(_api.clean_cost({"model": model, **fields}))
-        if len(self.pending) >= self.batch_size:
+        if self.queue(model, fields):
             self.flush()
 
     def flush(self) -> None:
         """Send what is pending. A batch that failed is resent first, with its original key."""
-        while self._unsent is not None or self.pending:
-            if self._unsent is None:
-                self._unsent = _api.cost_batch(self.pending[: self.batch_size])
-                self.pending = self.pending[self.batch_size :]
-            result = self._client.send(self._unsent)
-            self._unsent = None
-            self.results.extend(_api.batch_items(result))
-            self.batches_sent += 1
+        while (call := self.next_call()) is not None:
+            self.sent(self._client.send(call))
 
     def __enter__(self) -> CostBatcher:
         return self
