@@ -1,137 +1,33 @@
 """k8s/ as an operator applies it: both overlays build with real kustomize, every built-in object
-validates against the Kubernetes 1.30 schemas, the custom resources use only documented fields,
-the HPAs own replica counts, and a new release re-applies without touching an immutable field."""
+validates against the Kubernetes 1.30 schemas, every custom resource (Traefik, cert-manager, the
+Prometheus Operator) validates against the models npm's @kubernetes-models packages generate from
+those projects' own API types, unknown fields refused; the HPAs own replica counts, and a new
+release re-applies without touching an immutable field."""
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 
 from aos_common.services import GATEWAY, SERVICES
 from aos_gateway.k8s import render_tree
 
-from .conftest import K8S, NAMESPACES, OVERLAYS, REPO, Documents, of_kind
+from .conftest import K8S, NAMESPACES, OVERLAYS, REPO, CrdValidator, Documents, of_kind
 
 K8S_VERSION = "1.30.0"
 WORKLOADS = tuple(spec.name for spec in (*SERVICES, GATEWAY))
 BUILT_IN_GROUPS = ("v1", "apps/", "batch/", "policy/", "autoscaling/", "networking.k8s.io/")
 
-# Traefik's, cert-manager's and the Prometheus Operator's CRD schemas are not installable offline
-# (no PyPI or Debian package carries them), so the fields these resources use are checked against
-# their documented API here; unknown fields fail.
-REF = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name"],
-    "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}},
-}
-INGRESS_ROUTE_SPEC: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["routes"],
-    "properties": {
-        "entryPoints": {"type": "array", "items": {"type": "string"}},
-        "tls": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                k: {} for k in ("secretName", "options", "store", "certResolver", "domains")
-            },
-        },
-        "routes": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["match"],
-                "properties": {
-                    "kind": {"enum": ["Rule"]},
-                    "match": {"type": "string"},
-                    "priority": {"type": "integer"},
-                    "syntax": {"type": "string"},
-                    "middlewares": {"type": "array", "items": REF},
-                    "services": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["name"],
-                            "properties": {
-                                "name": {"type": "string"},
-                                "port": {"type": ["integer", "string"]},
-                                "scheme": {"enum": ["http", "https", "h2c"]},
-                                "passHostHeader": {"type": "boolean"},
-                                "namespace": {"type": "string"},
-                                "weight": {"type": "integer"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-CERTIFICATE_SPEC: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["secretName", "issuerRef"],
-    "properties": {
-        "secretName": {"type": "string"},
-        "dnsNames": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "issuerRef": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["name"],
-            "properties": {
-                "name": {"type": "string"},
-                "kind": {"enum": ["Issuer", "ClusterIssuer"]},
-                "group": {"type": "string"},
-            },
-        },
-        "privateKey": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "algorithm": {"enum": ["RSA", "ECDSA", "Ed25519"]},
-                "size": {"type": "integer"},
-                "rotationPolicy": {"enum": ["Never", "Always"]},
-                "encoding": {"enum": ["PKCS1", "PKCS8"]},
-            },
-        },
-    },
-}
-SERVICE_MONITOR_SPEC: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["selector", "endpoints"],
-    "properties": {
-        "selector": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"matchLabels": {"type": "object"}},
-        },
-        "endpoints": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    k: {"type": "string"} for k in ("port", "path", "interval", "scrapeTimeout")
-                },
-            },
-        },
-    },
-}
-CUSTOM_SPECS = {
-    ("traefik.io/v1alpha1", "IngressRoute"): INGRESS_ROUTE_SPEC,
-    ("cert-manager.io/v1", "Certificate"): CERTIFICATE_SPEC,
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR_SPEC,
+# A misspelling per custom kind, at some depth: (path to the object, its field, the misspelling).
+MISSPELLINGS: dict[str, tuple[tuple[str | int, ...], str, str]] = {
+    "IngressRoute": (("spec", "routes", 0, "services", 0), "port", "prot"),
+    "Middleware": (("spec", "buffering"), "maxRequestBodyBytes", "maxRequestBodyByte"),
+    "Certificate": (("spec",), "dnsNames", "dnsName"),
+    "ServiceMonitor": (("spec", "endpoints", 0), "path", "pth"),
 }
 # Fields Kubernetes refuses to change on an existing object (an apply would need a delete).
 IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -178,36 +74,36 @@ def test_built_in_kinds_validate_against_the_kubernetes_schemas(
     assert checked >= 30
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_custom_resources_use_only_documented_fields(
-    built: dict[str, Documents], overlay: str
-) -> None:
-    kinds = set()
-    for document in built[overlay]:
-        if document["apiVersion"].startswith(BUILT_IN_GROUPS):
-            continue
-        if document["kind"] == "Middleware":
-            continue  # checked against the Traefik schema below
-        jsonschema.validate(
-            document["spec"], CUSTOM_SPECS[(document["apiVersion"], document["kind"])]
-        )
-        kinds.add(document["kind"])
-    assert kinds == {"IngressRoute", "Certificate", "ServiceMonitor"}
+def _custom_resources(documents: Documents) -> Documents:
+    return [d for d in documents if not d["apiVersion"].startswith(BUILT_IN_GROUPS)]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_middlewares_validate_against_the_traefik_v3_schema(
-    built: dict[str, Documents], overlay: str, official_schemas_dir: Path
+def test_custom_resources_validate_against_their_projects_api_models(
+    built: dict[str, Documents], validate_custom_resources: CrdValidator
 ) -> None:
-    """Traefik's Middleware CRD spec has the file provider's per-kind fields."""
-    schema = json.loads((official_schemas_dir / "traefik-v3-file-provider.json").read_text())
-    validator = jsonschema.Draft7Validator(
-        {"definitions": schema["definitions"], "$ref": "#/definitions/httpMiddleware"}
-    )
-    middlewares = of_kind(built[overlay], "Middleware")
-    assert middlewares
-    for middleware in middlewares.values():
-        validator.validate(middleware["spec"])
+    documents = [d for overlay in OVERLAYS for d in _custom_resources(built[overlay])]
+    assert {d["kind"] for d in documents} == set(MISSPELLINGS)
+    assert validate_custom_resources(documents) == []
+
+
+def test_a_misspelt_field_in_any_custom_resource_is_refused(
+    built: dict[str, Documents], validate_custom_resources: CrdValidator
+) -> None:
+    misspelt: dict[str, str] = {}  # document identity -> the misspelling it carries
+    documents = []
+    for kind, (path, field, misspelling) in MISSPELLINGS.items():
+        document = copy.deepcopy(next(iter(of_kind(built["prod"], kind).values())))
+        node: Any = document
+        for part in path:
+            node = node[part]
+        node[misspelling] = node.pop(field)
+        documents.append(document)
+        misspelt[f"{kind}/{NAMESPACES['prod']}/{document['metadata']['name']}"] = misspelling
+    errors = validate_custom_resources(documents)
+    assert sorted(error["document"] for error in errors) == sorted(misspelt)
+    for error in errors:
+        assert f'"{misspelt[error["document"]]}"' in error["message"], error
+        assert "does not exist" in error["message"], error
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
