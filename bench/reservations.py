@@ -4,8 +4,9 @@ cost-intel runs under uvicorn in its own process (--workers); this process is th
 generator: --callers concurrent callers (default 50), each looping reserve (1 cent) then settle
 (1 cent) for --seconds, over HTTP with signed contexts (no gateway, no API-key lookup).
 
-1. contended: every caller reserves against the same hard tenant budget (every reservation
-   queues on that budget's row lock);
+1. contended: every caller reserves against the same hard tenant budget (the reservations of
+   one worker are group committed, one statement per batch; batches, settles and the other
+   worker queue on that budget's row lock);
 2. distinct: 1,000 tenants with a hard budget each, callers spread over them;
 3. distinct, reserve only (holds never settled): the authorize path alone.
 
@@ -250,13 +251,12 @@ def report(args: argparse.Namespace, runs: list[Run], load: tuple[float, float, 
         "small share of two cores, so they say more about the machine than the design. The "
         "CPU per reserve does not depend on that load (the PostgreSQL column is approximate: "
         "it sums the bench database's live backends, and one that exits between two readings "
-        "takes its CPU with it, which can even make it negative). A reservation is one SQL "
-        "statement (`cost_intel.reserve_hold`) outside any transaction, so a budget's row "
-        "lock is held only while Postgres runs it; a settle holds the same lock from taking "
-        "the hold off to its commit (a few round trips), which is where the contended run "
-        "loses to the distinct one. At the service CPU per reserve measured here, 5,000 "
-        "reserve/s needs several cores of Python (uvicorn `--workers`) and the contended "
-        "p99 needs the service not to wait for a CPU; neither is on offer on two shared cores.",
+        "takes its CPU with it, which can even make it negative). Reservations are group "
+        "committed: the ones a worker is asked for at about the same time are decided by one "
+        "SQL statement (`cost_intel.reserve_holds`) outside any transaction, which locks each "
+        "budget of the batch once and decides the reservations in arrival order, so a "
+        "contended budget pays one lock and one commit per batch; a settle locks the budget "
+        "rows in its last statement (`cost_intel.close_hold`) and holds them until its commit.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -107,11 +107,13 @@ async def sync_key_budget(
 ) -> Response:
     """From the tenants outbox: an API key's own budget, enforced as a hard `api_key` budget
     (upserted, so a redelivery changes nothing)."""
-    budget = BudgetCreate(
-        budget_type="api_key",
-        entity_id=body.key_id,
-        hard_limit_enabled=True,
-        **{f"{body.period}_limit_cents": body.limit_cents},
+    budget = BudgetCreate.model_validate(
+        {
+            "budget_type": "api_key",
+            "entity_id": body.key_id,
+            "hard_limit_enabled": True,
+            f"{body.period}_limit_cents": body.limit_cents,
+        }
     )
     read, created = await service.upsert_budget(session, body.tenant_id, budget, caller)
     kick_outbox_after_commit(request, session)

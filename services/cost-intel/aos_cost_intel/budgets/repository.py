@@ -227,19 +227,22 @@ async def window_spend(
     return {b.id: found.get(b.id, (ZERO, ZERO, ZERO)) for b in budgets}
 
 
-async def add_key_spend(
-    conn: asyncpg.Connection, tenant_id: str, key_id: str, day: date, cost: Decimal
+async def add_key_spend_days(
+    conn: asyncpg.Connection, tenant_id: str, key_id: str, days: dict[date, Decimal]
 ) -> None:
+    """Add each day's cost to an API key's spend, in one statement (days in order, so two
+    callers charging the same key lock its day rows in the same order)."""
+    ordered = sorted(days)
     await conn.execute(
         f"""
         INSERT INTO {SCHEMA}.key_spend_daily AS k (tenant_id, key_id, day, cost_cents)
-        VALUES ($1, $2, $3, $4)
-        ON CONFLICT (tenant_id, key_id, day) DO UPDATE SET cost_cents = k.cost_cents + $4
+        SELECT $1, $2, d.day, d.cost FROM unnest($3::date[], $4::numeric[]) AS d(day, cost)
+        ON CONFLICT (tenant_id, key_id, day) DO UPDATE SET cost_cents = k.cost_cents + EXCLUDED.cost_cents
         """,
         tenant_id,
         key_id,
-        day,
-        cost,
+        ordered,
+        [days[day] for day in ordered],
     )
 
 

@@ -57,12 +57,18 @@ def _result(outcome: Outcome) -> RecordResult:
 
 
 async def _record_one(
-    request: Request, session: SessionDep, tenant: str, item: CostRecordCreate
+    request: Request,
+    session: SessionDep,
+    tenant: str,
+    item: CostRecordCreate,
+    key_id: str | None = None,
 ) -> Outcome:
+    """`key_id`: the API key that made the record, whose budget it counts toward."""
     record = cast(CostRecordIn, item.model_dump())
+    prices = request.app.state.prices
     if record.get("reservation_id"):
-        return await record_against(session, tenant, record, request.app.state.prices)
-    [outcome] = await record_costs(session, tenant, [record], request.app.state.prices)
+        return await record_against(session, tenant, record, prices, key_id=key_id)
+    [outcome] = await record_costs(session, tenant, [record], prices, key_id=key_id)
     return outcome
 
 
@@ -78,7 +84,7 @@ async def record_cost(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        outcome = await _record_one(request, session, tenant, body)
+        outcome = await _record_one(request, session, tenant, body, principal.key_id)
         payload = _result(outcome).model_dump(mode="json")
         return json_response(envelope(payload), 200 if outcome.duplicate else 201)
 
@@ -121,6 +127,7 @@ async def record_batch(
             request.app.state.prices,
             _batch_response,
             field_prefix="records.",
+            key_id=principal.key_id,
         )
 
     return await idempotent(request, session, tenant, produce)

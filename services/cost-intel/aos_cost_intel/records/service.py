@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aos_common import domain_metrics
 from aos_common.db import driver_connection
 from aos_common.errors import Unprocessable
+from aos_cost_intel.budgets.repository import add_key_spend_days
 from aos_cost_intel.engines.money import EXACT, ZERO
 from aos_cost_intel.engines.pricing import PriceBook, token_cost
 from aos_cost_intel.features.service import classify
@@ -167,11 +168,17 @@ class HourlyTally:
 
 
 async def store(
-    conn: asyncpg.Connection, records: Sequence[NewRecord], meanwhile: Callable[[], T]
+    conn: asyncpg.Connection,
+    records: Sequence[NewRecord],
+    meanwhile: Callable[[], T],
+    key_id: str | None = None,
 ) -> T:
     """Store records and add them to every rollup (same transaction); returns `meanwhile()`,
     which runs while Postgres folds the rollups (the longest statement of a batch), so a
-    response is built in time the call would otherwise spend waiting with its row locks held."""
+    response is built in time the call would otherwise spend waiting with its row locks held.
+
+    With `key_id` (a record made with an API key), the records also count toward that key's
+    spend per UTC day (`key_spend_daily`), which the key's own budget reads."""
     if not records:
         return meanwhile()
     tally = HourlyTally()
@@ -181,9 +188,22 @@ async def store(
     fold = asyncio.ensure_future(repository.fold_staged(conn))
     await asyncio.sleep(0)  # the fold's first step sends its statement
     try:
-        return meanwhile()
+        result = meanwhile()
     finally:
         await fold
+    if key_id is not None:  # after the rollups: the lock order a settle follows
+        await _charge_key(conn, records, key_id)
+    return result
+
+
+async def _charge_key(conn: asyncpg.Connection, records: Sequence[NewRecord], key_id: str) -> None:
+    """Add `records` to the spend of the API key they were made with, per UTC day of
+    occurrence: the windows the key's budget reads, like the rollups a tenant budget reads."""
+    days: dict[date, Decimal] = {}
+    for record in records:
+        day = record.occurred_at.date()
+        days[day] = EXACT.add(days.get(day, ZERO), record.cost_cents)
+    await add_key_spend_days(conn, records[0].tenant_id, key_id, days)
 
 
 def _tokens(record: NewRecord) -> dict[str, int]:
@@ -210,10 +230,11 @@ async def record_costs(
     prices: PriceBookCache,
     *,
     field_prefix: str = "",
+    key_id: str | None = None,
 ) -> list[Outcome]:
     """Store `items` (all or nothing) and return one outcome per item, in order."""
     return await record_and_render(
-        session, tenant_id, items, prices, _same, field_prefix=field_prefix
+        session, tenant_id, items, prices, _same, field_prefix=field_prefix, key_id=key_id
     )
 
 
@@ -229,9 +250,11 @@ async def record_and_render(
     render: Callable[[list[Outcome]], T],
     *,
     field_prefix: str = "",
+    key_id: str | None = None,
 ) -> T:
     """Store `items` (all or nothing) and return `render` of one outcome per item, in order;
-    `render` runs while the rollup SQL does (see `store`) and must not touch the session."""
+    `render` runs while the rollup SQL does (see `store`) and must not touch the session.
+    `key_id`: the API key the records were made with, charged with them (see `store`)."""
     moments = occurred_ats(items, datetime.now(UTC), field_prefix)
     book = None
     if any(item.get("cost_cents") is None for item in items):
@@ -265,7 +288,7 @@ async def record_and_render(
             first_of.setdefault(record.request_id, index)
     if not first_of:
         fresh_only = [Outcome(r.id, r.cost_cents, r.price_version, False) for r in records]
-        return await store(conn, records, lambda: render(fresh_only))
+        return await store(conn, records, lambda: render(fresh_only), key_id)
     claimed = await repository.claim_request_ids(
         conn,
         tenant_id,
@@ -287,7 +310,7 @@ async def record_and_render(
         else:
             stored_id, stored_cost, stored_version = earlier[rid]
             outcomes.append(Outcome(stored_id, stored_cost, stored_version, True))
-    return await store(conn, fresh, lambda: render(outcomes))
+    return await store(conn, fresh, lambda: render(outcomes), key_id)
 
 
 def total_of(outcomes: Sequence[Outcome]) -> Decimal:

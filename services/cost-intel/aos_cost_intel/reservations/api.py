@@ -12,6 +12,7 @@ from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import json_response, page_envelope
 from aos_common.idempotency import idempotent
 from aos_cost_intel.reservations import repository, service
+from aos_cost_intel.reservations.closing import CloseJob
 from aos_cost_intel.reservations.schemas import (
     ReservationCreate,
     ReservationRead,
@@ -38,7 +39,7 @@ async def create_reservation(
 
     async def produce() -> Response:
         held = await service.reserve(
-            session, request.app.state.reservation_pool, tenant, body, principal
+            session, request.app.state.reservation_batcher, tenant, body, principal
         )
         return json_response(held.model_dump(mode="json"), 201)
 
@@ -58,8 +59,8 @@ async def settle_reservation(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        settled = await service.settle(
-            session, tenant, reservation_id, body, request.app.state.prices
+        settled = await request.app.state.close_batcher.close(
+            tenant, CloseJob(reservation_id, body)
         )
         return json_response(settled.model_dump(mode="json"), 200)
 
@@ -78,7 +79,9 @@ async def release_reservation(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        released = await service.release(session, tenant, reservation_id)
+        released = await request.app.state.close_batcher.close(
+            tenant, CloseJob(reservation_id, None)
+        )
         return json_response(released.model_dump(mode="json"), 200)
 
     return await idempotent(request, session, tenant, produce)

@@ -1,10 +1,12 @@
 """The connections reservations are authorized on: a small asyncpg pool of their own.
 
-`reserve_hold` runs outside any transaction so that budget locks end with the statement; a
+`reserve_holds` runs outside any transaction so that budget locks end with the statement; a
 request may already hold a connection of the request pool (the Idempotency-Key claim, the feature
 tag lookup), and taking a second one from the same pool can starve it under load (every request
 holding one and waiting for another). A pool of its own, whose connections are held for one
-statement each, always makes progress.
+statement each, always makes progress. The reservations themselves go through the worker's
+batcher (reservations/batcher.py), which sends them on this pool; settles and releases go through
+theirs (reservations/closing.py), on the service's sessions.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+
+from aos_cost_intel.reservations.batcher import ReserveBatcher
+from aos_cost_intel.reservations.closing import CloseBatcher
 
 
 def plain_dsn(url: str) -> str:
@@ -32,7 +37,11 @@ async def reservation_pool(app: FastAPI) -> AsyncIterator[None]:
         server_settings={"application_name": f"{settings.service_name}-reservations"},
     )
     app.state.reservation_pool = pool
+    app.state.reservation_batcher = ReserveBatcher(pool)
+    app.state.close_batcher = CloseBatcher(app.state.sessionmaker, app.state.prices)
     try:
         yield
     finally:
+        await app.state.close_batcher.drain()
+        await app.state.reservation_batcher.drain()
         await pool.close()

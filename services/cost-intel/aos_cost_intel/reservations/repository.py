@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
+from aos_cost_intel.budgets.repository import week_start
 from aos_cost_intel.models import SCHEMA
 
 COLUMNS = (
@@ -51,42 +52,47 @@ async def insert(
     )
 
 
-async def reserve_hold(
+async def close_holds(
     conn: asyncpg.Connection,
-    *,
     tenant_id: str,
-    wanted: Sequence[tuple[str, str]],
-    amount: Decimal,
-    days: tuple[date, date, date],
-    reservation_id: str,
-    user_id: str | None,
-    feature_tag: str | None,
-    model: str | None,
-    run_id: str | None,
-    api_key_id: str | None,
-    expires_at: datetime,
-    created_at: datetime,
-) -> list[asyncpg.Record]:
-    """Check and hold in one statement (migration 0006's reserve_hold): rows of
-    (budget_id, period, remaining, refused); a refused row means nothing was held. `conn` must
-    not be inside a transaction, so that the budget locks end with the statement."""
-    return await conn.fetch(
-        f"SELECT * FROM {SCHEMA}.reserve_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, $13, $14, $15)",
+    closing: Sequence[tuple[str, str, Decimal | None]],
+    now: datetime,
+) -> dict[str, list[asyncpg.Record]]:
+    """Settle or release reservations of one tenant already locked by this transaction, given as
+    (id, status, charged), in one statement (migration 0008's close_holds): their budgets locked
+    once in id order, their keys charged, their holds taken off, their rows closed. Answers each
+    reservation's budgets with what remains of them, (r_budget, r_remaining) rows by id."""
+    today = now.date()
+    rows = await conn.fetch(
+        f"SELECT * FROM {SCHEMA}.close_holds($1, $2, $3, $4, $5, $6, $7, $8)",
         tenant_id,
-        [kind for kind, _ in wanted],
-        [key for _, key in wanted],
-        amount,
-        *days,
-        reservation_id,
-        user_id,
-        feature_tag,
-        model,
-        run_id,
-        api_key_id,
-        expires_at,
-        created_at,
+        [reservation_id for reservation_id, _, _ in closing],
+        [status for _, status, _ in closing],
+        [charged for _, _, charged in closing],
+        today,
+        week_start(today),
+        today.replace(day=1),
+        now,
     )
+    by_id: dict[str, list[asyncpg.Record]] = {
+        reservation_id: [] for reservation_id, _, _ in closing
+    }
+    for row in rows:
+        by_id[row["r_id"]].append(row)
+    return by_id
+
+
+async def lock_many(
+    conn: asyncpg.Connection, tenant_id: str, reservation_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """Reservations of one tenant by id, locked in id order (the ones not found are absent)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM {SCHEMA}.reservations WHERE tenant_id = $1 AND id = ANY($2::text[]) "
+        "ORDER BY id FOR UPDATE",
+        tenant_id,
+        sorted(set(reservation_ids)),
+    )
+    return {row["id"]: row for row in rows}
 
 
 async def find(

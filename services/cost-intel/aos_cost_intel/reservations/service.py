@@ -3,17 +3,21 @@
 THE INVARIANT: for every hard budget that applies to a call (the tenant's, the call's feature,
 its user, its API key), at every moment `recorded spend in the window + active holds <= limit`.
 
-How it holds: Postgres row locks, taken in one fixed order (budget id). A reservation is one
-statement (the `reserve_hold` function of migration 0006) on a connection outside any
-transaction: it locks every applicable hard budget row (`ORDER BY id FOR UPDATE`), reads the held
-amount from the locked row and then the recorded spend of each window from the rollups, and
-either refuses (402) or adds its amount to `budgets.held_cents` and inserts its reservation row;
-the locks end with the statement, so no client round trip ever happens inside them. Settling
-locks the reservation, records the cost (rollups in the same transaction), then locks the budget
-rows in id order and takes the hold off: spend moves from "held" to "recorded" in one commit. A
-reserve that reads between the two sees the hold and the charge both, never neither (its held
-amount is read first): transiently conservative, never over. Releases and expiries take the same
-locks in the same order.
+How it holds: Postgres row locks, taken in one fixed order ((tenant, budget id)). Reservations are
+decided by one statement (the `reserve_holds` function of migration 0008) on a connection outside
+any transaction, shared by the reservations one worker was asked for at about the same time
+(group commit, reservations/batcher.py): it locks every applicable hard budget row of the batch
+once (`ORDER BY tenant_id, id FOR UPDATE`), reads the held amount from the locked row and then
+the recorded spend of each window from the rollups, and decides each reservation in arrival order
+against the running held amounts: it refuses (402) or adds its amount to `budgets.held_cents` and
+inserts its reservation row. The locks end with the statement, so no client round trip ever
+happens inside them, and a contended budget pays one lock and one commit per batch. Settling
+locks the reservation, records the cost (rollups in the same transaction), then in one last
+statement (`close_hold`) locks the budget rows in id order, charges the API key and takes the
+hold off: spend moves from "held" to "recorded" in one commit. A reserve that reads between the
+two sees the hold and the charge both, never neither (its held amount is read first):
+transiently conservative, never over. Releases take the same locks in the same order (also
+`close_hold`), and so does the expiry sweep.
 
 Why Postgres and not a Redis script: a hold must survive a crash of cost-intel and of Redis, so it
 is a Postgres row whatever counts it; recorded spend is already in Postgres, written in the
@@ -32,7 +36,8 @@ against everything that asks first.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -58,6 +63,7 @@ from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records.schemas import CostRecordCreate, CostRecordIn, RecordResult
 from aos_cost_intel.records.service import Outcome, record_costs, total_of
 from aos_cost_intel.reservations import repository
+from aos_cost_intel.reservations.batcher import HoldRequest, ReserveBatcher
 from aos_cost_intel.reservations.schemas import (
     BudgetHold,
     ReservationCreate,
@@ -90,7 +96,7 @@ def to_read(row: asyncpg.Record, holds: list[BudgetHold]) -> ReservationRead:
 
 async def reserve(
     session: AsyncSession,
-    pool: asyncpg.Pool,
+    batcher: ReserveBatcher,
     tenant_id: str,
     body: ReservationCreate,
     principal: Principal,
@@ -98,50 +104,43 @@ async def reserve(
     """Hold `estimated_cost_cents` on every applicable hard budget, or refuse with 402.
 
     The check and the hold are one statement on a connection of the reservation pool, outside the
-    request's transaction and committed when it ends: the budget rows are locked only while
-    Postgres runs it (reservations/pool.py)."""
+    request's transaction and committed when it ends, shared with the other reservations this
+    worker was asked for meanwhile (reservations/batcher.py): the budget rows are locked only
+    while Postgres runs it."""
     tag = None
     if body.feature_tag:
         [tag] = await classify(session, tenant_id, [body.feature_tag])
-    wanted = budgets_repository.applicable_keys(tag, body.user_id, principal.key_id)
-    now = datetime.now(UTC)
-    today = now.date()
-    reservation_id = new_id("res_")
-    expires_at = now + timedelta(seconds=body.ttl_seconds)
     amount = body.estimated_cost_cents
-    async with pool.acquire() as connection:
-        rows = await repository.reserve_hold(
-            connection,
-            tenant_id=tenant_id,
-            wanted=wanted,
-            amount=amount,
-            days=(today, budgets_repository.week_start(today), today.replace(day=1)),
-            reservation_id=reservation_id,
-            user_id=body.user_id,
-            feature_tag=body.feature_tag,
-            model=body.model,
-            run_id=body.run_id,
-            api_key_id=principal.key_id,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    refusal = next((row for row in rows if row["refused"]), None)
+    request = HoldRequest(
+        tenant_id=tenant_id,
+        reservation_id=new_id("res_"),
+        amount=amount,
+        wanted=budgets_repository.applicable_keys(tag, body.user_id, principal.key_id),
+        ttl_seconds=body.ttl_seconds,
+        user_id=body.user_id,
+        feature_tag=body.feature_tag,
+        model=body.model,
+        run_id=body.run_id,
+        api_key_id=principal.key_id,
+    )
+    answer = await batcher.hold(request)
+    refusal = answer.refusal
     if refusal is not None:
         domain_metrics.BUDGET_REFUSALS.labels("cost-intel", "reservation").inc()
-        budget_id, remaining = refusal["budget_id"], refusal["remaining"]
+        budget_id, remaining = refusal["r_budget"], refusal["r_remaining"]
         raise PaymentRequired(
-            f"Budget would be exceeded: {budget_id} ({refusal['period']} limit, "
+            f"Budget would be exceeded: {budget_id} ({refusal['r_period']} limit, "
             f"{plain(remaining)} cents remaining, {plain(amount)} requested)",
             extra={"budget_id": budget_id, "remaining_cents": plain(remaining)},
         )
     return ReservationRead(
-        id=reservation_id,
+        id=request.reservation_id,
         tenant_id=tenant_id,
         status="held",
         held_cents=amount,
         charged_cents=None,
-        expires_at=expires_at,
-        created_at=now,
+        expires_at=answer.expires_at,
+        created_at=answer.created_at,
         closed_at=None,
         user_id=body.user_id,
         feature_tag=body.feature_tag,
@@ -149,7 +148,8 @@ async def reserve(
         run_id=body.run_id,
         api_key_id=principal.key_id,
         budgets=[
-            BudgetHold(budget_id=row["budget_id"], remaining_cents=row["remaining"]) for row in rows
+            BudgetHold(budget_id=row["r_budget"], remaining_cents=row["r_remaining"])
+            for row in answer.rows
         ],
     )
 
@@ -173,14 +173,7 @@ def _closed(row: asyncpg.Record, action: str) -> Conflict:
     )
 
 
-async def _open(conn: asyncpg.Connection, tenant_id: str, reservation_id: str) -> asyncpg.Record:
-    row = await repository.find(conn, tenant_id, reservation_id, lock=True)
-    if row is None:
-        raise NotFound("Reservation not found")
-    return row
-
-
-def _settle_items(row: asyncpg.Record, body: SettleRequest) -> list[CostRecordIn]:
+def settle_items(row: asyncpg.Record, body: SettleRequest) -> list[CostRecordIn]:
     """The records to store: the caller's, with the reservation's user and feature where they
     name none, or one record of the actual cost."""
     defaults = {"user_id": row["user_id"], "feature_tag": row["feature_tag"]}
@@ -202,10 +195,13 @@ def _settle_items(row: asyncpg.Record, body: SettleRequest) -> list[CostRecordIn
     return [cast(CostRecordIn, item)]
 
 
-async def _report_overshoot(
+async def report_overshoot(
     session: AsyncSession, row: asyncpg.Record, charged: Decimal, now: datetime
 ) -> str | None:
+    """The RESERVATION_OVERSHOOT anomaly's id when `charged` is above the hold, else None."""
     held: Decimal = row["held_cents"]
+    if charged <= held:
+        return None
     over = EXACT.subtract(charged, held)
     finding = Finding(
         anomaly_type=AnomalyType.RESERVATION_OVERSHOOT,
@@ -227,6 +223,29 @@ async def _report_overshoot(
     return created[0].id if created else None
 
 
+def check_settleable(row: asyncpg.Record | None, now: datetime) -> asyncpg.Record:
+    """The reservation if it can be settled now: 404 unknown, 409 closed or past its expiry."""
+    if row is None:
+        raise NotFound("Reservation not found")
+    if row["status"] != "held":
+        raise _closed(row, "settled")
+    if row["expires_at"] <= now:
+        raise Conflict(
+            f"Reservation {row['id']} expired at {row['expires_at'].isoformat()} and its "
+            "hold is being released; it can no longer be settled"
+        )
+    return row
+
+
+def check_releasable(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The reservation if it can be released: 404 unknown, 409 already closed."""
+    if row is None:
+        raise NotFound("Reservation not found")
+    if row["status"] != "held":
+        raise _closed(row, "released")
+    return row
+
+
 async def settle(
     session: AsyncSession,
     tenant_id: str,
@@ -234,36 +253,33 @@ async def settle(
     body: SettleRequest,
     prices: PriceBookCache,
 ) -> SettleRead:
-    """Record the actual cost (in full, even above the hold) and take the hold off."""
+    """Record the actual cost (in full, even above the hold) and take the hold off, in the
+    caller's transaction (a span's record settling its reservation; the settle route goes
+    through the worker's batcher, reservations/closing.py, which does the same for many).
+
+    The budget rows are locked by the last statement before the commit (`close_holds`), so they
+    stay locked for one statement and the commit, not for the recording."""
     conn = await driver_connection(session)
-    row = await _open(conn, tenant_id, reservation_id)
     now = datetime.now(UTC)
-    if row["status"] != "held":
-        raise _closed(row, "settled")
-    if row["expires_at"] <= now:
-        raise Conflict(
-            f"Reservation {reservation_id} expired at {row['expires_at'].isoformat()} and its "
-            "hold is being released; it can no longer be settled"
-        )
-    budget_ids: list[str] = list(row["budget_ids"])
+    row = check_settleable(await repository.find(conn, tenant_id, reservation_id, lock=True), now)
     outcomes = await record_costs(
-        session, tenant_id, _settle_items(row, body), prices, field_prefix="records."
+        session, tenant_id, settle_items(row, body), prices, field_prefix="records."
     )
     charged = total_of(outcomes)
-    await budgets_repository.lock_budgets_by_id(conn, tenant_id, budget_ids)
-    if row["api_key_id"] and charged:
-        await budgets_repository.add_key_spend(
-            conn, tenant_id, row["api_key_id"], now.date(), charged
-        )
-    if budget_ids and row["held_cents"]:
-        await budgets_repository.add_held(conn, tenant_id, budget_ids, -row["held_cents"])
-    closed = await repository.close(
-        conn, tenant_id, reservation_id, status="settled", charged_cents=charged, closed_at=now
-    )
-    anomaly_id = None
-    if charged > row["held_cents"]:
-        anomaly_id = await _report_overshoot(session, row, charged, now)
-    base = to_read(closed, await remaining_holds(session, tenant_id, budget_ids))
+    anomaly_id = await report_overshoot(session, row, charged, now)
+    holds = await repository.close_holds(conn, tenant_id, [(row["id"], "settled", charged)], now)
+    return settled_read(row, outcomes, charged, now, holds[row["id"]], anomaly_id)
+
+
+def settled_read(
+    row: asyncpg.Record,
+    outcomes: Sequence[Outcome],
+    charged: Decimal,
+    now: datetime,
+    holds: list[asyncpg.Record],
+    anomaly_id: str | None,
+) -> SettleRead:
+    base = closed_read(row, "settled", charged, now, holds)
     return SettleRead(
         **base.model_dump(),
         records=[
@@ -280,14 +296,17 @@ async def settle(
     )
 
 
-async def release(session: AsyncSession, tenant_id: str, reservation_id: str) -> ReservationRead:
-    """Take the hold off without a charge."""
-    conn = await driver_connection(session)
-    row = await _open(conn, tenant_id, reservation_id)
-    if row["status"] != "held":
-        raise _closed(row, "released")
-    closed = await _take_off(conn, row, "released", datetime.now(UTC))
-    return to_read(closed, await remaining_holds(session, tenant_id, list(row["budget_ids"])))
+def closed_read(
+    row: asyncpg.Record,
+    status: str,
+    charged: Decimal | None,
+    now: datetime,
+    holds: list[asyncpg.Record],
+) -> ReservationRead:
+    """The reservation `row` (read before closing) as `close_holds` left it."""
+    budgets = [BudgetHold(budget_id=h["r_budget"], remaining_cents=h["r_remaining"]) for h in holds]
+    read = to_read(row, budgets)
+    return read.model_copy(update={"status": status, "charged_cents": charged, "closed_at": now})
 
 
 async def _take_off(
@@ -365,11 +384,17 @@ async def get(session: AsyncSession, tenant_id: str, reservation_id: str) -> Res
 
 
 async def record_against(
-    session: AsyncSession, tenant_id: str, item: CostRecordIn, prices: PriceBookCache
+    session: AsyncSession,
+    tenant_id: str,
+    item: CostRecordIn,
+    prices: PriceBookCache,
+    *,
+    key_id: str | None = None,
 ) -> Outcome:
     """A cost record naming a reservation (`reservation_id`, e.g. from a span's
-    `aos.reservation_id`): settles the reservation with it while it is held; otherwise (settled,
-    released, expired, unknown) the record is stored as any other, since the work was done."""
+    `aos.reservation_id`): settles the reservation with it while it is held (charging the key
+    the reservation was made with); otherwise (settled, released, expired, unknown) the record
+    is stored as any other, since the work was done, and charged to `key_id` if any."""
     record = cast(CostRecordIn, {k: v for k, v in item.items() if k != "reservation_id"})
     reservation_id = item.get("reservation_id")
     conn = await driver_connection(session)
@@ -377,7 +402,7 @@ async def record_against(
     if reservation_id:
         row = await repository.find(conn, tenant_id, reservation_id, lock=True)
     if row is None or row["status"] != "held" or row["expires_at"] <= datetime.now(UTC):
-        [outcome] = await record_costs(session, tenant_id, [record], prices)
+        [outcome] = await record_costs(session, tenant_id, [record], prices, key_id=key_id)
         return outcome
     body = SettleRequest(records=[CostRecordCreate.model_validate(record)])
     settled = await settle(session, tenant_id, row["id"], body, prices)
