@@ -1,7 +1,7 @@
 """Export throughput of guard-logs: rows/s for CSV and NDJSON.
 
 Three measurements in one run, on the same rows:
-1. serializer only: summaries from memory through `aos_guard_logs.exporting.serialize`;
+1. serializer only: summaries from memory through `aos_guard_logs.domain.exporting.serialize`;
 2. end to end: PostgreSQL -> traces service (its streaming internal route) -> guard-logs export
    route -> client, both apps in this process over streaming ASGI transports (no sockets), with
    the peak RSS growth of the process while each export runs;
@@ -45,9 +45,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aos_common.testing import app_client, create_database, drop_database, migrate
+from aos_common.testing.streaming import StreamingASGITransport
 from aos_common.testing.support import principal_headers
-from aos_guard_logs.exporting import ExportFormat, ExportStats, log_row, serialize
-from aos_guard_logs.testing import StreamingASGITransport
+from aos_guard_logs.domain.exporting import ExportFormat, ExportStats, log_row, serialize
 
 ROOT = Path(__file__).resolve().parent.parent
 PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"

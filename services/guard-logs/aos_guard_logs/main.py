@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from aos_common.app import create_service_app
-from aos_guard_logs import api, facade_api
+from aos_guard_logs.exports import api as exports_api
+from aos_guard_logs.logs import api as logs_api
 from aos_guard_logs.models import outbox
 from aos_guard_logs.settings import GuardLogsSettings
 
@@ -22,7 +23,7 @@ def create_app(
     return create_service_app(
         settings,
         title="AOS guard-logs",
-        routers=[api.router, facade_api.router],
+        routers=[exports_api.router, logs_api.router],
         outbox=outbox,
         transports=transports,
     )

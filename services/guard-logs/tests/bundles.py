@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from aos_guard_logs.bundle import BundleInputs, build_bundle
+from aos_guard_logs.domain.bundle import BundleInputs, build_bundle
 from aos_proofs import ledger, merkle
 from aos_proofs.trace_hash import compute_root_hash, hash_data
 

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from aos_common.testing import app_client, migrate, principal_headers
+from aos_common.testing.streaming import StreamingASGITransport
 from aos_guard_logs.main import create_app
 from aos_guard_logs.settings import GuardLogsSettings
-from aos_guard_logs.testing import StreamingASGITransport
 
 PEERS = {
     "traces": ("aos_traces", "TracesSettings"),

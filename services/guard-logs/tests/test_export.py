@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aos_guard_logs.exporting import CSV_HEADER
-from aos_guard_logs.testing import StreamingASGITransport
+from aos_common.testing.streaming import StreamingASGITransport
+from aos_guard_logs.domain.exporting import CSV_HEADER
 
 from .conftest import Platform, make_trace, new_tenant, reader, store_trace
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from aos_guard_logs.exporting import (
+from aos_guard_logs.domain.exporting import (
     CHUNK_BYTES,
     CSV_HEADER,
     ExportFormat,
@@ -118,7 +118,12 @@ async def test_a_float_duration_is_written_as_whole_milliseconds() -> None:
         [
             chunk
             async for chunk in serialize(
-                ExportFormat.CSV, float_rows(), stats, exported_at="T", request_id="r", timestamp="T"
+                ExportFormat.CSV,
+                float_rows(),
+                stats,
+                exported_at="T",
+                request_id="r",
+                timestamp="T",
             )
         ]
     )

@@ -1,4 +1,4 @@
-from aos_guard_logs.logids import log_id_for, run_id_candidates
+from aos_guard_logs.domain.logids import log_id_for, run_id_candidates
 
 
 def test_log_id_drops_the_run_prefix() -> None:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from aos_common.errors import problem_response
 from aos_common.http_client import ServiceClient
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
-from aos_guard_logs.peers import PeerRefused, Peers, UpstreamError
+from aos_guard_logs.logs.peers import PeerRefused, Peers, UpstreamError
 
 from .conftest import Platform, new_tenant, reader
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import orjson
 from typer.testing import CliRunner
 
-from aos_guard_logs.bundle import write_zip
 from aos_guard_logs.cli import bundle_app
+from aos_guard_logs.domain.bundle import write_zip
 from aos_proofs.bundle import BUNDLE_FILES, MANIFEST, verify_bundle
 
 from .bundles import genuine_bundle

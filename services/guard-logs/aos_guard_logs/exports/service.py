@@ -27,10 +27,11 @@ from aos_common.auth import Principal
 from aos_common.db import on_commit, session_scope
 from aos_common.envelope import iso_utc, utc_now
 from aos_common.ids import new_id
-from aos_guard_logs.exporting import ExportFormat, ExportStats, log_row, serialize
-from aos_guard_logs.peers import Peers
-from aos_guard_logs.repository import LogExportRepository
-from aos_guard_logs.schemas import LogExportCreate, LogFilters
+from aos_guard_logs.domain.exporting import ExportFormat, ExportStats, log_row, serialize
+from aos_guard_logs.exports.repository import LogExportRepository
+from aos_guard_logs.exports.schemas import LogExportCreate
+from aos_guard_logs.logs.peers import Peers
+from aos_guard_logs.logs.schemas import LogFilters
 
 logger = logging.getLogger("aos.guard_logs.exports")
 # Export records still being written after their response ended (asyncio keeps only weak refs).

@@ -1,5 +1,6 @@
-"""Routes of `/api/v1/logs/*`: LLM runs (run + steps + costs + replay window), the audit ledger
-(paginated, read on the caller's behalf from audit-ledger) and the export history."""
+"""Routes of the log views: `/api/v1/guard/logs` (list, detail, evidence bundle) and the
+`/api/v1/logs` facade (LLM runs: run + steps + costs + replay window; the audit ledger, paginated,
+read on the caller's behalf from audit-ledger). Exports are the `exports` area's."""
 
 from __future__ import annotations
 
@@ -9,33 +10,64 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
+from aos_common import domain_metrics
+from aos_common.auth import TenantQuery, scoped_tenant
 from aos_common.bounds import OffsetQuery
-from aos_common.db import SessionDep
 from aos_common.envelope import (
     Envelope,
     PageEnvelope,
     envelope,
+    iso_utc,
     json_response,
     page_envelope,
+    utc_now,
 )
-from aos_common.errors import NotFound
-from aos_guard_logs.api import LogFiltersDep
-from aos_guard_logs.dependencies import READ_LOGS, LogsServiceDep
-from aos_guard_logs.peers import AUDIT, UpstreamError
-from aos_guard_logs.repository import LogExportRepository
-from aos_guard_logs.schemas import LlmRunRead, LogExportRead
+from aos_guard_logs.dependencies import LogFiltersDep, LogsServiceDep, ReaderDep
+from aos_guard_logs.logs.peers import AUDIT, UpstreamError
+from aos_guard_logs.logs.schemas import LlmRunRead, LogDetailRead, LogListRead
 
-router = APIRouter(prefix="/api/v1/logs", tags=["logs"])
-ReaderDep = Annotated[Principal, require_permission(READ_LOGS)]
+router = APIRouter(prefix="/api/v1")
 
 
-class ExportNotFound(NotFound):
-    def __init__(self, export_id: str) -> None:
-        super().__init__(f"Export {export_id} not found or access denied")
+@router.get("/guard/logs", tags=["guard-logs"], response_model=LogListRead)
+async def list_logs(
+    principal: ReaderDep,
+    logs: LogsServiceDep,
+    filters: LogFiltersDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: OffsetQuery = 0,
+    tenant_id: TenantQuery = None,
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    page = await logs.list_logs(tenant, filters, limit=limit, offset=offset)
+    return json_response(page)
 
 
-@router.get("/llm-runs", response_model=PageEnvelope[list[dict[str, Any]]])
+@router.get("/guard/logs/{log_id}", tags=["guard-logs"], response_model=Envelope[LogDetailRead])
+async def get_log(
+    log_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
+) -> Response:
+    tenant = scoped_tenant(principal, tenant_id)
+    return json_response(envelope(await logs.detail(tenant, log_id)))
+
+
+@router.get(
+    "/guard/logs/{log_id}/bundle",
+    tags=["guard-logs"],
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def get_bundle(
+    log_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
+) -> Response:
+    """The run's evidence bundle; check it offline with `aos bundle verify FILE.zip`."""
+    tenant = scoped_tenant(principal, tenant_id)
+    filename, content = await logs.bundle(tenant, log_id, generated_at=iso_utc(utc_now()))
+    domain_metrics.EXPORTS.labels("guard-logs", "bundle").inc()
+    headers: dict[str, Any] = {"Content-Disposition": f"attachment; filename={filename}"}
+    return Response(content, media_type="application/zip", headers=headers)
+
+
+@router.get("/logs/llm-runs", tags=["logs"], response_model=PageEnvelope[list[dict[str, Any]]])
 async def list_llm_runs(
     principal: ReaderDep,
     logs: LogsServiceDep,
@@ -49,7 +81,7 @@ async def list_llm_runs(
     return json_response(page_envelope(runs, total=total, limit=limit, offset=offset))
 
 
-@router.get("/llm-runs/{run_id}", response_model=Envelope[LlmRunRead])
+@router.get("/logs/llm-runs/{run_id}", tags=["logs"], response_model=Envelope[LlmRunRead])
 async def get_llm_run(
     run_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
 ) -> Response:
@@ -57,7 +89,7 @@ async def get_llm_run(
     return json_response(envelope(await logs.llm_run(tenant, run_id)))
 
 
-@router.get("/audit")
+@router.get("/logs/audit", tags=["logs"])
 async def list_audit(
     principal: ReaderDep,
     logs: LogsServiceDep,
@@ -94,28 +126,3 @@ async def list_audit(
         status_code=response.status_code,
         media_type=response.headers.get("content-type", "application/json"),
     )
-
-
-@router.get("/exports", response_model=PageEnvelope[list[LogExportRead]])
-async def list_exports(
-    principal: ReaderDep,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: OffsetQuery = 0,
-    tenant_id: TenantQuery = None,
-) -> Response:
-    """The tenant's export history, newest first."""
-    tenant = scoped_tenant(principal, tenant_id)
-    items, total = await LogExportRepository(session).page(tenant, limit=limit, offset=offset)
-    return json_response(page_envelope(items, total=total, limit=limit, offset=offset))
-
-
-@router.get("/exports/{export_id}", response_model=Envelope[LogExportRead])
-async def get_export(
-    export_id: str, principal: ReaderDep, session: SessionDep, tenant_id: TenantQuery = None
-) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
-    record = await LogExportRepository(session).get(tenant, export_id)
-    if record is None:
-        raise ExportNotFound(export_id)
-    return json_response(envelope(record))

@@ -6,8 +6,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import tenant_scoped
+from aos_guard_logs.exports.schemas import LogExportCreate, LogExportRead
 from aos_guard_logs.models import LogExport
-from aos_guard_logs.schemas import LogExportCreate, LogExportRead
 
 
 class LogExportRepository:

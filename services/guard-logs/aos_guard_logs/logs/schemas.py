@@ -76,48 +76,6 @@ class LogDetailRead(BaseModel):
     total_duration_ms: int | float
 
 
-class LogExportRead(BaseModel):
-    """One row of the export history (`log_exports`)."""
-
-    id: str
-    tenant_id: str
-    principal_id: str
-    principal_type: str
-    key_id: str | None
-    request_id: str | None
-    format: str
-    filters: dict[str, Any]
-    status: str
-    row_count: int
-    byte_count: int
-    sha256: str
-    started_at: datetime
-    completed_at: datetime
-    duration_ms: int
-    audit_entry_id: str | None
-
-
-class LogExportCreate(BaseModel):
-    """What the export stream knows once it has finished."""
-
-    id: str
-    tenant_id: str
-    principal_id: str
-    principal_type: str
-    key_id: str | None
-    request_id: str | None
-    format: str
-    filters: dict[str, Any]
-    status: str
-    row_count: int
-    byte_count: int
-    sha256: str
-    started_at: datetime
-    completed_at: datetime
-    duration_ms: int
-    audit_entry_id: str | None = None
-
-
 class ReplayWindow(BaseModel):
     """What a deterministic replay of the run needs, and the span of steps it covers."""
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aos_common.errors import NotFound, ServiceUnavailable
-from aos_guard_logs.bundle import BundleInputs, build_bundle, bundle_filename
-from aos_guard_logs.exporting import log_row
-from aos_guard_logs.logids import log_id_for, run_id_candidates
-from aos_guard_logs.peers import Peers
-from aos_guard_logs.schemas import (
+from aos_guard_logs.domain.bundle import BundleInputs, build_bundle, bundle_filename
+from aos_guard_logs.domain.exporting import log_row
+from aos_guard_logs.domain.logids import log_id_for, run_id_candidates
+from aos_guard_logs.logs.peers import Peers
+from aos_guard_logs.logs.schemas import (
     LlmRunRead,
     LogDetailRead,
     LogFilters,

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from aos_common import domain_metrics
-from aos_guard_logs.logids import log_id_for
+from aos_guard_logs.domain.logids import log_id_for
 
 CHUNK_BYTES = 64 * 1024
 
