@@ -24,7 +24,7 @@ AUDIT_PATH = "/internal/v1/audit/entries"
 def actor_of(principal: Principal | None) -> tuple[str, str]:
     """(actor_type, actor_id): people are HUMAN, API keys AGENT, services and no principal SYSTEM.
 
-    The same mapping the ledger applies to a principal type it is sent (aos_audit_ledger.schemas).
+    The same mapping the ledger applies to a principal type it is sent (aos_audit_ledger.ledger.schemas).
     """
     if principal is None:
         return "SYSTEM", "system"

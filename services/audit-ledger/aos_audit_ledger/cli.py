@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from aos_audit_ledger.signing import key_id_of, new_private_key
+from aos_audit_ledger.ledger.signing import key_id_of, new_private_key
 from aos_proofs import ledger
 
 ledger_app = typer.Typer(help="The audit ledger's tree-head signing key.", no_args_is_help=True)

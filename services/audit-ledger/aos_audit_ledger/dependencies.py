@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import AfterValidator
 
-from aos_audit_ledger.schemas import storable_text
-from aos_audit_ledger.service import LedgerService
-from aos_audit_ledger.signing import TreeHeadSigner
-from aos_audit_ledger.verification import LedgerVerifier
+from aos_audit_ledger.ledger.schemas import storable_text
+from aos_audit_ledger.ledger.service import LedgerService
+from aos_audit_ledger.ledger.signing import TreeHeadSigner
+from aos_audit_ledger.ledger.verification import LedgerVerifier
 from aos_common.auth import Principal, require_permission
 from aos_common.db import SessionDep
 

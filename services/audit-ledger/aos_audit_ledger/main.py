@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from aos_audit_ledger import api, internal_api
+from aos_audit_ledger.internal import api as internal_api
+from aos_audit_ledger.ledger import api
+from aos_audit_ledger.ledger.signing import load_signer
 from aos_audit_ledger.models import idempotency_keys, outbox
 from aos_audit_ledger.settings import AuditLedgerSettings
-from aos_audit_ledger.signing import load_signer
 from aos_common.app import create_service_app
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import model_validator
 
-from aos_audit_ledger.signing import load_signer
+from aos_audit_ledger.ledger.signing import load_signer
 from aos_common.settings import ServiceSettings
 
 MISSING_KEY = (

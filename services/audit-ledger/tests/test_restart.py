@@ -80,7 +80,7 @@ def running_ledger(environment: dict[str, str]) -> Iterator[httpx.Client]:
 
 
 def _key() -> tuple[str, str]:
-    from aos_audit_ledger.signing import new_private_key
+    from aos_audit_ledger.ledger.signing import new_private_key
 
     return new_private_key()
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from aos_audit_ledger.ledger.signing import KEY_FILE, SigningKeyError, load_signer
 from aos_audit_ledger.main import create_app
 from aos_audit_ledger.settings import AuditLedgerSettings
-from aos_audit_ledger.signing import KEY_FILE, SigningKeyError, load_signer
 from aos_common.testing import app_client
 from aos_proofs import ledger
 

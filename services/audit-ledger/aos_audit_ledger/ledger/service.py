@@ -12,20 +12,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aos_audit_ledger.errors import (
+from aos_audit_ledger.ledger.errors import (
     EntryNotFound,
     InvalidRange,
     LedgerStorageInconsistent,
     SeqOutsideTree,
     TreeSizeTooLarge,
 )
-from aos_audit_ledger.repository import (
+from aos_audit_ledger.ledger.repository import (
     EntryFilters,
     LedgerRepository,
     NewEntry,
     StoredTreeHead,
 )
-from aos_audit_ledger.schemas import (
+from aos_audit_ledger.ledger.schemas import (
     ConsistencyProofRead,
     EntriesWithProofsRead,
     EntryCreate,
@@ -34,7 +34,7 @@ from aos_audit_ledger.schemas import (
     InclusionProofRead,
     SignedTreeHead,
 )
-from aos_audit_ledger.signing import TreeHeadSigner
+from aos_audit_ledger.ledger.signing import TreeHeadSigner
 from aos_common import domain_metrics
 from aos_common.envelope import iso_utc, utc_now
 from aos_common.ids import new_id

@@ -10,8 +10,8 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from aos_audit_ledger.dependencies import LedgerDep, SafeText
-from aos_audit_ledger.repository import EntryFilters
-from aos_audit_ledger.schemas import (
+from aos_audit_ledger.ledger.repository import EntryFilters
+from aos_audit_ledger.ledger.schemas import (
     EntityType,
     EntriesWithProofsRead,
     EntryRead,

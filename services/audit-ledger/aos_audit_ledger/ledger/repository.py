@@ -17,9 +17,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_audit_ledger.ledger.schemas import EntryRead
+from aos_audit_ledger.ledger.sql import BEGIN_APPEND_SQL, INSERT_SQL, NODES_SQL, PROOF_MATERIAL_SQL
 from aos_audit_ledger.models import Entry, MerkleNode, TreeHead
-from aos_audit_ledger.schemas import EntryRead
-from aos_audit_ledger.sql import BEGIN_APPEND_SQL, INSERT_SQL, NODES_SQL, PROOF_MATERIAL_SQL
 from aos_common.db import tenant_scoped
 from aos_common.envelope import iso_utc
 

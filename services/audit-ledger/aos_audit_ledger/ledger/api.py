@@ -16,8 +16,8 @@ from aos_audit_ledger.dependencies import (
     VerifierDep,
     WriterDep,
 )
-from aos_audit_ledger.repository import EntryFilters
-from aos_audit_ledger.schemas import (
+from aos_audit_ledger.ledger.repository import EntryFilters
+from aos_audit_ledger.ledger.schemas import (
     ActorType,
     ConsistencyProofRead,
     EntityHistoryRead,
@@ -34,7 +34,7 @@ from aos_audit_ledger.schemas import (
     TreeHeadRead,
     VerifyRead,
 )
-from aos_audit_ledger.signing import public_key_pem
+from aos_audit_ledger.ledger.signing import public_key_pem
 from aos_common.auth import Principal, TenantQuery, scoped_tenant
 from aos_common.bounds import OffsetQuery, OptionalSequenceQuery, SequenceQuery
 from aos_common.db import SessionDep

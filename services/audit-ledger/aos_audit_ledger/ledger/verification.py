@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import rfc8785
 
-from aos_audit_ledger.errors import InvalidRange
-from aos_audit_ledger.repository import LedgerRepository, StoredTreeHead
-from aos_audit_ledger.schemas import VerifyRead
-from aos_audit_ledger.service import node_lookup
-from aos_audit_ledger.signing import TreeHeadSigner
+from aos_audit_ledger.ledger.errors import InvalidRange
+from aos_audit_ledger.ledger.repository import LedgerRepository, StoredTreeHead
+from aos_audit_ledger.ledger.schemas import VerifyRead
+from aos_audit_ledger.ledger.service import node_lookup
+from aos_audit_ledger.ledger.signing import TreeHeadSigner
 from aos_common.envelope import iso_utc
 from aos_proofs import ledger, merkle
 
