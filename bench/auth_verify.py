@@ -41,12 +41,12 @@ from aos_common.http_client import ServiceClient
 from aos_common.remote_auth import RemoteCredentialResolver
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
 from aos_common.testing import app_client, create_database, drop_database, migrate
-from aos_tenants.bootstrap import bootstrap_demo
 from aos_tenants.credentials.resolver import LocalCredentialResolver, create_lookup_engine
-from aos_tenants.keys import hash_api_key
+from aos_tenants.credentials.tokens import ConsoleTokenVerifier
+from aos_tenants.domain.keys import hash_api_key
 from aos_tenants.main import create_app
 from aos_tenants.settings import TenantsSettings
-from aos_tenants.tokens import ConsoleTokenVerifier
+from aos_tenants.tenants.bootstrap import bootstrap_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"

@@ -1,6 +1,6 @@
 """The demo tenant, its admin key and a console token, from the tenants package when it offers them.
 
-`bootstrap_demo` (in `aos_tenants.cli` or `aos_tenants.bootstrap`) belongs to the tenants
+`bootstrap_demo` (in `aos_tenants.cli` or `aos_tenants.tenants.bootstrap`) belongs to the tenants
 service; it is imported lazily and called with whichever of the values `aos up` offers its
 signature names, so `aos up` works before it exists (the credentials file then carries nulls for
 the demo fields).
@@ -24,7 +24,7 @@ class DemoCredentials:
     console_token: str | None = None
 
 
-MODULES = ("aos_tenants.cli", "aos_tenants.bootstrap")
+MODULES = ("aos_tenants.cli", "aos_tenants.tenants.bootstrap")
 
 
 def _load() -> Any | None:

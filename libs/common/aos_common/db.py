@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, Select
+from sqlalchemy import BindParameter, Delete, MetaData, Select, Update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,7 +21,9 @@ NAMING_CONVENTION = {
 }
 
 CommitCallback = Callable[[], Awaitable[None]]
-SelectT = TypeVar("SelectT", bound=Select[Any])
+ScopedT = TypeVar("ScopedT", bound=Select[Any] | Update | Delete)
+# A tenant id, or a bound parameter for statements built once and executed with the id.
+TenantRef = str | BindParameter[Any]
 
 
 def schema_metadata(schema: str) -> MetaData:
@@ -98,9 +100,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def tenant_scoped(statement: SelectT, tenant_column: Any, tenant_id: str) -> SelectT:
-    """The one place a query is restricted to a tenant; repositories call it for every read."""
-    return statement.where(tenant_column == tenant_id)
+def tenant_scoped(statement: ScopedT, tenant_column: Any, tenant_id: TenantRef) -> ScopedT:
+    """The one place a statement is restricted to a tenant: repositories call it for every read,
+    update and delete. A bound tenant id renders the very same predicate as a literal one."""
+    return statement.where(tenant_column == tenant_id)  # type: ignore[return-value]
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:

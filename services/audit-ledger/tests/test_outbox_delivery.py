@@ -17,9 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from aos_common.testing import app_client, create_database, drop_database, migrate
-from aos_tenants.main import create_app as create_tenants_app
-from aos_tenants.settings import TenantsSettings
-from aos_tenants.testing import (
+from aos_common.testing.tenants import (
     TEST_JWT_SECRET,
     TEST_OPERATOR_KEY,
     Peers,
@@ -27,6 +25,8 @@ from aos_tenants.testing import (
     create_key,
     create_tenant,
 )
+from aos_tenants.main import create_app as create_tenants_app
+from aos_tenants.settings import TenantsSettings
 
 from .support import admin
 

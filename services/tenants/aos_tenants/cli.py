@@ -20,7 +20,7 @@ import typer
 
 T = TypeVar("T")
 MIN_SECRET_BYTES = 32
-# aos_tenants.tokens' default (a test keeps them equal): importing PyJWT here costs a second.
+# aos_tenants.credentials.tokens' default (a test keeps them equal): importing PyJWT here costs a second.
 DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
 UNDEFINED_TABLE = "42P01"
 
@@ -157,7 +157,7 @@ def create_tenant(
     as_json: JsonOption = False,
 ) -> None:
     """Create a tenant and print its initial admin API key (shown only this once)."""
-    from aos_tenants import bootstrap
+    from aos_tenants.tenants import bootstrap
 
     url = _database_url(database_url)
     created = _run(bootstrap.create_tenant(url, name, slug=slug, plan=plan), url)
@@ -172,7 +172,7 @@ def create_tenant(
 @tenants_app.command("list")
 def list_tenants(database_url: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """List every tenant, oldest first."""
-    from aos_tenants import bootstrap
+    from aos_tenants.tenants import bootstrap
 
     url = _database_url(database_url)
     tenants = _run(bootstrap.list_tenants(url), url)
@@ -192,7 +192,7 @@ def suspend_tenant(
     as_json: JsonOption = False,
 ) -> None:
     """Suspend a tenant: its new runs are refused until an operator makes it active again."""
-    from aos_tenants import bootstrap
+    from aos_tenants.tenants import bootstrap
 
     url = _database_url(database_url)
     suspended = _run(bootstrap.suspend_tenant(url, tenant), url)
@@ -219,8 +219,8 @@ def create_key(
     """Create an API key and print it (shown only this once)."""
     from pydantic import ValidationError
 
-    from aos_tenants import bootstrap
     from aos_tenants.api_keys.schemas import ApiKeyCreate
+    from aos_tenants.tenants import bootstrap
 
     try:
         body = ApiKeyCreate(
@@ -251,7 +251,7 @@ def list_keys(
     as_json: JsonOption = False,
 ) -> None:
     """List a tenant's API keys (prefixes only: a key is never shown after its creation)."""
-    from aos_tenants import bootstrap
+    from aos_tenants.tenants import bootstrap
 
     url = _database_url(database_url)
     tenant_id, keys = _run(bootstrap.list_keys(url, tenant, include_revoked=include_revoked), url)
@@ -275,7 +275,7 @@ def revoke_key(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke an API key (irreversible; audited like a revocation through the API)."""
-    from aos_tenants import bootstrap
+    from aos_tenants.tenants import bootstrap
 
     if not reason.strip() or len(reason) > 500:
         fail("--reason must be 1 to 500 characters.")
@@ -304,7 +304,7 @@ def token_command(
     ] = None,
 ) -> None:
     """Mint a console JWT (HS256, aud aos-api) and print it."""
-    from aos_tenants.tokens import mint_console_token
+    from aos_tenants.credentials.tokens import mint_console_token
 
     key = secret or _settings().jwt_secret
     size = len(key.encode())

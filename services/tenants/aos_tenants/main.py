@@ -10,18 +10,18 @@ from fastapi import FastAPI
 
 from aos_common.app import create_service_app
 from aos_tenants.api_keys.api import router as api_keys_router
-from aos_tenants.catalogue import load_catalogue
-from aos_tenants.credentials.api import router as credentials_router
+from aos_tenants.internal.api import router as internal_router
 from aos_tenants.credentials.resolver import LocalCredentialResolver, create_lookup_engine
+from aos_tenants.credentials.tokens import ConsoleTokenVerifier
 from aos_tenants.credentials.usage_tracker import KeyUsageTracker
 from aos_tenants.models import idempotency_keys, outbox
 from aos_tenants.runs.api import router as runs_router
 from aos_tenants.runs.budget import CostGuard
 from aos_tenants.settings import TenantsSettings
 from aos_tenants.tenants.api import router as tenants_router
-from aos_tenants.tokens import ConsoleTokenVerifier
 from aos_tenants.workers import repository as workers_repository
 from aos_tenants.workers.api import router as workers_router
+from aos_tenants.workers.catalogue import load_catalogue
 
 
 def create_app(
@@ -77,7 +77,7 @@ def create_app(
             api_keys_router,
             runs_router,
             workers_router,
-            credentials_router,
+            internal_router,
         ],
         outbox=outbox,
         idempotency=idempotency_keys,

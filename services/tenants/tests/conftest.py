@@ -10,9 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from aos_common.testing import app_client, migrate
-from aos_tenants.main import create_app
-from aos_tenants.settings import TenantsSettings
-from aos_tenants.testing import (
+from aos_common.testing.tenants import (
     TEST_JWT_SECRET,
     TEST_OPERATOR_KEY,
     NewTenant,
@@ -21,6 +19,8 @@ from aos_tenants.testing import (
     build_peers_app,
     create_tenant,
 )
+from aos_tenants.main import create_app
+from aos_tenants.settings import TenantsSettings
 
 
 @pytest.fixture(scope="session")

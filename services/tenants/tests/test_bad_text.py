@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from aos_common.errors import DATABASE_REFUSED
-from aos_tenants.testing import NewTenant
+from aos_common.testing.tenants import NewTenant
 
 
 async def test_nul_in_body_path_and_query_is_400(

@@ -6,8 +6,8 @@ import secrets
 
 import httpx
 
-from aos_tenants.bootstrap import bootstrap_demo
-from aos_tenants.testing import TEST_JWT_SECRET
+from aos_common.testing.tenants import TEST_JWT_SECRET
+from aos_tenants.tenants.bootstrap import bootstrap_demo
 
 
 async def test_creates_demo_tenant_key_and_working_token(

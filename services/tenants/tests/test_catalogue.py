@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from aos_tenants.catalogue import load_catalogue
+from aos_tenants.workers.catalogue import load_catalogue
 
 
 def test_shipped_catalogue_loads_with_the_fields_api_md_lists() -> None:

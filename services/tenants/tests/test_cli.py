@@ -11,10 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from aos_tenants import tokens
+from aos_common.testing.tenants import TEST_JWT_SECRET
 from aos_tenants.cli import DEFAULT_TOKEN_TTL_SECONDS, keys_app, tenants_app, token_command
-from aos_tenants.testing import TEST_JWT_SECRET
-from aos_tenants.tokens import ConsoleTokenVerifier
+from aos_tenants.credentials import tokens
+from aos_tenants.credentials.tokens import ConsoleTokenVerifier
 
 runner = CliRunner()
 aos = typer.Typer()  # mounted the way the `aos` CLI mounts these pieces

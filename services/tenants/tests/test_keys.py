@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from aos_common.ids import new_id
-from aos_tenants.keys import generate_api_key, generate_operator_key, hash_api_key
+from aos_tenants.domain.keys import generate_api_key, generate_operator_key, hash_api_key
 
 
 def test_generated_key_format_prefix_and_hash() -> None:

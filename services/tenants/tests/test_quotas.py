@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from aos_tenants.quotas import counter_for, run_quota, token_quota
+from aos_tenants.domain.quotas import counter_for, run_quota, token_quota
 
 LIMITS = {"max_runs_per_day": 100, "max_concurrent_runs": 5}
 

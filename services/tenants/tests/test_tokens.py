@@ -17,7 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from aos_tenants.tokens import ConsoleTokenVerifier, InvalidConsoleToken, mint_console_token
+from aos_tenants.credentials.tokens import (
+    ConsoleTokenVerifier,
+    InvalidConsoleToken,
+    mint_console_token,
+)
 
 SECRET = "unit-test-secret-0123456789abcdef0123456789abcdef"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

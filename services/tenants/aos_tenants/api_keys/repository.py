@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import tenant_scoped
 from aos_tenants.models import ApiKey
-from aos_tenants.scope import scoped
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ async def insert_key(session: AsyncSession, values: dict[str, Any]) -> KeyRecord
 
 
 async def count_active_keys(session: AsyncSession, tenant_id: str, now: datetime) -> int:
-    statement = scoped(select(func.count()), ApiKey.tenant_id, tenant_id).where(
+    statement = tenant_scoped(select(func.count()), ApiKey.tenant_id, tenant_id).where(
         ApiKey.status == "active", or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
     )
     return int(await session.scalar(statement) or 0)
@@ -64,7 +64,7 @@ async def count_active_keys(session: AsyncSession, tenant_id: str, now: datetime
 async def list_keys(
     session: AsyncSession, tenant_id: str, *, include_revoked: bool
 ) -> list[KeyRecord]:
-    statement = scoped(select(*_COLUMNS), ApiKey.tenant_id, tenant_id)
+    statement = tenant_scoped(select(*_COLUMNS), ApiKey.tenant_id, tenant_id)
     if not include_revoked:
         statement = statement.where(ApiKey.status != "revoked")
     rows = await session.execute(statement.order_by(ApiKey.created_at.desc(), ApiKey.id))
@@ -72,7 +72,9 @@ async def list_keys(
 
 
 async def get_key(session: AsyncSession, tenant_id: str, key_id: str) -> KeyRecord | None:
-    statement = scoped(select(*_COLUMNS), ApiKey.tenant_id, tenant_id).where(ApiKey.id == key_id)
+    statement = tenant_scoped(select(*_COLUMNS), ApiKey.tenant_id, tenant_id).where(
+        ApiKey.id == key_id
+    )
     row = (await session.execute(statement)).one_or_none()
     return _record(row) if row is not None else None
 
@@ -82,7 +84,7 @@ async def revoke_key(
 ) -> KeyRecord | None:
     """Revoke an active key; None when it does not exist or was already revoked."""
     statement = (
-        scoped(update(ApiKey), ApiKey.tenant_id, tenant_id)
+        tenant_scoped(update(ApiKey), ApiKey.tenant_id, tenant_id)
         .where(ApiKey.id == key_id, ApiKey.status == "active")
         .values(status="revoked", revoked_at=func.now(), revoked_reason=reason)
         .returning(*_COLUMNS)

@@ -21,7 +21,7 @@ from aos_tenants.api_keys.schemas import (
     KeyBudget,
     KeyBudgetRead,
 )
-from aos_tenants.keys import generate_api_key
+from aos_tenants.domain.keys import generate_api_key
 from aos_tenants.models import outbox
 from aos_tenants.tenants import repository as tenants_repository
 

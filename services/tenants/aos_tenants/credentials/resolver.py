@@ -25,9 +25,9 @@ from aos_tenants.credentials.repository import (
     recently_revoked_key_ids,
     tenant_exists,
 )
+from aos_tenants.credentials.tokens import ConsoleTokenVerifier, InvalidConsoleToken
 from aos_tenants.credentials.usage_tracker import KeyUsageTracker
-from aos_tenants.keys import API_KEY_PREFIX, hash_api_key
-from aos_tenants.tokens import ConsoleTokenVerifier, InvalidConsoleToken
+from aos_tenants.domain.keys import API_KEY_PREFIX, hash_api_key
 
 logger = logging.getLogger("aos.tenants.auth")
 MAX_CREDENTIAL_LENGTH = 4096

@@ -23,8 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import tenant_scoped
 from aos_tenants.models import ApiKey, Run, Tenant, TenantWorkerConfig, UsageRecord, Worker
-from aos_tenants.scope import scoped
 from aos_tenants.tenants.repository import TENANT_COLUMNS, TenantRecord, tenant_record
 
 
@@ -67,7 +67,7 @@ class StartContext:
 def _start_context_statement() -> Any:
     worker_id = bindparam("p_worker_id", type_=String)
     key_id = bindparam("p_key_id", type_=String)
-    return scoped(
+    return tenant_scoped(
         select(
             *TENANT_COLUMNS,
             Worker.id.label("worker_found"),
@@ -148,7 +148,7 @@ def _insert_statement() -> Any:
 def _complete_statement() -> Any:
     """Complete + release + meter, every part hanging off the conditional UPDATE of the run."""
     done = (
-        scoped(update(Run), Run.tenant_id, bindparam("p_tenant_id"))
+        tenant_scoped(update(Run), Run.tenant_id, bindparam("p_tenant_id"))
         .where(Run.id == bindparam("p_run_id"), Run.status == "running")
         .values(
             status=bindparam("p_status"),
@@ -169,7 +169,7 @@ def _complete_statement() -> Any:
     month = bindparam("p_month", type_=Date)
     tokens_month = case((Tenant.tokens_month == month, Tenant.tokens_this_month), else_=0)
     released = (
-        scoped(update(Tenant), Tenant.id, bindparam("p_tenant_id"))
+        tenant_scoped(update(Tenant), Tenant.id, bindparam("p_tenant_id"))
         .where(Tenant.id == done.c.tenant_id)
         .values(
             running_runs=func.greatest(Tenant.running_runs - 1, 0),
@@ -231,7 +231,7 @@ async def complete_run(
 
 
 async def get_run(session: AsyncSession, tenant_id: str, run_id: str) -> RunRecord | None:
-    statement = scoped(select(*_COLUMNS), Run.tenant_id, tenant_id).where(Run.id == run_id)
+    statement = tenant_scoped(select(*_COLUMNS), Run.tenant_id, tenant_id).where(Run.id == run_id)
     row = (await session.execute(statement)).one_or_none()
     return _record(row) if row is not None else None
 
@@ -245,7 +245,7 @@ async def list_runs(
     status: str | None,
     worker_id: str | None,
 ) -> list[RunRecord]:
-    statement = scoped(select(*_COLUMNS), Run.tenant_id, tenant_id)
+    statement = tenant_scoped(select(*_COLUMNS), Run.tenant_id, tenant_id)
     if status is not None:
         statement = statement.where(Run.status == status)
     if worker_id is not None:
@@ -255,7 +255,7 @@ async def list_runs(
 
 
 async def count_running_for_key(session: AsyncSession, tenant_id: str, key_id: str) -> int:
-    statement = scoped(select(func.count()), Run.tenant_id, tenant_id).where(
+    statement = tenant_scoped(select(func.count()), Run.tenant_id, tenant_id).where(
         Run.key_id == key_id, Run.status == "running"
     )
     return int(await session.scalar(statement) or 0)
@@ -264,7 +264,7 @@ async def count_running_for_key(session: AsyncSession, tenant_id: str, key_id: s
 async def count_worker_runs_since(
     session: AsyncSession, tenant_id: str, worker_id: str, since: datetime
 ) -> int:
-    statement = scoped(select(func.count()), Run.tenant_id, tenant_id).where(
+    statement = tenant_scoped(select(func.count()), Run.tenant_id, tenant_id).where(
         Run.worker_id == worker_id, Run.created_at >= since
     )
     return int(await session.scalar(statement) or 0)

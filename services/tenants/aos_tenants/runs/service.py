@@ -18,7 +18,7 @@ from aos_common.auth import Principal
 from aos_common.envelope import utc_now
 from aos_common.errors import Conflict, Forbidden, NotFound, PaymentRequired, TooManyRequests
 from aos_common.ids import new_id
-from aos_tenants.quotas import (
+from aos_tenants.domain.quotas import (
     QuotaDecision,
     budget_reason,
     concurrent_limit_reason,

@@ -11,9 +11,9 @@ from sqlalchemy import Date, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import tenant_scoped
+from aos_tenants.domain.quotas import counter_for
 from aos_tenants.models import Tenant, UsageRecord
-from aos_tenants.quotas import counter_for
-from aos_tenants.scope import scoped
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _record(row: Any) -> TenantRecord:
 
 
 def _by_id(tenant_id: str) -> Any:
-    return scoped(select(*_COLUMNS), Tenant.id, tenant_id)
+    return tenant_scoped(select(*_COLUMNS), Tenant.id, tenant_id)
 
 
 async def insert_tenant(session: AsyncSession, values: dict[str, Any]) -> TenantRecord | None:
@@ -104,7 +104,7 @@ async def update_tenant(
 ) -> TenantRecord | None:
     row = (
         await session.execute(
-            scoped(update(Tenant), Tenant.id, tenant_id)
+            tenant_scoped(update(Tenant), Tenant.id, tenant_id)
             .values(**values, updated_at=func.now())
             .returning(*_COLUMNS)
         )
@@ -117,7 +117,7 @@ def _claim_statement() -> Any:
     runs_today = case((Tenant.runs_day == today, Tenant.runs_today), else_=0)
     runs_month = case((Tenant.runs_month == month, Tenant.runs_this_month), else_=0)
     return (
-        scoped(update(Tenant), Tenant.id, bindparam("p_tenant_id"))
+        tenant_scoped(update(Tenant), Tenant.id, bindparam("p_tenant_id"))
         .where(
             Tenant.status == "active",
             runs_today < Tenant.max_runs_per_day,
@@ -161,7 +161,7 @@ async def usage_totals(
     session: AsyncSession, tenant_id: str, start: datetime, end: datetime
 ) -> UsageTotals:
     """SUM per meter over [start, end), with the record count and the sources that fed it."""
-    statement = scoped(
+    statement = tenant_scoped(
         select(
             UsageRecord.meter,
             UsageRecord.unit,

@@ -16,7 +16,7 @@ from aos_common.errors import Conflict, NotFound
 from aos_common.ids import new_id
 from aos_tenants.api_keys import service as keys_service
 from aos_tenants.api_keys.schemas import ApiKeyCreate
-from aos_tenants.quotas import QuotaDecision, run_quota, token_quota
+from aos_tenants.domain.quotas import QuotaDecision, run_quota, token_quota
 from aos_tenants.tenants import repository
 from aos_tenants.tenants.repository import TenantRecord
 from aos_tenants.tenants.schemas import (

@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aos_tenants.catalogue import CatalogueWorker
+from aos_common.db import tenant_scoped
 from aos_tenants.models import TenantWorkerConfig, Worker
-from aos_tenants.scope import scoped
+from aos_tenants.workers.catalogue import CatalogueWorker
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,14 @@ async def get_worker(session: AsyncSession, worker_id: str) -> WorkerRecord | No
 
 
 async def list_configs(session: AsyncSession, tenant_id: str) -> dict[str, ConfigRecord]:
-    statement = scoped(select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id)
+    statement = tenant_scoped(select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id)
     return {row.worker_id: _config(row) for row in await session.execute(statement)}
 
 
 async def get_config(session: AsyncSession, tenant_id: str, worker_id: str) -> ConfigRecord | None:
-    statement = scoped(select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id).where(
-        TenantWorkerConfig.worker_id == worker_id
-    )
+    statement = tenant_scoped(
+        select(*_CONFIG_COLUMNS), TenantWorkerConfig.tenant_id, tenant_id
+    ).where(TenantWorkerConfig.worker_id == worker_id)
     row = (await session.execute(statement)).one_or_none()
     return _config(row) if row is not None else None
 

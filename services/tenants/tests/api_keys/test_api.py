@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aos_common.db import asyncpg_url
-from aos_tenants.testing import NewTenant, Peers, TenantFactory, create_key
+from aos_common.testing.tenants import NewTenant, Peers, TenantFactory, create_key
 
 
 async def test_create_returns_key_once_with_prefix_and_defaults(

@@ -11,9 +11,9 @@ import pytest
 from aos_common.auth import service_principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
 from aos_common.testing import app_client, create_database, drop_database, migrate
+from aos_common.testing.tenants import create_key, create_tenant
 from aos_tenants.main import create_app
 from aos_tenants.settings import TenantsSettings
-from aos_tenants.testing import create_key, create_tenant
 
 ledger_main = pytest.importorskip("aos_audit_ledger.main")
 ledger_settings = pytest.importorskip("aos_audit_ledger.settings")

@@ -15,14 +15,14 @@ from aos_common.app import create_service_app
 from aos_common.auth import PrincipalDep, service_principal, sign_context, verify_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET, ServiceSettings
 from aos_common.testing import app_client
-from aos_tenants.testing import (
+from aos_common.testing.tenants import (
     OPERATOR_HEADERS,
     TEST_JWT_SECRET,
     TEST_OPERATOR_KEY,
     NewTenant,
     create_key,
 )
-from aos_tenants.tokens import mint_console_token
+from aos_tenants.credentials.tokens import mint_console_token
 
 
 def service_headers() -> dict[str, str]:

@@ -7,7 +7,7 @@ import pytest
 from aos_common.auth import Credential
 from aos_common.errors import ServiceUnavailable
 from aos_tenants.credentials.resolver import LocalCredentialResolver, create_lookup_engine
-from aos_tenants.tokens import ConsoleTokenVerifier
+from aos_tenants.credentials.tokens import ConsoleTokenVerifier
 
 
 async def test_unreachable_database_is_service_unavailable() -> None:

@@ -10,7 +10,7 @@ import httpx
 
 from aos_common.auth import Principal, service_principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
-from aos_tenants.testing import NewTenant, create_key
+from aos_common.testing.tenants import NewTenant, create_key
 
 USAGE = "/internal/v1/auth/usage"
 

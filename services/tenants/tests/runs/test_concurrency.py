@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aos_common.db import asyncpg_url
-from aos_tenants.testing import TenantFactory
+from aos_common.testing.tenants import TenantFactory
 
 BODY = {"worker_id": "support-triage", "task": "parallel"}
 

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from aos_common.auth import Principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
 from aos_common.testing import app_client, migrate, principal_headers
+from aos_common.testing.tenants import create_key, create_tenant
 from aos_tenants.main import create_app
 from aos_tenants.settings import TenantsSettings
-from aos_tenants.testing import create_key, create_tenant
 
 cost_intel_main = pytest.importorskip("aos_cost_intel.main")
 cost_intel_settings = pytest.importorskip("aos_cost_intel.settings")

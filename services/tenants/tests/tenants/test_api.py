@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from aos_tenants.testing import OPERATOR_HEADERS as OPERATOR
-from aos_tenants.testing import NewTenant, TenantFactory
+from aos_common.testing.tenants import OPERATOR_HEADERS as OPERATOR
+from aos_common.testing.tenants import NewTenant, TenantFactory
 
 
 async def test_operator_creates_tenant_with_free_plan_defaults_and_initial_key(

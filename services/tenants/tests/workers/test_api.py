@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from aos_tenants.testing import OPERATOR_HEADERS, NewTenant, create_key
+from aos_common.testing.tenants import OPERATOR_HEADERS, NewTenant, create_key
 
 
 async def test_catalogue_lists_public_workers(client: httpx.AsyncClient, tenant: NewTenant) -> None:

@@ -20,13 +20,13 @@ from aos_tenants.api_keys import repository as keys_repository
 from aos_tenants.api_keys import service as keys_service
 from aos_tenants.api_keys.schemas import ApiKeyCreate, ApiKeyCreatedRead, ApiKeyRead
 from aos_tenants.credentials.repository import find_key_by_hash
-from aos_tenants.keys import hash_api_key
+from aos_tenants.credentials.tokens import DEFAULT_TOKEN_TTL_SECONDS, mint_console_token
+from aos_tenants.domain.keys import hash_api_key
 from aos_tenants.settings import TenantsSettings
 from aos_tenants.tenants import repository as tenants_repository
 from aos_tenants.tenants import service as tenants_service
 from aos_tenants.tenants.repository import TenantRecord
 from aos_tenants.tenants.schemas import TenantCreate, TenantCreatedRead, TenantRead, TenantUpdate
-from aos_tenants.tokens import DEFAULT_TOKEN_TTL_SECONDS, mint_console_token
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo tenant"
