@@ -8,18 +8,25 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.db import SessionDep
-from aos_common.envelope import envelope, json_response
+from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent
 from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
 from aos_traces.mismatches import service
-from aos_traces.mismatches.schemas import MismatchCreate
+from aos_traces.mismatches.schemas import (
+    BulkReport,
+    MismatchCreate,
+    MismatchRecorded,
+    MismatchResolved,
+    RecentMismatches,
+    TraceMismatches,
+)
 
 PREFIX = "/api/v1/traces"
 static_router = APIRouter(prefix=PREFIX, tags=["mismatches"])
 item_router = APIRouter(prefix=PREFIX, tags=["mismatches"])
 
 
-@static_router.get("/mismatches")
+@static_router.get("/mismatches", response_model=Envelope[RecentMismatches])
 async def list_mismatches(
     caller: ReaderDep,
     session: SessionDep,
@@ -31,7 +38,7 @@ async def list_mismatches(
     return json_response(envelope(result))
 
 
-@static_router.post("/mismatches/bulk-report")
+@static_router.post("/mismatches/bulk-report", response_model=BulkReport)
 async def bulk_report(
     request: Request,
     caller: AdminDep,
@@ -50,27 +57,32 @@ async def bulk_report(
     return json_response(result)
 
 
-@item_router.post("/{trace_id}/mismatch", status_code=201)
+@item_router.post("/{trace_id}/mismatch", status_code=201, response_model=MismatchRecorded)
 async def report_mismatch(
     trace_id: str, body: MismatchCreate, request: Request, caller: WriterDep, session: SessionDep
 ) -> Response:
     async def produce() -> Response:
         result = await service.report(
-            session, request.app.state.settings, caller.tenant_id, trace_id, body, caller.actor
+            session,
+            request.app.state.settings,
+            caller.tenant_id,
+            trace_id,
+            body,
+            caller.actor,
         )
         return json_response(result, 201)
 
     return await idempotent(request, session, caller.tenant_id, produce)
 
 
-@item_router.get("/{trace_id}/mismatches")
+@item_router.get("/{trace_id}/mismatches", response_model=Envelope[TraceMismatches])
 async def trace_mismatches(trace_id: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(
         envelope(await service.list_for_trace(session, caller.tenant_id, trace_id))
     )
 
 
-@item_router.post("/{trace_id}/mismatches/{mismatch_id}/resolve")
+@item_router.post("/{trace_id}/mismatches/{mismatch_id}/resolve", response_model=MismatchResolved)
 async def resolve_mismatch(
     trace_id: str,
     mismatch_id: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -17,9 +17,10 @@ class MismatchCreate(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class MismatchRead(BaseModel):
+class MismatchEntry(BaseModel):
+    """A mismatch as listed under its trace (the trace id is the listing's)."""
+
     mismatch_id: uuid.UUID
-    trace_id: str
     step_index: int | None
     reason: str
     expected_hash: str | None
@@ -31,3 +32,49 @@ class MismatchRead(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     created_at: datetime
+
+
+class MismatchRead(MismatchEntry):
+    trace_id: str
+
+
+class MismatchRecorded(BaseModel):
+    """POST /{trace_id}/mismatch: `notified` is the channel used (github, webhook or none);
+    `issue_url` only when a GitHub issue was opened."""
+
+    mismatch_id: str
+    trace_id: str
+    status: Literal["recorded"]
+    notified: str
+    issue_url: str | None = None
+
+
+class MismatchCounts(BaseModel):
+    open: int
+    resolved: int
+
+
+class RecentMismatches(BaseModel):
+    mismatches: list[MismatchRead]
+    summary: MismatchCounts
+    window: Literal["24h", "7d", "30d"]
+    total: int
+
+
+class TraceMismatches(BaseModel):
+    trace_id: str
+    mismatches: list[MismatchEntry]
+    total: int
+
+
+class MismatchResolved(BaseModel):
+    status: Literal["resolved"]
+    mismatch_id: str
+    resolved_by: str
+
+
+class BulkReport(BaseModel):
+    linked_count: int
+    traces_affected: int
+    issue_url: str | None
+    mismatch_ids: list[str]

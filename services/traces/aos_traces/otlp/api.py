@@ -9,9 +9,12 @@ carries the same `code` and `message` fields beside its own).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from google.protobuf.json_format import MessageToJson
 from google.rpc.status_pb2 import Status
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from aos_common.db import SessionDep
@@ -42,7 +45,30 @@ def _failure(error: ExportError, encoding_format: str, path: str) -> Response:
     )
 
 
-@router.post("/v1/traces")
+class ExportPartialSuccess(BaseModel):
+    """Some spans were not stored: how many (an int64, written as a string in OTLP/JSON), why."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rejected_spans: str | None = Field(default=None, alias="rejectedSpans")
+    error_message: str | None = Field(default=None, alias="errorMessage")
+
+
+class ExportTraceServiceResponse(BaseModel):
+    """OTLP/JSON `ExportTraceServiceResponse`: `{}` when every span was stored."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    partial_success: ExportPartialSuccess | None = Field(default=None, alias="partialSuccess")
+
+
+# The protobuf answer is the same message in its binary encoding.
+PROTOBUF_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {PROTOBUF_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+@router.post("/v1/traces", response_model=ExportTraceServiceResponse, responses=PROTOBUF_ANSWER)
 async def export_traces(request: Request, caller: WriterDep, session: SessionDep) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     encoding_format = FORMATS.get(content_type)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_traces.dependencies import WriterDep
 from aos_traces.replay import service
+from aos_traces.replay.schemas import ReplayResult, ReplayStepRequest
 
 router = APIRouter(prefix="/api/v1/traces", tags=["replay"])
 
 
-class ReplayStepRequest(BaseModel):
-    output: Any = None
-
-
-@router.post("/{trace_id}/replay/steps/{step_index}")
+@router.post("/{trace_id}/replay/steps/{step_index}", response_model=ReplayResult)
 async def replay_step(
     trace_id: str,
     step_index: Annotated[int, Path(ge=0, lt=2**31)],

@@ -1,6 +1,8 @@
 """Trace routes: store, bulk ingest, list, summary, lookups, compare, delete, retention.
 
-Static paths are registered before parameterised ones (`/summary` before `/{run_id}`).
+Static paths are registered before parameterised ones (`/summary` before `/{run_id}`). Each
+route declares its answer as `response_model` (the OpenAPI contract); the handlers build their
+`json_response` themselves, so FastAPI does not validate the answer again on the hot path.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from starlette.responses import Response
 
 from aos_common import domain_metrics
 from aos_common.db import SessionDep
-from aos_common.envelope import envelope, json_response
+from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.errors import Unprocessable
 from aos_common.idempotency import idempotent
 from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
@@ -21,7 +23,18 @@ from aos_traces.domain.gc_pause import gc_paused
 from aos_traces.http import ingest_context, iso_param, json_body, request_payload
 from aos_traces.ingest import service as ingest
 from aos_traces.traces import service
-from aos_traces.traces.schemas import TraceFilters
+from aos_traces.traces.schemas import (
+    BatchResult,
+    CleanupResult,
+    IdempotencyStatus,
+    IncidentTraces,
+    TraceComparison,
+    TraceCounts,
+    TraceDocument,
+    TraceFilters,
+    TraceList,
+    TraceStored,
+)
 
 PREFIX = "/api/v1/traces"
 static_router = APIRouter(prefix=PREFIX, tags=["traces"])
@@ -58,7 +71,7 @@ def filters_from(
     )
 
 
-@static_router.get("")
+@static_router.get("", response_model=TraceList)
 async def list_traces(
     caller: ReaderDep,
     session: SessionDep,
@@ -96,7 +109,7 @@ async def list_traces(
     )
 
 
-@static_router.post("", status_code=201)
+@static_router.post("", status_code=201, response_model=Envelope[TraceStored])
 async def store_trace(request: Request, caller: WriterDep, session: SessionDep) -> Response:
     async def produce() -> Response:
         body = await json_body(request)
@@ -108,12 +121,12 @@ async def store_trace(request: Request, caller: WriterDep, session: SessionDep) 
     return await idempotent(request, session, caller.tenant_id, produce)
 
 
-@static_router.get("/summary")
+@static_router.get("/summary", response_model=TraceCounts)
 async def traces_summary(caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(await service.summary(session, caller.tenant_id))
 
 
-@static_router.post("/batch", status_code=201)
+@static_router.post("/batch", status_code=201, response_model=BatchResult)
 async def store_batch(request: Request, caller: WriterDep, session: SessionDep) -> Response:
     """Up to 1,000 traces / 50,000 steps, JSON array or NDJSON, one transaction, per-item results."""
     settings = request.app.state.settings
@@ -141,7 +154,7 @@ async def store_batch(request: Request, caller: WriterDep, session: SessionDep) 
     return await idempotent(request, session, caller.tenant_id, produce)
 
 
-@static_router.post("/cleanup")
+@static_router.post("/cleanup", response_model=Envelope[CleanupResult])
 async def cleanup(
     request: Request,
     caller: AdminDep,
@@ -161,32 +174,32 @@ async def cleanup(
     return json_response(envelope(result))
 
 
-@static_router.get("/by-hash/{root_hash}")
+@static_router.get("/by-hash/{root_hash}", response_model=TraceDocument)
 async def by_hash(root_hash: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(await service.get_by_root_hash(session, caller.tenant_id, root_hash))
 
 
-@static_router.get("/by-incident/{incident_id}")
+@static_router.get("/by-incident/{incident_id}", response_model=IncidentTraces)
 async def by_incident(incident_id: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(await service.by_incident(session, caller.tenant_id, incident_id))
 
 
-@static_router.get("/compare/{run_id1}/{run_id2}")
+@static_router.get("/compare/{run_id1}/{run_id2}", response_model=TraceComparison)
 async def compare(run_id1: str, run_id2: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(await service.compare(session, caller.tenant_id, run_id1, run_id2))
 
 
-@static_router.get("/idempotency/{key:path}")
+@static_router.get("/idempotency/{key:path}", response_model=Envelope[IdempotencyStatus])
 async def idempotency(key: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(envelope(await service.idempotency_status(session, caller.tenant_id, key)))
 
 
-@item_router.get("/{run_id}")
+@item_router.get("/{run_id}", response_model=TraceDocument)
 async def get_trace(run_id: str, caller: ReaderDep, session: SessionDep) -> Response:
     return json_response(await service.get_document(session, caller.tenant_id, run_id))
 
 
-@item_router.delete("/{run_id}", status_code=204)
+@item_router.delete("/{run_id}", status_code=204, response_class=Response)
 async def delete_trace(
     run_id: str, request: Request, caller: AdminDep, session: SessionDep
 ) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, computed_field
 
@@ -108,3 +108,92 @@ class TraceFilters(BaseModel):
     from_date: datetime | None = None
     to_date: datetime | None = None
     as_of: datetime | None = None
+
+
+# --- answers of the trace routes (response models; the routes answer these shapes as dicts) -----
+
+
+class TraceList(BaseModel):
+    """GET /api/v1/traces, not enveloped: `traces` and `items` hold the same summaries."""
+
+    traces: list[TraceSummary]
+    items: list[TraceSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class TraceStored(BaseModel):
+    """POST /api/v1/traces (inside the envelope)."""
+
+    trace_id: str
+    run_id: str
+    root_hash: str
+    hash_verified: bool
+    stored: bool
+    replay_mode: str
+
+
+class BatchItemResult(BaseModel):
+    """One item of a batch: the trace fields are absent for a rejected item, `error` is absent
+    for a stored one."""
+
+    index: int
+    status: Literal["stored", "duplicate", "rejected"]
+    trace_id: str | None = None
+    root_hash: str | None = None
+    hash_verified: bool | None = None
+    steps: int | None = None
+    error: str | None = None
+
+
+class BatchResult(BaseModel):
+    stored: int
+    duplicates: int
+    rejected: int
+    steps_stored: int
+    results: list[BatchItemResult]
+
+
+class TraceCounts(BaseModel):
+    """GET /api/v1/traces/summary: traces counted by status and by level."""
+
+    total: int
+    synthetic_count: int
+    by_status: dict[str, int]
+    by_level: dict[str, int]
+
+
+class CleanupResult(BaseModel):
+    deleted_count: int
+    retention_days: int
+
+
+class IncidentTraces(BaseModel):
+    incident_id: str
+    traces: list[TraceSummary]
+    total: int
+
+
+class Difference(BaseModel):
+    field: str
+    trace1: Any
+    trace2: Any
+
+
+class TraceComparison(BaseModel):
+    match: bool
+    trace1_root_hash: str | None
+    trace2_root_hash: str | None
+    differences: list[Difference]
+    summary: str
+
+
+class IdempotencyStatus(BaseModel):
+    """Whether a step idempotency key was executed; the other fields only when it was."""
+
+    executed: bool
+    trace_id: str | None = None
+    step_index: int | None = None
+    status: str | None = None
+    output_hash: str | None = None
