@@ -196,83 +196,38 @@ def _hash_or(value: Any, field: Any, data: Any) -> str:
 
 def normalize_step(raw: Any, position: int, default_timestamp: datetime) -> Step:
     """One client step -> a stored step: defaults filled, level derived, hashes computed on the
-    data as sent (before redaction, so they match what the client hashed), then redacted."""
+    data as sent (before redaction, so they match what the client hashed), then redacted.
+
+    Fields are checked in a fixed order, so a step with several bad fields names the first."""
     if type(raw) is not dict:
         raise TraceInputError(f"steps[{position}] must be an object")
     get = raw.get
-
-    step_index = get("step_index")
-    if step_index is None:
-        step_index = position
-    elif type(step_index) is not int or not 0 <= step_index < 2**31:
-        raise TraceInputError(f"{_F(position, 'step_index')} must be an integer >= 0")
-    skill_id = get("skill_id")
-    if skill_id is not None and not (
-        type(skill_id) is str and len(skill_id) <= 256 and "\x00" not in skill_id
-    ):
-        skill_id = _text(skill_id, _F(position, "skill_id"))
-    skill_name = get("skill_name")
-    if skill_name is not None and not (
-        type(skill_name) is str and len(skill_name) <= 256 and "\x00" not in skill_name
-    ):
-        skill_name = _text(skill_name, _F(position, "skill_name"))
-    if skill_id is None and skill_name is None:
-        raise TraceInputError(f"steps[{position}] must have skill_id or skill_name")
-    status = get("status") or "success"
-    if status not in STEP_STATUSES:
-        status = str(status).lower()
-        status = STATUS_ALIASES.get(status, status)
-        if status not in STEP_STATUSES:
-            raise TraceInputError(
-                f"{_F(position, 'status')} must be one of {', '.join(STEP_STATUSES)}"
-            )
-    source = get("source") or "engine"
-    if source not in SOURCES:
-        raise TraceInputError(f"{_F(position, 'source')} must be one of {', '.join(SOURCES)}")
-    replay_behavior = get("replay_behavior") or "execute"
-    if replay_behavior not in REPLAY_BEHAVIORS:
-        raise TraceInputError(
-            f"{_F(position, 'replay_behavior')} must be one of {', '.join(REPLAY_BEHAVIORS)}"
-        )
-    outcome_category = get("outcome_category")
-    if outcome_category is None:
-        outcome_category = status
-    else:
-        outcome_category = (
-            _text(outcome_category, _F(position, "outcome_category"), limit=64) or status
-        )
-    outcome_code = get("outcome_code")
-    if outcome_code is not None:
-        outcome_code = _text(outcome_code, _F(position, "outcome_code"), limit=128)
+    step_index = _step_index(get("step_index"), position)
+    skill_id, skill_name = _skill(get("skill_id"), get("skill_name"), position)
+    status = _status(get("status"), position)
+    source = _choice(get("source"), "engine", SOURCES, position, "source")
+    replay_behavior = _choice(
+        get("replay_behavior"), "execute", REPLAY_BEHAVIORS, position, "replay_behavior"
+    )
+    outcome_category = _outcome_category(get("outcome_category"), status, position)
+    outcome_code = _optional_text(get("outcome_code"), position, "outcome_code", 128)
     cost_cents = _fast_number(get("cost_cents"), position, "cost_cents")
     duration_ms = _fast_number(get("duration_ms"), position, "duration_ms")
-    retry_count = get("retry_count")
-    retry_count = 0 if retry_count is None else _integer(retry_count, _F(position, "retry_count"))
-    timestamp = get("timestamp")
-    timestamp = (
-        default_timestamp
-        if timestamp is None
-        else parse_timestamp(timestamp, _F(position, "timestamp"))
-    )
+    retry_count = _retry_count(get("retry_count"), position)
+    timestamp = _timestamp(get("timestamp"), position, default_timestamp)
     params = get("params")
-    if params is None:
-        params = {}
     input_hash, params, params_json = _hashed_and_stored(
-        get("input_hash"), params, position, "input_hash"
+        get("input_hash"), {} if params is None else params, position, "input_hash"
     )
     output_hash, outcome_data, outcome_json = _hashed_and_stored(
         get("output_hash"), get("outcome_data"), position, "output_hash"
     )
-    rng_state = get("rng_state_before")
-    if rng_state is not None:
-        rng_state = _text(rng_state, _F(position, "rng_state_before"), limit=512)
-    key = get("idempotency_key")
-    if key is not None and not (type(key) is str and len(key) <= 256 and "\x00" not in key):
-        key = _text(key, _F(position, "idempotency_key"))
+    rng_state = _optional_text(get("rng_state_before"), position, "rng_state_before", 512)
+    key = _optional_text(get("idempotency_key"), position, "idempotency_key")
     return Step(
         step_index,
-        skill_id or skill_name or "",
-        skill_name or skill_id or "",
+        skill_id,
+        skill_name,
         params,
         status,
         outcome_category,
@@ -293,3 +248,62 @@ def normalize_step(raw: Any, position: int, default_timestamp: datetime) -> Step
         params_json,
         outcome_json,
     )
+
+
+def _optional_text(value: Any, position: int, name: str, limit: int = 256) -> str | None:
+    """A text field, or None; the common case (a short clean string) is checked inline."""
+    if value is None or (type(value) is str and len(value) <= limit and "\x00" not in value):
+        return value
+    return _text(value, _F(position, name), limit=limit)
+
+
+def _step_index(value: Any, position: int) -> int:
+    """As sent, else the step's position in the list."""
+    if value is None:
+        return position
+    if type(value) is not int or not 0 <= value < 2**31:
+        raise TraceInputError(f"{_F(position, 'step_index')} must be an integer >= 0")
+    return value
+
+
+def _skill(skill_id: Any, skill_name: Any, position: int) -> tuple[str, str]:
+    """(skill_id, skill_name): one of them is required and stands in for the other."""
+    skill_id = _optional_text(skill_id, position, "skill_id")
+    skill_name = _optional_text(skill_name, position, "skill_name")
+    if skill_id is None and skill_name is None:
+        raise TraceInputError(f"steps[{position}] must have skill_id or skill_name")
+    return skill_id or skill_name or "", skill_name or skill_id or ""
+
+
+def _status(value: Any, position: int) -> str:
+    """One of STEP_STATUSES, case-insensitive, aliases (`error`, `ok` ...) mapped; default success."""
+    status = value or "success"
+    if status in STEP_STATUSES:
+        return status
+    status = str(status).lower()
+    status = STATUS_ALIASES.get(status, status)
+    if status not in STEP_STATUSES:
+        raise TraceInputError(f"{_F(position, 'status')} must be one of {', '.join(STEP_STATUSES)}")
+    return status
+
+
+def _choice(value: Any, default: str, allowed: tuple[str, ...], position: int, name: str) -> str:
+    chosen = value or default
+    if chosen not in allowed:
+        raise TraceInputError(f"{_F(position, name)} must be one of {', '.join(allowed)}")
+    return chosen
+
+
+def _outcome_category(value: Any, status: str, position: int) -> str:
+    """As sent (at most 64 characters), else the status."""
+    if value is None:
+        return status
+    return _text(value, _F(position, "outcome_category"), limit=64) or status
+
+
+def _retry_count(value: Any, position: int) -> int:
+    return 0 if value is None else _integer(value, _F(position, "retry_count"))
+
+
+def _timestamp(value: Any, position: int, default: datetime) -> datetime:
+    return default if value is None else parse_timestamp(value, _F(position, "timestamp"))
