@@ -1420,6 +1420,25 @@ export interface components {
          * @enum {string}
          */
         ActorType: "HUMAN" | "SYSTEM" | "AGENT";
+        /**
+         * AmendmentRead
+         * @description A late span that changed the root hash after it had become final.
+         */
+        AmendmentRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Previous Root Hash */
+            previous_root_hash: string;
+            /** Root Hash */
+            root_hash: string;
+            /** Span Ids */
+            span_ids: string[];
+            /** Steps Added */
+            steps_added: number;
+        };
         /** AnomalyList */
         AnomalyList: {
             /** Data */
@@ -1541,32 +1560,42 @@ export interface components {
              */
             success: boolean;
         };
-        /** BatchItemResult */
+        /**
+         * BatchItemResult
+         * @description One item of a batch: the trace fields are absent for a rejected item, `error` is absent
+         *     for a stored one.
+         */
         BatchItemResult: {
-            /** Cost Cents */
-            cost_cents: string;
-            /** Id */
-            id: string;
+            /** Error */
+            error?: string | null;
+            /** Hash Verified */
+            hash_verified?: boolean | null;
             /** Index */
             index: number;
-            /** Price Version */
-            price_version: string | null;
+            /** Root Hash */
+            root_hash?: string | null;
             /**
              * Status
              * @enum {string}
              */
-            status: "recorded" | "duplicate";
+            status: "stored" | "duplicate" | "rejected";
+            /** Steps */
+            steps?: number | null;
+            /** Trace Id */
+            trace_id?: string | null;
         };
         /** BatchResult */
         BatchResult: {
-            /** Duplicate Count */
-            duplicate_count: number;
-            /** Recorded Count */
-            recorded_count: number;
-            /** Records */
-            records: components["schemas"]["BatchItemResult"][];
-            /** Total Cost Cents */
-            total_cost_cents: string;
+            /** Duplicates */
+            duplicates: number;
+            /** Rejected */
+            rejected: number;
+            /** Results */
+            results: components["schemas"]["BatchItemResult"][];
+            /** Steps Stored */
+            steps_stored: number;
+            /** Stored */
+            stored: number;
         };
         /**
          * BudgetCreate
@@ -1655,6 +1684,39 @@ export interface components {
             /** Weekly Limit Cents */
             weekly_limit_cents?: string | null;
         };
+        /** BulkReport */
+        BulkReport: {
+            /** Issue Url */
+            issue_url: string | null;
+            /** Linked Count */
+            linked_count: number;
+            /** Mismatch Ids */
+            mismatch_ids: string[];
+            /** Traces Affected */
+            traces_affected: number;
+        };
+        /** CaptureFailureRead */
+        CaptureFailureRead: {
+            /** Created At */
+            created_at: string | null;
+            /** Details */
+            details: unknown;
+            /** Evidence Class */
+            evidence_class: string;
+            /** Failure Type */
+            failure_type: string;
+            /** Resolved */
+            resolved: boolean;
+            /** Transient */
+            transient: boolean;
+        };
+        /** CleanupResult */
+        CleanupResult: {
+            /** Deleted Count */
+            deleted_count: number;
+            /** Retention Days */
+            retention_days: number;
+        };
         /** Consistency */
         Consistency: {
             /** Rules */
@@ -1715,6 +1777,33 @@ export interface components {
             severity: string;
             /** Tenant Id */
             tenant_id: string;
+        };
+        /** BatchItemResult */
+        CostIntelBatchItemResult: {
+            /** Cost Cents */
+            cost_cents: string;
+            /** Id */
+            id: string;
+            /** Index */
+            index: number;
+            /** Price Version */
+            price_version: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "recorded" | "duplicate";
+        };
+        /** BatchResult */
+        CostIntelBatchResult: {
+            /** Duplicate Count */
+            duplicate_count: number;
+            /** Recorded Count */
+            recorded_count: number;
+            /** Records */
+            records: components["schemas"]["CostIntelBatchItemResult"][];
+            /** Total Cost Cents */
+            total_cost_cents: string;
         };
         /** CostRecordBatch */
         CostRecordBatch: {
@@ -1845,6 +1934,15 @@ export interface components {
             /** Escalated Count */
             escalated_count: number;
         };
+        /** Difference */
+        Difference: {
+            /** Field */
+            field: string;
+            /** Trace1 */
+            trace1: unknown;
+            /** Trace2 */
+            trace2: unknown;
+        };
         /** EntityHistoryRead */
         EntityHistoryRead: {
             /** Entity Id */
@@ -1971,9 +2069,29 @@ export interface components {
             /** Tenant Id */
             tenant_id: string;
         };
+        /** Envelope[CleanupResult] */
+        Envelope_CleanupResult_: {
+            data: components["schemas"]["CleanupResult"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
         /** Envelope[HealthRead] */
         Envelope_HealthRead_: {
             data: components["schemas"]["HealthRead"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
+        /** Envelope[IdempotencyStatus] */
+        Envelope_IdempotencyStatus_: {
+            data: components["schemas"]["IdempotencyStatus"];
             meta: components["schemas"]["Meta"];
             /**
              * Success
@@ -2004,6 +2122,36 @@ export interface components {
         /** Envelope[LogExportRead] */
         Envelope_LogExportRead_: {
             data: components["schemas"]["LogExportRead"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
+        /** Envelope[RecentMismatches] */
+        Envelope_RecentMismatches_: {
+            data: components["schemas"]["RecentMismatches"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
+        /** Envelope[TraceMismatches] */
+        Envelope_TraceMismatches_: {
+            data: components["schemas"]["TraceMismatches"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
+        /** Envelope[TraceStored] */
+        Envelope_TraceStored_: {
+            data: components["schemas"]["TraceStored"];
             meta: components["schemas"]["Meta"];
             /**
              * Success
@@ -2043,6 +2191,52 @@ export interface components {
             evidence_class: "environment" | "trace" | "trace_steps" | "activity" | "provider" | "policy_decisions";
             /** Failure Type */
             failure_type?: ("capture_failed" | "provider_timeout" | "network_partition" | "database_error" | "pre_attach" | "context_invalid") | null;
+        };
+        /**
+         * EvidenceRecorded
+         * @description `transient` only for a capture failure (null for evidence).
+         */
+        EvidenceRecorded: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Evidence Class
+             * @enum {string}
+             */
+            evidence_class: "environment" | "trace" | "trace_steps" | "activity" | "provider" | "policy_decisions";
+            /** Evidence Id */
+            evidence_id: string;
+            /** Failure Type */
+            failure_type: ("capture_failed" | "provider_timeout" | "network_partition" | "database_error" | "pre_attach" | "context_invalid") | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "evidence" | "capture_failure";
+            /** Trace Id */
+            trace_id: string;
+            /** Transient */
+            transient: boolean | null;
+        };
+        /**
+         * ExportPartialSuccess
+         * @description Some spans were not stored: how many (an int64, written as a string in OTLP/JSON), why.
+         */
+        ExportPartialSuccess: {
+            /** Errormessage */
+            errorMessage?: string | null;
+            /** Rejectedspans */
+            rejectedSpans?: string | null;
+        };
+        /**
+         * ExportTraceServiceResponse
+         * @description OTLP/JSON `ExportTraceServiceResponse`: `{}` when every span was stored.
+         */
+        ExportTraceServiceResponse: {
+            partialSuccess?: components["schemas"]["ExportPartialSuccess"] | null;
         };
         /** FeatureBreakdown */
         FeatureBreakdown: {
@@ -2157,6 +2351,31 @@ export interface components {
             /** Version */
             version: string;
         };
+        /**
+         * IdempotencyStatus
+         * @description Whether a step idempotency key was executed; the other fields only when it was.
+         */
+        IdempotencyStatus: {
+            /** Executed */
+            executed: boolean;
+            /** Output Hash */
+            output_hash?: string | null;
+            /** Status */
+            status?: string | null;
+            /** Step Index */
+            step_index?: number | null;
+            /** Trace Id */
+            trace_id?: string | null;
+        };
+        /** IncidentTraces */
+        IncidentTraces: {
+            /** Incident Id */
+            incident_id: string;
+            /** Total */
+            total: number;
+            /** Traces */
+            traces: components["schemas"]["TraceSummary"][];
+        };
         /** InclusionProofRead */
         InclusionProofRead: {
             /** Audit Path */
@@ -2167,6 +2386,34 @@ export interface components {
             leaf_index: number;
             /** Tree Size */
             tree_size: number;
+        };
+        /**
+         * IntegrityRead
+         * @description The grade of a trace: SEALED once completed, else PENDING; score = observed / 6.
+         */
+        IntegrityRead: {
+            /** Explanation */
+            explanation: string;
+            /** Failures */
+            failures: components["schemas"]["CaptureFailureRead"][];
+            /**
+             * Grade
+             * @enum {string}
+             */
+            grade: "PASS" | "WARN" | "FAIL";
+            /** Missing */
+            missing: string[];
+            /** Observed */
+            observed: string[];
+            /** Score */
+            score: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "SEALED" | "PENDING";
+            /** Trace Id */
+            trace_id: string;
         };
         /**
          * InternalEntryCreate
@@ -2402,6 +2649,13 @@ export interface components {
             /** Timestamp */
             timestamp: string;
         };
+        /** MismatchCounts */
+        MismatchCounts: {
+            /** Open */
+            open: number;
+            /** Resolved */
+            resolved: number;
+        };
         /** MismatchCreate */
         MismatchCreate: {
             /** Actual Hash */
@@ -2416,6 +2670,109 @@ export interface components {
             reason: string;
             /** Step Index */
             step_index: number;
+        };
+        /**
+         * MismatchEntry
+         * @description A mismatch as listed under its trace (the trace id is the listing's).
+         */
+        MismatchEntry: {
+            /** Actual Hash */
+            actual_hash: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: unknown;
+            /** Expected Hash */
+            expected_hash: string | null;
+            /** Issue Url */
+            issue_url: string | null;
+            /**
+             * Mismatch Id
+             * Format: uuid
+             */
+            mismatch_id: string;
+            /** Notification Sent */
+            notification_sent: boolean;
+            /** Reason */
+            reason: string;
+            /** Resolved */
+            resolved: boolean;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved By */
+            resolved_by: string | null;
+            /** Step Index */
+            step_index: number | null;
+        };
+        /** MismatchRead */
+        MismatchRead: {
+            /** Actual Hash */
+            actual_hash: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: unknown;
+            /** Expected Hash */
+            expected_hash: string | null;
+            /** Issue Url */
+            issue_url: string | null;
+            /**
+             * Mismatch Id
+             * Format: uuid
+             */
+            mismatch_id: string;
+            /** Notification Sent */
+            notification_sent: boolean;
+            /** Reason */
+            reason: string;
+            /** Resolved */
+            resolved: boolean;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resolved By */
+            resolved_by: string | null;
+            /** Step Index */
+            step_index: number | null;
+            /** Trace Id */
+            trace_id: string;
+        };
+        /**
+         * MismatchRecorded
+         * @description POST /{trace_id}/mismatch: `notified` is the channel used (github, webhook or none);
+         *     `issue_url` only when a GitHub issue was opened.
+         */
+        MismatchRecorded: {
+            /** Issue Url */
+            issue_url?: string | null;
+            /** Mismatch Id */
+            mismatch_id: string;
+            /** Notified */
+            notified: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "recorded";
+            /** Trace Id */
+            trace_id: string;
+        };
+        /** MismatchResolved */
+        MismatchResolved: {
+            /** Mismatch Id */
+            mismatch_id: string;
+            /** Resolved By */
+            resolved_by: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "resolved";
         };
         /** ModelBreakdown */
         ModelBreakdown: {
@@ -2702,6 +3059,19 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
+        /** RecentMismatches */
+        RecentMismatches: {
+            /** Mismatches */
+            mismatches: components["schemas"]["MismatchRead"][];
+            summary: components["schemas"]["MismatchCounts"];
+            /** Total */
+            total: number;
+            /**
+             * Window
+             * @enum {string}
+             */
+            window: "24h" | "7d" | "30d";
+        };
         /** RecentRevocations */
         RecentRevocations: {
             /**
@@ -2729,6 +3099,45 @@ export interface components {
              * @constant
              */
             status: "recorded";
+        };
+        /**
+         * ReplayResult
+         * @description One answer for the three behaviours; each fills its own fields and leaves the others out.
+         *
+         *     - `check`: `match`, `expected_hash`, `actual_hash`, and `mismatch_id` when they differ.
+         *     - `skip`: `executed` (false), `cached`, `idempotency_key`, `output`, `output_hash`.
+         *     - `execute`: `executed` (true), `recorded`, `idempotency_key`, `output_hash`.
+         */
+        ReplayResult: {
+            /** Actual Hash */
+            actual_hash?: string | null;
+            /** Cached */
+            cached?: boolean | null;
+            /** Executed */
+            executed?: boolean | null;
+            /** Expected Hash */
+            expected_hash?: string | null;
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+            /** Match */
+            match?: boolean | null;
+            /** Mismatch Id */
+            mismatch_id?: string | null;
+            /** Output */
+            output?: unknown;
+            /** Output Hash */
+            output_hash?: string | null;
+            /** Recorded */
+            recorded?: boolean | null;
+            /**
+             * Replay Behavior
+             * @enum {string}
+             */
+            replay_behavior: "execute" | "skip" | "check";
+            /** Step Index */
+            step_index: number;
+            /** Trace Id */
+            trace_id: string;
         };
         /** ReplayStepRequest */
         ReplayStepRequest: {
@@ -3077,6 +3486,50 @@ export interface components {
             period_start: string;
             provenance: components["schemas"]["Provenance"];
         };
+        /** StepRead */
+        StepRead: {
+            /** Cost Cents */
+            cost_cents: number;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Idempotency Key */
+            idempotency_key: string | null;
+            /** Input Hash */
+            input_hash: string;
+            /** Level */
+            level: string;
+            /** Outcome Category */
+            outcome_category: string;
+            /** Outcome Code */
+            outcome_code: string | null;
+            /** Outcome Data */
+            outcome_data: unknown;
+            /** Output Hash */
+            output_hash: string;
+            /** Params */
+            params: unknown;
+            /** Replay Behavior */
+            replay_behavior: string;
+            /** Retry Count */
+            retry_count: number;
+            /** Rng State Before */
+            rng_state_before: string | null;
+            /** Skill Id */
+            skill_id: string;
+            /** Skill Name */
+            skill_name: string;
+            /** Source */
+            source: string;
+            /** Status */
+            status: string;
+            /** Step Index */
+            step_index: number;
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+        };
         /** SummaryProvenance */
         SummaryProvenance: {
             /**
@@ -3244,6 +3697,181 @@ export interface components {
             plan?: ("free" | "pro" | "enterprise") | null;
             /** Status */
             status?: ("active" | "suspended") | null;
+        };
+        /** TraceComparison */
+        TraceComparison: {
+            /** Differences */
+            differences: components["schemas"]["Difference"][];
+            /** Match */
+            match: boolean;
+            /** Summary */
+            summary: string;
+            /** Trace1 Root Hash */
+            trace1_root_hash: string | null;
+            /** Trace2 Root Hash */
+            trace2_root_hash: string | null;
+        };
+        /**
+         * TraceCounts
+         * @description GET /api/v1/traces/summary: traces counted by status and by level.
+         */
+        TraceCounts: {
+            /** By Level */
+            by_level: {
+                [key: string]: number;
+            };
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /** Synthetic Count */
+            synthetic_count: number;
+            /** Total */
+            total: number;
+        };
+        /** TraceDocument */
+        TraceDocument: {
+            /** Agent Id */
+            agent_id: string | null;
+            /** Amended */
+            readonly amended: boolean;
+            /** Amended At */
+            amended_at?: string | null;
+            /**
+             * Amendments
+             * @default []
+             */
+            amendments: components["schemas"]["AmendmentRead"][];
+            /** Completed At */
+            completed_at: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Final Root Hash */
+            final_root_hash?: string | null;
+            /** Frozen Timestamp */
+            frozen_timestamp: string | null;
+            /** Hash Final At */
+            hash_final_at?: string | null;
+            /** Hash Verified */
+            hash_verified: boolean;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Is Synthetic */
+            is_synthetic: boolean;
+            /** Level */
+            level: string;
+            /** Metadata */
+            metadata: unknown;
+            /** Plan */
+            plan: unknown;
+            /** Plan Hash */
+            plan_hash: string | null;
+            /** Replay Mode */
+            replay_mode: string;
+            /** Root Hash */
+            root_hash: string;
+            /** Run Id */
+            run_id: string;
+            /** Schema Version */
+            schema_version: string;
+            /** Seed */
+            seed: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Steps */
+            steps: components["schemas"]["StepRead"][];
+            /** Tenant Id */
+            tenant_id: string;
+            /** Trace Id */
+            trace_id: string;
+        };
+        /**
+         * TraceList
+         * @description GET /api/v1/traces, not enveloped: `traces` and `items` hold the same summaries.
+         */
+        TraceList: {
+            /** Items */
+            items: components["schemas"]["TraceSummary"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            /** Traces */
+            traces: components["schemas"]["TraceSummary"][];
+        };
+        /** TraceMismatches */
+        TraceMismatches: {
+            /** Mismatches */
+            mismatches: components["schemas"]["MismatchEntry"][];
+            /** Total */
+            total: number;
+            /** Trace Id */
+            trace_id: string;
+        };
+        /**
+         * TraceStored
+         * @description POST /api/v1/traces (inside the envelope).
+         */
+        TraceStored: {
+            /** Hash Verified */
+            hash_verified: boolean;
+            /** Replay Mode */
+            replay_mode: string;
+            /** Root Hash */
+            root_hash: string;
+            /** Run Id */
+            run_id: string;
+            /** Stored */
+            stored: boolean;
+            /** Trace Id */
+            trace_id: string;
+        };
+        /** TraceSummary */
+        TraceSummary: {
+            /** Agent Id */
+            agent_id: string | null;
+            /** Completed At */
+            completed_at: string | null;
+            /** Correlation Id */
+            correlation_id: string;
+            /** Failure Count */
+            failure_count: number;
+            /** Incident Id */
+            incident_id: string | null;
+            /** Is Synthetic */
+            is_synthetic: boolean;
+            /** Root Hash */
+            root_hash: string;
+            /** Run Id */
+            run_id: string;
+            /** Seed */
+            seed: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Success Count */
+            success_count: number;
+            /** Tenant Id */
+            tenant_id: string;
+            /** Total Cost Cents */
+            total_cost_cents: number;
+            /** Total Duration Ms */
+            total_duration_ms: number;
+            /** Total Steps */
+            total_steps: number;
+            /** Trace Id */
+            trace_id: string;
         };
         /** TreeHeadRead */
         TreeHeadRead: {
@@ -4538,7 +5166,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchResult"];
+                    "application/json": components["schemas"]["CostIntelBatchResult"];
                 };
             };
             /** @description Validation Error */
@@ -5795,7 +6423,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TraceList"];
                 };
             };
             /** @description Validation Error */
@@ -5827,7 +6455,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_TraceStored_"];
                 };
             };
             /** @description Validation Error */
@@ -5859,7 +6487,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BatchResult"];
                 };
             };
             /** @description Validation Error */
@@ -5893,7 +6521,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TraceDocument"];
                 };
             };
             /** @description Validation Error */
@@ -5927,7 +6555,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IncidentTraces"];
                 };
             };
             /** @description Validation Error */
@@ -5960,7 +6588,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_CleanupResult_"];
                 };
             };
             /** @description Validation Error */
@@ -5995,7 +6623,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TraceComparison"];
                 };
             };
             /** @description Validation Error */
@@ -6029,7 +6657,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_IdempotencyStatus_"];
                 };
             };
             /** @description Validation Error */
@@ -6064,7 +6692,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_RecentMismatches_"];
                 };
             };
             /** @description Validation Error */
@@ -6098,7 +6726,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BulkReport"];
                 };
             };
             /** @description Validation Error */
@@ -6130,7 +6758,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TraceCounts"];
                 };
             };
             /** @description Validation Error */
@@ -6164,7 +6792,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TraceDocument"];
                 };
             };
             /** @description Validation Error */
@@ -6234,7 +6862,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EvidenceRecorded"];
                 };
             };
             /** @description Validation Error */
@@ -6268,7 +6896,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["IntegrityRead"];
                 };
             };
             /** @description Validation Error */
@@ -6306,7 +6934,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MismatchRecorded"];
                 };
             };
             /** @description Validation Error */
@@ -6340,7 +6968,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_TraceMismatches_"];
                 };
             };
             /** @description Validation Error */
@@ -6376,7 +7004,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MismatchResolved"];
                 };
             };
             /** @description Validation Error */
@@ -6415,7 +7043,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReplayResult"];
                 };
             };
             /** @description Validation Error */
@@ -6619,7 +7247,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ExportTraceServiceResponse"];
+                    "application/x-protobuf": string;
                 };
             };
             /** @description Validation Error */
