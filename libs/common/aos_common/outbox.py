@@ -8,6 +8,11 @@ Messages whose route has a batch twin (aos_common.outbox_batch) travel up to
 `MAX_BATCH_MESSAGES` per call, so delivery keeps pace with a producer writing thousands of
 messages a second; the others go one call each. The relay's lag (pending messages and the age of
 the oldest, per destination) is exported as Prometheus gauges, read at scrape time.
+
+A relay runs its passes in lanes (three by default): lane 0 takes every message, the others only
+messages of unordered routes (cost records), so while one pass waits for its receiver another
+claims, delivers and records the next messages; a route whose order matters (audit entries) is
+only ever in lane 0, one pass after another.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import (
+    ARRAY,
+    BindParameter,
     Column,
     DateTime,
     Index,
@@ -31,14 +38,19 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    any_,
+    bindparam,
     cast,
     func,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from aos_common.http_client import PeerUnavailable, ServiceClient
 from aos_common.metrics import Metrics
@@ -122,6 +134,7 @@ class OutboxRelay:
         batch_size: int = 4000,
         batch_routes: Mapping[tuple[str, str], str] = BATCH_ROUTES,
         metrics: Metrics | None = None,
+        lanes: int = 3,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._table = table
@@ -129,14 +142,14 @@ class OutboxRelay:
         self._interval = interval_seconds
         self._batch_size = batch_size
         self._batch_routes = dict(batch_routes)
-        self._wake = asyncio.Event()
+        self._wakes = [asyncio.Event() for _ in range(max(lanes, 1))]
         self._task: asyncio.Task[None] | None = None
         self._lag = RelayLag(metrics) if metrics is not None else None
-        self._claimed = 0
 
     def kick(self) -> None:
         """Deliver soon rather than at the next tick (call after committing a message)."""
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     def start(self) -> None:
         if self._task is None:
@@ -152,52 +165,72 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
+        await asyncio.gather(*(self._lane(number) for number in range(len(self._wakes))))
+
+    async def _lane(self, number: int) -> None:
+        """One pass after another. Lane 0 takes every message; the others take only messages of
+        unordered routes, so their passes overlap lane 0's (one claims and records while another
+        waits for its receiver) without reordering a route whose order matters."""
+        wake = self._wakes[number]
         while True:
+            claimed = 0
             try:
-                await self.deliver_pending()
+                claimed, _ = await self._pass(unordered_only=number > 0)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("outbox relay pass failed")
-                self._claimed = 0
-            if self._claimed >= self._batch_size:
+            if claimed >= self._batch_size:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                await asyncio.wait_for(wake.wait(), timeout=self._interval)
             except TimeoutError:
                 pass
-            self._wake.clear()
+            wake.clear()
 
     async def deliver_pending(self) -> int:
         """One pass: claim due messages, deliver them (in batches where the route has a batch
         twin), record each outcome. Returns how many were delivered."""
+        _, delivered = await self._pass(unordered_only=False)
+        return delivered
+
+    async def _pass(self, *, unordered_only: bool) -> tuple[int, int]:
+        """(claimed, delivered) of one pass; rows are claimed SKIP LOCKED, so passes running at
+        the same time (lanes, other processes) never take the same message."""
         table = self._table
-        async with self._sessionmaker() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(
-                        table.c.id,
-                        table.c.destination,
-                        table.c.path,
-                        cast(table.c.payload, Text),
-                        table.c.attempts,
+        query = (
+            select(
+                table.c.id,
+                table.c.destination,
+                table.c.path,
+                cast(table.c.payload, Text),
+                table.c.attempts,
+            )
+            .where(table.c.delivered_at.is_(None), table.c.next_attempt_at <= func.now())
+            .order_by(table.c.next_attempt_at, table.c.created_at)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        if unordered_only:
+            query = query.where(
+                or_(
+                    *(
+                        and_(table.c.destination == destination, table.c.path == path)
+                        for destination, path in sorted(UNORDERED_ROUTES)
                     )
-                    .where(table.c.delivered_at.is_(None), table.c.next_attempt_at <= func.now())
-                    .order_by(table.c.next_attempt_at, table.c.created_at)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
                 )
-            ).all()
-            self._claimed = len(rows)
+            )
+        async with self._sessionmaker() as session, session.begin():
+            rows = (await session.execute(query)).all()
             if not rows:
-                return 0
+                return 0, 0
             pending = [Pending(*row) for row in rows]
             outcomes = await self._deliver_all(pending)
             await self._record(session, pending, outcomes)
         delivered = sum(1 for error in outcomes.values() if error is None)
         if self._lag is not None:
             self._lag.count(pending, outcomes)
-        return delivered
+        return len(pending), delivered
 
     async def _deliver_all(self, pending: Sequence[Pending]) -> Outcomes:
         """Every destination and route at once; within one, batches go one after another."""
@@ -254,8 +287,8 @@ class OutboxRelay:
             response = await self._client.request(
                 destination, "POST", path, content=body, retry=True, read_timeout=BATCH_TIMEOUT
             )
-        except PeerUnavailable as error:
-            return dict.fromkeys((m.id for m in messages), str(error))
+        except PeerUnavailable as unavailable:
+            return dict.fromkeys((m.id for m in messages), str(unavailable))
         if response.status_code in (404, 405):
             return None
         error = _failure(response)
@@ -270,7 +303,8 @@ class OutboxRelay:
         outcomes: Outcomes = {}
         for index, message in enumerate(messages):
             row = by_index.get(index)
-            status = row.get("status") if isinstance(row, dict) else None
+            row = row if isinstance(row, dict) else {}
+            status = row.get("status")
             if status in ("stored", "duplicate"):
                 outcomes[message.id] = None
             elif status == "refused":
@@ -303,7 +337,7 @@ class OutboxRelay:
         if delivered:
             await session.execute(
                 update(table)
-                .where(table.c.id.in_(delivered))
+                .where(table.c.id == any_(_ids(delivered)))
                 .values(delivered_at=func.now(), attempts=table.c.attempts + 1, last_error=None)
             )
         failed: dict[tuple[str, timedelta], list[str]] = {}
@@ -323,7 +357,7 @@ class OutboxRelay:
         for (error, delay), ids in failed.items():
             await session.execute(
                 update(table)
-                .where(table.c.id.in_(ids))
+                .where(table.c.id == any_(_ids(ids)))
                 .values(
                     attempts=table.c.attempts + 1, last_error=error, next_attempt_at=now + delay
                 )
@@ -355,6 +389,13 @@ class OutboxRelay:
                 )
             ).all()
         self._lag.set_backlog({row[0]: (int(row[1]), float(row[2] or 0)) for row in rows})
+
+
+def _ids(ids: list[str]) -> BindParameter[Any]:
+    """Message ids as one array parameter: `id = ANY($1)` is one prepared statement whatever the
+    count, where `IN (...)` renders (and Postgres parses) a new one of thousands of parameters."""
+    array: TypeEngine[Any] = ARRAY(Text())
+    return bindparam(None, ids, type_=array)
 
 
 def _failure(response: httpx.Response) -> str | None:
