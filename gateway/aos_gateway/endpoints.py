@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
-from aos_common.readiness import ReadinessProbes
-from aos_gateway.reload import RuntimeHolder
+from aos_gateway.state import GatewayStateDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,7 +20,7 @@ async def healthz() -> Response:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> Response:
+async def readyz(state: GatewayStateDep) -> Response:
     """Ready when a configuration is loaded and Redis answers (bounded at 0.5 s by aos_common's
     probes, so the answer comes within a second whatever Redis does).
 
@@ -29,23 +28,22 @@ async def readyz(request: Request) -> Response:
     rotation (issue 17); its routes answer 503 with Retry-After on their own. Their health, as the
     health checks last saw it, is reported under `upstreams` for operators.
     """
-    holder: RuntimeHolder | None = request.app.state.holder
-    if holder is None:
+    live = state.live
+    if live is None:
         return problem_response(
             503,
             "Not ready: configuration not loaded yet",
             instance="/readyz",
             headers={"Retry-After": "1"},
         )
-    probes: ReadinessProbes = request.app.state.readiness
     checks = {
         "configuration": "ok",
-        "redis": await probes.check("redis", request.app.state.redis.ping),
+        "redis": await state.readiness.check("redis", live.redis.ping),
     }
     now = time.monotonic()
     upstreams = {
         name: "up" if any(server.available(now) for server in service.servers) else "down"
-        for name, service in holder.current.services.items()
+        for name, service in live.holder.current.services.items()
     }
     if checks["redis"] != "ok":
         return problem_response(
@@ -59,17 +57,17 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    holder: RuntimeHolder | None = request.app.state.holder
-    gauges = request.app.state.gateway_metrics
-    if holder is not None:
+async def metrics(state: GatewayStateDep) -> Response:
+    runtime = state.routes()
+    gauges = state.gateway_metrics
+    if runtime is not None:
         now = time.monotonic()
-        for name, service in holder.current.services.items():
+        for name, service in runtime.services.items():
             for server in service.servers:
                 gauges.upstream_up.labels(name, server.url).set(1 if server.available(now) else 0)
-        for router_runtime in holder.current.routers:
+        for router_runtime in runtime.routers:
             for middleware, breaker in router_runtime.breakers.items():
                 gauges.breaker_open.labels(router_runtime.name, middleware).set(
                     breaker.open_count()
                 )
-    return request.app.state.metrics.render()
+    return state.metrics.render()

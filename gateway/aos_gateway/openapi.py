@@ -44,7 +44,7 @@ def merge_openapi(documents: Iterable[tuple[str, Mapping[str, Any]]], *, version
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for service, document in documents:
-        own_schemas = dict(document.get("components", {}).get("schemas", {}))
+        own_schemas: dict[str, Any] = dict(document.get("components", {}).get("schemas", {}))
         renames: dict[str, str] = {}
         for name, schema in own_schemas.items():
             if name in schemas and schemas[name] != schema:

@@ -17,6 +17,17 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout_seconds: float = Field(default=30.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     upstream_max_keepalive: int = Field(default=128, ge=0)
+    upstream_max_connections: int = Field(
+        default=256,
+        ge=1,
+        description="Connections open to one upstream server at most (idle ones included); "
+        "a request past it waits for one to be released",
+    )
+    upstream_pool_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a request past the connection cap waits before its 503",
+    )
     upstream_keepalive_seconds: float = Field(
         default=4.0,
         gt=0,
@@ -36,4 +47,10 @@ class GatewaySettings(ServiceSettings):
         default=1.0, gt=0, description="How often metered cache hits are reported to the service"
     )
     budget_timeout_seconds: float = Field(default=2.0, gt=0)
+    openapi_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long the merged /openapi.json is kept before the services are asked "
+        "again (a partial one at most 5 s)",
+    )
     gateway_redis_prefix: str = "aos:gw:rl"

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aos_common.errors import ProblemError, problem_response
 from aos_gateway.console.session import COOKIE, SIGNED_OUT, read_token, session_alive
+from aos_gateway.state import GatewayState
 
 CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-aos-key", b"x-api-key"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -31,9 +32,9 @@ def _cookie_token(raw: bytes) -> str | None:
 
 
 class ConsoleCookieEdge:
-    def __init__(self, app: ASGIApp, gateway: object) -> None:
+    def __init__(self, app: ASGIApp, state: GatewayState) -> None:
         self.app = app
-        self.gateway = gateway
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
@@ -48,10 +49,11 @@ class ConsoleCookieEdge:
         if token is None:
             await self.app(scope, receive, send)
             return
-        state = self.gateway.state  # type: ignore[attr-defined]
-        claims = read_token(state.settings.jwt_secret, token)
+        claims = read_token(self.state.settings.jwt_secret, token)
         try:
-            alive = claims is not None and await session_alive(state.redis, claims["sid"])
+            alive = claims is not None and await session_alive(
+                self.state.require_live().redis, claims["sid"]
+            )
         except ProblemError as error:
             await self._refuse(scope, receive, send, error.status, error.detail, error.headers)
             return

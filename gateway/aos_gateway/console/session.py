@@ -27,7 +27,8 @@ from starlette.responses import RedirectResponse, Response
 from aos_common.auth import Principal, extract_credential
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import BadRequest, ServiceUnavailable, Unauthorized
-from aos_common.http_client import PeerUnavailable, ServiceClient
+from aos_common.http_client import PeerUnavailable
+from aos_gateway.state import gateway_state
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "aos_console_session"
@@ -38,6 +39,16 @@ LINK_SECONDS = 10 * 60
 SESSION_KEY = "aos:console:session:"
 LINK_KEY = "aos:console:link:"
 SIGNED_OUT = "Your console session has ended; sign in again"
+
+
+def _secret(request: Request) -> str:
+    """The tenants service's JWT secret, which signs console tokens."""
+    return gateway_state(request).settings.jwt_secret
+
+
+def _redis(request: Request) -> Redis:
+    """Where sessions and one-time links live."""
+    return gateway_state(request).require_live().redis
 
 
 class SignIn(BaseModel):
@@ -96,7 +107,7 @@ async def _principal_for(request: Request, credential: str) -> Principal:
     """Ask the tenants service who `credential` is (uncached: a sign-in is rare)."""
     parsed = extract_credential({"authorization": f"Bearer {credential.strip()}"})
     assert parsed is not None
-    peers: ServiceClient = request.app.state.console_peers
+    peers = gateway_state(request).require_live().peers
     try:
         answer = await peers.request(
             "tenants", "GET", "/internal/v1/auth/verify", headers=parsed.headers()
@@ -123,14 +134,14 @@ async def _principal_for(request: Request, credential: str) -> Principal:
 
 async def _open_session(request: Request, principal: Principal) -> str:
     sid = secrets.token_urlsafe(24)
-    redis: Redis = request.app.state.redis
+    redis = _redis(request)
     try:
         await redis.set(SESSION_KEY + sid, principal.tenant_id or "", ex=SESSION_SECONDS)
     except Exception as error:
         raise ServiceUnavailable(
             "Console sessions are unavailable; retry shortly", headers={"Retry-After": "2"}
         ) from error
-    return mint_token(request.app.state.settings.jwt_secret, principal, sid)
+    return mint_token(_secret(request), principal, sid)
 
 
 def _is_tls(request: Request) -> bool:
@@ -163,12 +174,8 @@ def _who(claims: dict[str, Any]) -> dict[str, Any]:
 
 async def current_session(request: Request) -> Session:
     token = request.cookies.get(COOKIE)
-    claims = read_token(request.app.state.settings.jwt_secret, token) if token else None
-    if (
-        token is None
-        or claims is None
-        or not await session_alive(request.app.state.redis, claims["sid"])
-    ):
+    claims = read_token(_secret(request), token) if token else None
+    if token is None or claims is None or not await session_alive(_redis(request), claims["sid"]):
         raise Unauthorized(SIGNED_OUT)
     return Session(token, claims)
 
@@ -178,7 +185,7 @@ async def sign_in(body: SignIn, request: Request) -> Response:
     """Exchange an API key or console token for the session cookie (the body is never stored)."""
     principal = await _principal_for(request, body.credential)
     token = await _open_session(request, principal)
-    claims = read_token(request.app.state.settings.jwt_secret, token)
+    claims = read_token(_secret(request), token)
     assert claims is not None
     response = json_response(envelope(_who(claims)), 201)
     _set_cookie(response, request, token)
@@ -201,8 +208,8 @@ async def who_am_i(request: Request) -> Response:
             permissions=claims.get("permissions", []),
             key_id=claims.get("key_id"),
         )
-        renewed = mint_token(request.app.state.settings.jwt_secret, principal, claims["sid"])
-        response_claims = read_token(request.app.state.settings.jwt_secret, renewed) or claims
+        renewed = mint_token(_secret(request), principal, claims["sid"])
+        response_claims = read_token(_secret(request), renewed) or claims
     response = json_response(envelope(_who(response_claims)))
     if renewed:
         _set_cookie(response, request, renewed)
@@ -213,10 +220,10 @@ async def who_am_i(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     """Revoke the session (its cookie stops working at once) and clear the cookie."""
     token = request.cookies.get(COOKIE)
-    claims = read_token(request.app.state.settings.jwt_secret, token) if token else None
+    claims = read_token(_secret(request), token) if token else None
     if claims is not None:
         try:
-            await request.app.state.redis.delete(SESSION_KEY + claims["sid"])
+            await _redis(request).delete(SESSION_KEY + claims["sid"])
         except Exception as error:
             raise ServiceUnavailable(
                 "Sign-out could not reach the session store; retry shortly",
@@ -236,7 +243,7 @@ async def create_link(request: Request) -> Response:
     principal = await _principal_for(request, credential.value)
     token = await _open_session(request, principal)
     code = secrets.token_urlsafe(24)
-    await request.app.state.redis.set(LINK_KEY + code, token, ex=LINK_SECONDS)
+    await _redis(request).set(LINK_KEY + code, token, ex=LINK_SECONDS)
     return json_response(envelope({"path": f"/console/signin?code={code}"}), 201)
 
 
@@ -245,7 +252,7 @@ async def follow_link(request: Request, code: str = "") -> Response:
     """Take a one-time link's session (once) and go to the console; a used link signs in nobody."""
     token = None
     if 0 < len(code) <= 64:
-        token = await request.app.state.redis.getdel(LINK_KEY + code)
+        token = await _redis(request).getdel(LINK_KEY + code)
     if token is None:
         return RedirectResponse("/#/signin?link=expired", status_code=303)
     response = RedirectResponse("/#/", status_code=303)

@@ -41,6 +41,7 @@ from aos_gateway.middlewares.ratelimit import Decision, RateLimiter, bucket_key
 from aos_gateway.middlewares.usage import UsageMeter, usage_field
 from aos_gateway.proxy.h1client import (
     H1Pool,
+    UpstreamBusy,
     UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamTimeout,
@@ -201,7 +202,12 @@ class ForwardAuthMiddleware:
                 "GET", self.spec.address, target, headers, None, read_seconds=self.timeout
             )
             body = await response.read()
-        except (UpstreamConnectError, UpstreamTimeout, UpstreamProtocolError) as error:
+        except (
+            UpstreamConnectError,
+            UpstreamTimeout,
+            UpstreamProtocolError,
+            UpstreamBusy,
+        ) as error:
             logger.warning("forward-auth %s unreachable: %s", self.spec.address, error)
             return problem(
                 request, 503, f"Upstream {self.upstream_name} unavailable", retry_after=1

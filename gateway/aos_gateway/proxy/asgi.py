@@ -1,10 +1,14 @@
 """The ASGI entry of the proxy: match a router, run its middlewares, stream the answer back.
 
 It sits in front of the whole stack of the small FastAPI app that serves the gateway's own
-endpoints (/healthz, /readyz, /metrics, the console); anything no router matches falls through to
-that app. A proxied request never enters the framework's middleware layers: the proxy sets its
-request id itself (echoed on the response, as RequestIdMiddleware does for the gateway's own
-endpoints) and records it in its own per-router metrics.
+endpoints (/healthz, /readyz, /metrics, the console, the API reference); anything no router
+matches falls through to that app. A proxied request never enters the framework's middleware
+layers: the proxy sets its request id itself (echoed on the response, as RequestIdMiddleware does
+for the gateway's own endpoints) and records it in its own per-router metrics.
+
+The proxy is the bottom layer of the request path: it knows the routing it is given only through
+the `RouteTable` and `Route` protocols below (aos_gateway.runtime builds the real ones), so it
+imports nothing from the middlewares, the runtime, the reload or the app above it.
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aos_common.errors import PROBLEM_CONTENT_TYPE, problem_body
 from aos_common.request_context import request_id_of, request_id_var, tenant_id_var
+from aos_gateway.metrics import GatewayMetrics
 from aos_gateway.proxy.h1client import UpstreamProtocolError, UpstreamTimeout
 from aos_gateway.proxy.tracecontext import continue_trace, start_gateway_span
 from aos_gateway.proxy.types import (
@@ -31,13 +36,14 @@ from aos_gateway.proxy.types import (
     ProxyResponse,
     problem,
 )
-from aos_gateway.reload import RuntimeHolder
 from aos_gateway.rules import RequestInfo
-from aos_gateway.runtime import RouterRuntime
 
 logger = logging.getLogger("aos.gateway")
 
-OWN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/favicon.ico"})
+OWN_PATHS = frozenset(
+    {"/", "/healthz", "/readyz", "/metrics", "/favicon.ico", "/openapi.json", "/docs"}
+)
+OWN_PREFIXES = ("/console/", "/docs/")
 _GATEWAY_ONLY = ("x-aos-",)
 _CREDENTIAL = "x-aos-key"
 # Set by the gateway itself on every proxied request (client values are replaced).
@@ -61,10 +67,36 @@ def _client_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
     return Headers(items)
 
 
+class Route(Protocol):
+    """A router as the proxy sees it: its names (for metrics and logs) and its middleware chain."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def handler(self) -> Handler: ...
+
+
+class RouteTable(Protocol):
+    def match(self, request: RequestInfo) -> Route | None: ...
+
+
 class ProxyMiddleware:
-    def __init__(self, app: ASGIApp, gateway: Starlette) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Callable[[], RouteTable | None],
+        metrics: GatewayMetrics,
+        *,
+        telemetry: bool,
+    ) -> None:
+        """`routes` gives the routing in force at each request (None: not started, everything
+        falls through to `app`); a reload swaps what it returns, never the proxy."""
         self.app = app
-        self.gateway = gateway
+        self.routes = routes
+        self.metrics = metrics
+        self.telemetry = telemetry
         # Labelled metric children, looked up once per (router, service[, status]).
         self._latency: dict[tuple[str, str], Any] = {}
         self._requests: dict[tuple[str, str, int], Any] = {}
@@ -74,11 +106,11 @@ class ProxyMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in OWN_PATHS or path.startswith("/console/"):
+        if path in OWN_PATHS or path.startswith(OWN_PREFIXES):
             await self.app(scope, receive, send)
             return
-        holder: RuntimeHolder | None = self.gateway.state.holder
-        if holder is None:
+        runtime = self.routes()
+        if runtime is None:
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
@@ -92,7 +124,6 @@ class ProxyMiddleware:
                 "which no resource name holds.",
             )
             return
-        runtime = holder.current
         headers = _client_headers(scope["headers"])
         host = headers.get("host") or ""
         client = scope.get("client")
@@ -116,7 +147,7 @@ class ProxyMiddleware:
         request_id_token = request_id_var.set(request_id)
         tenant_token = tenant_id_var.set(None)
         try:
-            await self._proxy(scope, receive, send, holder, router, headers, info, request_id, raw)
+            await self._proxy(scope, receive, send, router, headers, info, request_id, raw)
         finally:
             request_id_var.reset(request_id_token)
             tenant_id_var.reset(tenant_token)
@@ -126,8 +157,7 @@ class ProxyMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        holder: RuntimeHolder,
-        router: RouterRuntime,
+        router: Route,
         headers: Headers,
         info: RequestInfo,
         request_id: str,
@@ -167,9 +197,9 @@ class ProxyMiddleware:
             service=router.service,
             raw_path=raw_path,
         )
-        metrics = holder.deps.metrics
+        metrics = self.metrics
         started = time.perf_counter()
-        if holder.deps.settings.telemetry_enabled:
+        if self.telemetry:
             with start_gateway_span(headers, router.name, request.method):
                 response = await _handle(router.handler, request)
         else:

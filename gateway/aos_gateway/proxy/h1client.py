@@ -4,198 +4,48 @@ one uvicorn uses), pooled keep-alive connections, streaming both ways with flow 
 Why not httpx here: on this project's hardware httpx's AsyncClient costs ~2 ms of CPU per request
 (anyio, pool bookkeeping), more than the whole latency budget of the gateway. httpx stays for the
 gateway's cold paths (health checks, the budget guard through aos_common's ServiceClient).
+bench/upstream_client_cost.py compares it with httpx, httpcore and aiohttp.
+
+Connections per origin are capped (`max_connections_per_origin`): past the cap a request waits
+for one to be released, at most `pool_wait` seconds, then fails with `UpstreamBusy` (a 503), so
+a flood of slow requests cannot open sockets to a service without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httptools
 
-HIGH_WATER = 1 << 20
+from aos_gateway.proxy.h1connection import (
+    HIGH_WATER,
+    Connection,
+    Origin,
+    UpstreamBusy,
+    UpstreamConnectError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from aos_gateway.proxy.slots import OriginSlots
 
-
-class UpstreamConnectError(Exception):
-    """No connection could be made (refused, unreachable, connect timeout)."""
-
-
-class UpstreamTimeout(Exception):
-    """The upstream did not answer within the read timeout."""
-
-
-class UpstreamProtocolError(Exception):
-    """The upstream broke the exchange (closed early, sent something unparseable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, url: str) -> Origin:
-        return _origin(url)
-
-
-@functools.lru_cache(maxsize=256)
-def _origin(url: str) -> Origin:
-    """Parsed once per server URL, not once per request."""
-    parts = urlsplit(url)
-    scheme = parts.scheme or "http"
-    port = parts.port or (443 if scheme == "https" else 80)
-    return Origin(scheme, parts.hostname or "127.0.0.1", port)
-
-
-class _Connection(asyncio.Protocol):
-    def __init__(self, origin: Origin) -> None:
-        self.origin = origin
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.closed = False
-        self.reused = False
-        self.idle_since = 0.0
-        self._can_write = asyncio.Event()
-        self._can_write.set()
-        self._reset()
-
-    # --- exchange state -------------------------------------------------------------------------
-
-    def _reset(self) -> None:
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
-        self.complete = False
-        self.error: Exception | None = None
-        self.got_bytes = False
-        self.until_eof = False
-        self.has_length = False
-        self.keep_alive = False
-        self._wakeup: asyncio.Future[None] | None = None
-
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
-
-    # --- asyncio.Protocol -----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self._fail(UpstreamProtocolError(f"invalid response: {error}"))
-            return
-        if self.buffered > HIGH_WATER and self.transport is not None:
-            self.transport.pause_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._can_write.set()
-        if self.until_eof and self.head_done.done() and self.error is None and not self.complete:
-            self.complete = True  # a body delimited by the end of the connection
-            self._wake()
-        elif not self.complete:
-            self._fail(UpstreamProtocolError(f"connection closed by upstream: {exc or 'EOF'}"))
-
-    def pause_writing(self) -> None:
-        self._can_write.clear()
-
-    def resume_writing(self) -> None:
-        self._can_write.set()
-
-    # --- httptools callbacks --------------------------------------------------------------------
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        if 100 <= self.status < 200 and self.status != 101:
-            self.headers = []
-            return
-        self.keep_alive = self.parser.should_keep_alive()
-        names = {name.lower() for name, _ in self.headers}
-        self.has_length = b"content-length" in names
-        self.until_eof = not self.has_length and b"transfer-encoding" not in names
-        if not self.head_done.done():
-            self.head_done.set_result(None)
-
-    def on_body(self, body: bytes) -> None:
-        self.chunks.append(body)
-        self.buffered += len(body)
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        if 100 <= self.status < 200 and self.status != 101:
-            self.parser = httptools.HttpResponseParser(self)
-            return
-        self.complete = True
-        if not self.head_done.done():
-            self.head_done.set_result(None)
-        self._wake()
-
-    def _fail(self, error: Exception) -> None:
-        self.error = error
-        if not self.head_done.done():
-            self.head_done.set_exception(error)
-        self._wake()
-        if self.transport is not None:
-            self.transport.close()
-
-    # --- used by the pool -----------------------------------------------------------------------
-
-    async def write(self, data: bytes) -> None:
-        if self.closed or self.transport is None:
-            raise UpstreamProtocolError("connection closed by upstream before the request was sent")
-        self.transport.write(data)
-        if not self._can_write.is_set():
-            await self._can_write.wait()
-
-    async def next_chunk(self, stall_seconds: float) -> bytes | None:
-        while True:
-            if self.chunks:
-                chunk = self.chunks.popleft()
-                self.buffered -= len(chunk)
-                if (
-                    self.buffered <= HIGH_WATER // 2
-                    and self.transport is not None
-                    and not self.closed
-                ):
-                    self.transport.resume_reading()
-                return chunk
-            if self.complete:
-                return None
-            if self.error is not None:
-                raise self.error
-            self._wakeup = asyncio.get_running_loop().create_future()
-            try:
-                # asyncio.timeout, not wait_for: no extra future per wait on the hot path.
-                async with asyncio.timeout(stall_seconds):
-                    await self._wakeup
-            except TimeoutError:
-                raise UpstreamTimeout("upstream body stalled") from None
+__all__ = [
+    "H1Pool",
+    "Origin",
+    "UpstreamBusy",
+    "UpstreamConnectError",
+    "UpstreamProtocolError",
+    "UpstreamResponse",
+    "UpstreamTimeout",
+]
 
 
 class UpstreamResponse:
     def __init__(
-        self, pool: H1Pool, connection: _Connection, reusable: bool, timeout: float
+        self, pool: H1Pool, connection: Connection, reusable: bool, timeout: float
     ) -> None:
         self.status = connection.status
         self.headers = connection.headers
@@ -251,7 +101,8 @@ class UpstreamResponse:
 
 
 class H1Pool:
-    """Keep-alive connections per origin, most recently used first."""
+    """Keep-alive connections per origin, most recently used first, at most
+    `max_connections_per_origin` open (idle or in use) to each origin."""
 
     def __init__(
         self,
@@ -260,15 +111,24 @@ class H1Pool:
         read_timeout: float,
         max_idle_per_origin: int = 64,
         idle_expiry: float = 30.0,
+        max_connections_per_origin: int = 256,
+        pool_wait: float = 5.0,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle = max_idle_per_origin
         self.idle_expiry = idle_expiry
-        self._idle: dict[Origin, list[_Connection]] = collections.defaultdict(list)
+        self.max_connections = max_connections_per_origin
+        self.pool_wait = pool_wait
+        self._idle: dict[Origin, list[Connection]] = collections.defaultdict(list)
+        self._slots = OriginSlots(max_connections_per_origin)
         self._ssl: ssl.SSLContext | None = None
 
-    def release(self, connection: _Connection) -> None:
+    def open_connections(self, origin: Origin) -> int:
+        """Connections open or opening to `origin`, idle ones included."""
+        return self._slots.count(origin)
+
+    def release(self, connection: Connection) -> None:
         idle = self._idle[connection.origin]
         if len(idle) >= self.max_idle:
             assert connection.transport is not None
@@ -277,25 +137,36 @@ class H1Pool:
         connection.idle_since = time.monotonic()
         connection.reused = True
         idle.append(connection)
+        if self._slots.waiters:
+            self._slots.notify(connection.origin)
 
-    async def _connect(self, origin: Origin) -> _Connection:
+    def _gone(self, connection: Connection) -> None:
+        """A connection closed (or never opened): its place under the cap is free again."""
+        if connection.counted:
+            connection.counted = False
+            self._slots.give_back(connection.origin)
+
+    async def _connect(self, origin: Origin) -> Connection:
         loop = asyncio.get_running_loop()
         context = None
         if origin.scheme == "https":
             self._ssl = self._ssl or ssl.create_default_context()
             context = self._ssl
+        connection = Connection(origin, self._gone)  # its place under the cap is taken
         try:
-            _, protocol = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Connection(origin), origin.host, origin.port, ssl=context
-                ),
+            await asyncio.wait_for(
+                loop.create_connection(lambda: connection, origin.host, origin.port, ssl=context),
                 self.connect_timeout,
             )
         except (OSError, TimeoutError) as error:
+            self._gone(connection)
             raise UpstreamConnectError(f"{origin.host}:{origin.port}: {error}") from None
-        return protocol
+        except BaseException:
+            self._gone(connection)
+            raise
+        return connection
 
-    async def _acquire(self, origin: Origin) -> _Connection:
+    def _take_idle(self, origin: Origin) -> Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -303,11 +174,37 @@ class H1Pool:
             if connection.closed or now - connection.idle_since > self.idle_expiry:
                 if connection.transport is not None:
                     connection.transport.close()
+                self._gone(connection)  # free its place now, not when the loop reports it closed
                 continue
             connection._reset()
             connection.parser = httptools.HttpResponseParser(connection)
             return connection
-        return await self._connect(origin)
+        return None
+
+    async def _acquire(self, origin: Origin) -> Connection:
+        connection = self._take_idle(origin)
+        if connection is not None:
+            return connection
+        if self._slots.try_take(origin):
+            return await self._connect(origin)
+        return await self._wait_for_connection(origin)
+
+    async def _wait_for_connection(self, origin: Origin) -> Connection:
+        """At the cap: wait for a connection to go idle or close, within `pool_wait`."""
+        deadline = asyncio.get_running_loop().time() + self.pool_wait
+        while True:
+            try:
+                await self._slots.wait(origin, deadline)
+            except TimeoutError:
+                raise UpstreamBusy(
+                    f"{origin.host}:{origin.port}: all {self.max_connections} connections "
+                    f"stayed in use for {self.pool_wait:g}s"
+                ) from None
+            connection = self._take_idle(origin)
+            if connection is not None:
+                return connection
+            if self._slots.try_take(origin):
+                return await self._connect(origin)
 
     async def request(
         self,
@@ -337,6 +234,12 @@ class H1Pool:
                 if stale and replayable and attempt == 0:
                     continue  # a kept-alive connection the upstream had closed: try a fresh one
                 raise
+            except BaseException:
+                # Cancelled, or the client's body broke off: the exchange cannot be finished, so
+                # the connection is closed (and its place under the cap freed), never left open.
+                if connection.transport is not None:
+                    connection.transport.close()
+                raise
             reusable = method != "HEAD" and connection.keep_alive
             if method == "HEAD":
                 connection.complete = True
@@ -345,7 +248,7 @@ class H1Pool:
 
     async def _send(
         self,
-        connection: _Connection,
+        connection: Connection,
         method: str,
         target: str,
         headers: list[tuple[str, str]],

@@ -1,8 +1,10 @@
 """Load-balanced services: round robin over healthy servers, active health checks, passive ejection,
-and the forwarding itself (streamed both ways over one pooled keep-alive httpx client).
+and the forwarding itself (streamed both ways over the pooled keep-alive h1client.H1Pool).
 
 Failure mapping (API.md): no server reachable -> 503 "Upstream <service> unavailable" with
-Retry-After; no response head within the timeout -> 504; a broken upstream response -> 502.
+Retry-After; every connection the pool may open to the server in use past the wait -> 503 "busy"
+with Retry-After (no ejection: the server is fine, the gateway is holding back); no response head
+within the timeout -> 504; a broken upstream response -> 502.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 from aos_gateway.config.models import HealthCheck, Service
 from aos_gateway.proxy.h1client import (
     H1Pool,
+    UpstreamBusy,
     UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamTimeout,
@@ -208,6 +211,14 @@ class ServiceRuntime:
                 target,
                 self._upstream_headers(request, server),
                 request.body.content(),
+            )
+        except UpstreamBusy:
+            return problem(
+                request,
+                503,
+                f"Upstream {self.name} busy: every connection the gateway may open to it is in "
+                "use; retry shortly",
+                retry_after=self._retry_after,
             )
         except UpstreamConnectError:
             self.eject(server)

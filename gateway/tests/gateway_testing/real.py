@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Real:
     gateway: Process
     tenants: Process
     traces: Process
+    services: dict[str, Process] = field(default_factory=dict)
+    gateway_env: dict[str, str] = field(default_factory=dict)  # to start another gateway like it
 
     @property
     def url(self) -> str:
@@ -77,12 +79,12 @@ def real_platform(database_url: str, redis_url: str, logs: Path) -> Iterator[Rea
     urls = {f"AOS_{name.upper().replace('-', '_')}_URL": s.url for name, s in services.items()}
     for service in services.values():
         service.env.update(urls)
-    proxy = gateway(
-        DYNAMIC_YML,
-        logs,
-        {**common, **urls, "AOS_GATEWAY_REDIS_PREFIX": f"aos:gwtest:{secrets.token_hex(4)}"},
-        name="real-gateway",
-    )
+    gateway_env = {
+        **common,
+        **urls,
+        "AOS_GATEWAY_REDIS_PREFIX": f"aos:gwtest:{secrets.token_hex(4)}",
+    }
+    proxy = gateway(DYNAMIC_YML, logs, gateway_env, name="real-gateway")
     processes = [*services.values(), proxy]
     try:
         for process in processes:
@@ -91,7 +93,7 @@ def real_platform(database_url: str, redis_url: str, logs: Path) -> Iterator[Rea
             process.wait_ready(timeout=300)  # six imports at once on a busy machine
         proxy.wait_ready("/readyz", timeout=30)
         _wait_for_upstreams(proxy.url, timeout=60)
-        yield Real(proxy, services["tenants"], services["traces"])
+        yield Real(proxy, services["tenants"], services["traces"], services, gateway_env)
     finally:
         for process in processes:
             process.stop()
