@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCents, percentUsed, roundCents, sumCents } from "../src/lib/money";
+import { DOLLARS, dollarsToCents, formatCents, percentUsed, roundCents, sumCents } from "../src/lib/money";
 
 describe("money from decimal strings", () => {
   it("formats cents as dollars with grouping", () => {
@@ -34,5 +34,12 @@ describe("money from decimal strings", () => {
     expect(percentUsed("1", "3")).toBe(33.3);
     expect(percentUsed("5", null)).toBeNull();
     expect(percentUsed("5", "0")).toBeNull();
+  });
+
+  it("turns typed dollars into cents on the digits", () => {
+    expect(dollarsToCents("12.5")).toBe("1250");
+    expect(dollarsToCents(" 0.07 ")).toBe("7");
+    expect(dollarsToCents("")).toBeNull();
+    expect(DOLLARS.test("12.505")).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { can, permissionMatches, type SessionInfo } from "../src/lib/permissions";
+import { ACTIONS, can, permissionMatches, type SessionInfo } from "../src/lib/permissions";
 
 function session(roles: string[], permissions: string[] = []): SessionInfo {
   return { tenant_id: "t", subject: "k", key_id: "k", roles, permissions, expires_at: 0 };
@@ -23,6 +23,11 @@ describe("permission gating", () => {
     expect(can(readOnly, "keys:create")).toBe(false);
     expect(can(readOnly, "keys:revoke")).toBe(false);
     expect(can(readOnly, "budgets:write")).toBe(false);
+  });
+
+  it("shows a read-only key no replay, a developer key the replay form", () => {
+    expect(can(session([], ["read:*", "traces:read"]), ACTIONS.replayTraces)).toBe(false);
+    expect(can(session(["developer"]), ACTIONS.replayTraces)).toBe(true);
   });
 
   it("derives a viewer's grants from its role", () => {

@@ -21,10 +21,10 @@ import asyncpg
 import httpx
 import pytest
 
-from aos_cli.console_build import CONSOLE_DIR
 from aos_cli.testing import RunningPlatform
 
-ARTIFACTS = CONSOLE_DIR.parent / "artifacts" / "console"
+from .browser import ARTIFACTS, WAIT, go, serious_axe_violations, sideways_overflow, sign_in
+
 ConsoleTenant = Any  # tests/console/conftest.py's dataclass (id, key, headers)
 
 PAGES = {
@@ -38,14 +38,6 @@ PAGES = {
     "keys": "keys",
     "budgets": "budgets",
 }
-WAIT = 20_000
-
-
-def sign_in(page: Any, gateway_url: str, key: str) -> None:
-    page.goto(gateway_url + "/")
-    page.get_by_label("API key or console token").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Overview & cost").wait_for(timeout=WAIT)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +52,6 @@ def page(context: Any, platform: RunningPlatform, seeded_tenant: ConsoleTenant) 
     opened = context.new_page()
     sign_in(opened, platform.gateway_url, seeded_tenant.key)
     return opened
-
-
-def go(page: Any, gateway_url: str, route: str) -> None:
-    page.goto(f"{gateway_url}/#/{route}")
-    page.locator("main h1").first.wait_for(timeout=WAIT)
-    page.wait_for_load_state("networkidle")
 
 
 def test_the_cost_page_draws_stacked_spend_by_model(
@@ -274,7 +260,6 @@ def test_the_ledger_verifies_intact_then_reports_a_tampered_entry(
 def test_every_page_is_screenshotted_and_has_no_serious_axe_violations(
     page: Any, platform: RunningPlatform, width: int
 ) -> None:
-    axe = (CONSOLE_DIR / "node_modules" / "axe-core" / "axe.min.js").read_text()
     page.set_viewport_size({"width": width, "height": 900})
     serious: dict[str, list[str]] = {}
     try:
@@ -282,22 +267,9 @@ def test_every_page_is_screenshotted_and_has_no_serious_axe_violations(
             go(page, platform.gateway_url, route)
             page.wait_for_timeout(300)
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
-            overflow = page.evaluate(
-                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            wide = page.evaluate(
-                "w => [...document.querySelectorAll('body *')].filter(e => "
-                "e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap, .sidenav'))"
-                ".slice(0, 5).map(e => e.tagName + '.' + e.className)",
-                width,
-            )
+            overflow, wide = sideways_overflow(page, width)
             assert overflow <= 1, f"{name} scrolls sideways at {width} px: {wide}"
-            page.evaluate(axe)
-            found = page.evaluate(
-                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-                ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
-            )
+            found = serious_axe_violations(page)
             if found:
                 serious[name] = found
     finally:

@@ -86,7 +86,26 @@ export interface Mismatch {
   reason: string;
   expected_hash: string | null;
   actual_hash: string | null;
+  details?: unknown;
   resolved: boolean;
+  resolved_at?: string | null;
   resolved_by?: string | null;
   created_at: string;
+}
+
+/** The answer of POST /traces/{trace_id}/replay/steps/{step_index}, by the step's behaviour. */
+export interface ReplayResult {
+  trace_id: string;
+  step_index: number;
+  replay_behavior: "check" | "skip" | "execute";
+  match?: boolean;
+  expected_hash?: string | null;
+  actual_hash?: string | null;
+  mismatch_id?: string;
+  executed?: boolean;
+  cached?: boolean;
+  recorded?: boolean;
+  idempotency_key?: string | null;
+  output?: unknown;
+  output_hash?: string | null;
 }

@@ -77,3 +77,14 @@ export function percentUsed(used: string, limit: string | null | undefined): num
 export function centsToChartDollars(cents: string): number {
   return Number(roundCents(cents)) / 100;
 }
+
+/** An amount a person types in dollars: whole, or with one or two decimals. */
+export const DOLLARS = /^\d+(\.\d{1,2})?$/;
+
+/** "12.50" dollars → "1250" cents, on the digits (no float). */
+export function dollarsToCents(dollars: string): string | null {
+  const value = dollars.trim();
+  if (!value) return null;
+  const [whole, fraction = ""] = value.split(".");
+  return (BigInt(whole) * 100n + BigInt((fraction + "00").slice(0, 2))).toString();
+}

@@ -41,6 +41,7 @@ export const ACTIONS = {
   writeBudgets: "budgets:write",
   resolveAnomaly: "cost:write",
   readTraces: "traces:read",
+  replayTraces: "traces:write",
   readLogs: "read:logs",
   readAudit: "read:audit",
   readKeys: "keys:read",

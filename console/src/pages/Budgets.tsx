@@ -2,23 +2,16 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ok } from "../api/client";
 import type { components } from "../api/schema";
+import { BudgetBars } from "../components/BudgetBars";
 import { ErrorState, Loading, Panel } from "../components/States";
+import type { Budget } from "../lib/budgets";
+import { dollarsToCents, DOLLARS } from "../lib/money";
 import { ACTIONS, can } from "../lib/permissions";
 import { useSession } from "../lib/session";
-import { BudgetBars } from "./Cost";
+import { KeyBudgets, useKeyNames } from "./budgets/KeyBudgets";
+import { Reservations } from "./budgets/Reservations";
 
-type Budget = components["schemas"]["BudgetRead"];
 type BudgetType = components["schemas"]["BudgetCreate"]["budget_type"];
-const DOLLARS = /^\d+(\.\d{1,2})?$/;
-
-/** "12.50" dollars → "1250" cents, on the digits (no float). */
-function dollarsToCents(dollars: string): string | null {
-  const value = dollars.trim();
-  if (!value) return null;
-  const [whole, fraction = ""] = value.split(".");
-  return (BigInt(whole) * 100n + BigInt((fraction + "00").slice(0, 2))).toString();
-}
-
 function centsToDollars(cents: string | null): string {
   if (!cents) return "";
   const [whole, fraction = ""] = cents.split(".");
@@ -27,11 +20,22 @@ function centsToDollars(cents: string | null): string {
   return fraction.replace(/0+$/, "") ? `${dollars}${fraction}`.replace(/(\.\d{2})\d+$/, "$1") : dollars;
 }
 
+/** An edit keeps an on_unavailable the budget was given explicitly (not its hard/soft default). */
+function chosenOnUnavailable(budget: Budget | null): Budget["on_unavailable"] | null {
+  if (!budget) return null;
+  const byDefault = budget.hard_limit_enabled ? "deny" : "allow";
+  return budget.on_unavailable === byDefault ? null : budget.on_unavailable;
+}
+
 export default function BudgetsPage() {
   const session = useSession();
-  const budgets = useQuery({ queryKey: ["budgets"], queryFn: () => ok(api.GET("/api/v1/cost/budgets")) });
+  // Spend and holds move while work runs: read afresh each time the page opens.
+  const budgets = useQuery({ queryKey: ["budgets"], staleTime: 0, queryFn: () => ok(api.GET("/api/v1/cost/budgets")) });
+  const keyNames = useKeyNames();
   const [editing, setEditing] = useState<Budget | null>(null);
   const writable = can(session, ACTIONS.writeBudgets);
+  // An API key's budget is set on the key (Keys & access); it is listed with the keys below.
+  const own = budgets.data?.filter((b) => b.budget_type !== "api_key") ?? [];
   return (
     <>
       <div className="page-head">
@@ -45,10 +49,10 @@ export default function BudgetsPage() {
           <ErrorState error={budgets.error} retry={() => budgets.refetch()} />
         ) : (
           <>
-            <BudgetBars budgets={budgets.data} />
-            {writable && budgets.data.length > 0 && (
+            <BudgetBars budgets={own} holds />
+            {writable && own.length > 0 && (
               <ul className="plain edit-list">
-                {budgets.data.map((b) => (
+                {own.map((b) => (
                   <li key={b.id}>
                     <button type="button" className="secondary" onClick={() => setEditing(b)}>
                       Edit {b.budget_type} {b.entity_id ?? ""}
@@ -60,6 +64,8 @@ export default function BudgetsPage() {
           </>
         )}
       </Panel>
+      <KeyBudgets budgets={budgets.data} keyNames={keyNames} />
+      <Reservations keyNames={keyNames} />
     </>
   );
 }
@@ -69,6 +75,7 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: () => v
   const [type, setType] = useState<BudgetType>(budget?.budget_type ?? "tenant");
   const [entity, setEntity] = useState(budget?.entity_id ?? "");
   const [daily, setDaily] = useState(centsToDollars(budget?.daily_limit_cents ?? null));
+  const [weekly, setWeekly] = useState(centsToDollars(budget?.weekly_limit_cents ?? null));
   const [monthly, setMonthly] = useState(centsToDollars(budget?.monthly_limit_cents ?? null));
   const [warn, setWarn] = useState(String(budget?.warn_threshold_pct ?? 80));
   const [hard, setHard] = useState(budget?.hard_limit_enabled ?? false);
@@ -81,10 +88,12 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: () => v
             budget_type: type,
             entity_id: type === "tenant" ? null : entity.trim(),
             daily_limit_cents: dollarsToCents(daily),
+            weekly_limit_cents: dollarsToCents(weekly),
             monthly_limit_cents: dollarsToCents(monthly),
             warn_threshold_pct: Number(warn),
             hard_limit_enabled: hard,
             alert_thresholds: budget?.alert_thresholds ?? [50, 80, 100],
+            on_unavailable: chosenOnUnavailable(budget),
           },
         }),
       ),
@@ -95,14 +104,15 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: () => v
   });
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
-    for (const [label, value] of [["Daily limit", daily], ["Monthly limit", monthly]] as const) {
+    const limits = [["Daily limit", daily], ["Weekly limit", weekly], ["Monthly limit", monthly]] as const;
+    for (const [label, value] of limits) {
       if (value.trim() && !DOLLARS.test(value.trim())) {
         setInvalid(`${label} must be an amount in dollars, like 25 or 25.50.`);
         return;
       }
     }
-    if (!daily.trim() && !monthly.trim()) {
-      setInvalid("Set a daily or a monthly limit.");
+    if (limits.every(([, value]) => !value.trim())) {
+      setInvalid("Set a daily, weekly or monthly limit.");
       return;
     }
     if (type !== "tenant" && !entity.trim()) {
@@ -131,7 +141,12 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: () => v
         )}
         <label>
           Daily limit ($)
-          <input inputMode="decimal" value={daily} onChange={(e) => setDaily(e.target.value)} />
+          {/* Editing opens this form at the top of the page: the first limit takes the focus. */}
+          <input inputMode="decimal" value={daily} onChange={(e) => setDaily(e.target.value)} autoFocus={!!budget} />
+        </label>
+        <label>
+          Weekly limit ($)
+          <input inputMode="decimal" value={weekly} onChange={(e) => setWeekly(e.target.value)} />
         </label>
         <label>
           Monthly limit ($)

@@ -14,6 +14,7 @@ import {
 } from "recharts";
 import { api, ok } from "../api/client";
 import type { components } from "../api/schema";
+import { BudgetBars } from "../components/BudgetBars";
 import { Provenance } from "../components/Provenance";
 import { Empty, ErrorState, Loading, Panel } from "../components/States";
 import { formatTime } from "../lib/format";
@@ -265,47 +266,6 @@ function TopTable({ rows }: { rows: [string, string, number][] }) {
         </li>
       ))}
     </ol>
-  );
-}
-
-export function BudgetBars({ budgets }: { budgets: Budget[] }) {
-  if (budgets.length === 0) return <Empty title="No budgets">Create one on the Budgets page.</Empty>;
-  return (
-    <ul className="budgets">
-      {budgets.map((budget) => {
-        const monthly = budget.monthly_limit_cents;
-        const used = monthly
-          ? percentUsed(budget.current_monthly_spend_cents, monthly)
-          : percentUsed(budget.current_daily_spend_cents, budget.daily_limit_cents);
-        const spent = monthly ? budget.current_monthly_spend_cents : budget.current_daily_spend_cents;
-        const limit = monthly ?? budget.daily_limit_cents;
-        const level = used === null ? "" : used >= 100 ? "over" : used >= budget.warn_threshold_pct ? "near" : "";
-        const name = `${budget.budget_type}${budget.entity_id ? ` ${budget.entity_id}` : ""} (${monthly ? "monthly" : "daily"})`;
-        return (
-          <li key={budget.id}>
-            <div className="budget-line">
-              <span>{name}</span>
-              <span>
-                {formatCents(spent)} of {formatCents(limit)}
-                {budget.hard_limit_enabled && <span className="badge hard">hard limit</span>}
-              </span>
-            </div>
-            <div
-              className={`bar ${level}`}
-              role="meter"
-              aria-label={`${name} used`}
-              aria-valuemin={0}
-              aria-valuemax={100}
-              aria-valuenow={Math.min(used ?? 0, 100)}
-              aria-valuetext={used === null ? "no limit" : `${used}%`}
-            >
-              <span style={{ width: `${Math.min(used ?? 0, 100)}%` }} />
-            </div>
-            <span className="bar-label">{used === null ? "no limit" : `${used}% used`}</span>
-          </li>
-        );
-      })}
-    </ul>
   );
 }
 

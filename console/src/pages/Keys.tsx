@@ -6,10 +6,12 @@ import type { components } from "../api/schema";
 import { DataTable } from "../components/DataTable";
 import { Empty, ErrorState, Loading, Panel } from "../components/States";
 import { formatNumber, formatTime } from "../lib/format";
+import { dollarsToCents, DOLLARS, formatCents } from "../lib/money";
 import { ACTIONS, can, granted } from "../lib/permissions";
 import { useSession } from "../lib/session";
 
 type Key = components["schemas"]["ApiKeyRead"];
+type Period = components["schemas"]["KeyBudget"]["period"];
 const PRESETS: Record<string, string[]> = {
   "Read only": ["read:*", "traces:read"],
   "Run agents": ["run:*", "read:*", "traces:write", "cost:write"],
@@ -38,6 +40,11 @@ export default function KeysPage() {
     { accessorKey: "total_requests", header: "Requests", cell: ({ getValue }) => formatNumber(getValue() as number) },
     { accessorKey: "last_used_at", header: "Last used", cell: ({ getValue }) => formatTime(getValue() as string) },
     { accessorKey: "rate_limit_rpm", header: "Rate limit", cell: ({ getValue }) => (getValue() ? `${getValue()}/min` : "tenant default") },
+    {
+      id: "budget",
+      header: "Budget",
+      cell: ({ row }) => (row.original.budget ? `${formatCents(row.original.budget.limit_cents)} ${row.original.budget.period}` : "—"),
+    },
     {
       id: "actions",
       header: "Actions",
@@ -131,18 +138,30 @@ function CreateKey() {
   const [name, setName] = useState("");
   const [preset, setPreset] = useState("Read only");
   const [rpm, setRpm] = useState("");
+  const [limit, setLimit] = useState("");
+  const [period, setPeriod] = useState<Period>("monthly");
+  const [invalid, setInvalid] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   const create = useMutation({
-    mutationFn: () =>
-      ok(
+    mutationFn: () => {
+      const cents = dollarsToCents(limit);
+      return ok(
         api.POST("/api/v1/tenant/api-keys", {
-          body: { name: name.trim(), permissions: PRESETS[preset], rate_limit_rpm: rpm ? Number(rpm) : null },
+          body: {
+            name: name.trim(),
+            permissions: PRESETS[preset],
+            rate_limit_rpm: rpm ? Number(rpm) : null,
+            budget: cents === null ? null : { limit_cents: cents, period },
+          },
         }),
-      ),
+      );
+    },
     onSuccess: () => {
       setName("");
+      setLimit("");
       setCopied(false);
       void queryClient.invalidateQueries({ queryKey: ["keys"] });
+      void queryClient.invalidateQueries({ queryKey: ["budgets"] });
     },
   });
   const secret = create.data?.key;
@@ -152,6 +171,11 @@ function CreateKey() {
         className="filters"
         onSubmit={(event) => {
           event.preventDefault();
+          if (limit.trim() && !DOLLARS.test(limit.trim())) {
+            setInvalid("Spend limit must be an amount in dollars, like 25 or 25.50.");
+            return;
+          }
+          setInvalid(null);
           create.mutate();
         }}
       >
@@ -171,10 +195,27 @@ function CreateKey() {
           Requests per minute
           <input type="number" min={1} value={rpm} onChange={(e) => setRpm(e.target.value)} placeholder="tenant default" />
         </label>
+        <label>
+          Spend limit ($)
+          <input inputMode="decimal" value={limit} onChange={(e) => setLimit(e.target.value)} placeholder="none" />
+        </label>
+        <label>
+          Per
+          <select value={period} onChange={(e) => setPeriod(e.target.value as Period)}>
+            <option value="daily">day</option>
+            <option value="weekly">week</option>
+            <option value="monthly">month</option>
+          </select>
+        </label>
         <button type="submit" disabled={create.isPending || !name.trim()}>
           Create key
         </button>
       </form>
+      {invalid && (
+        <p className="form-error" role="alert">
+          {invalid}
+        </p>
+      )}
       {create.isError && <ErrorState error={create.error} />}
       {secret && (
         <div className="secret" role="status" data-testid="new-key">
