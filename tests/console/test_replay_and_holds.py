@@ -71,9 +71,14 @@ def tenant(platform: RunningPlatform, api: httpx.Client) -> ConsoleTenant:
     headers = created.headers
     stored = api.post("/api/v1/traces", json=_trace(), headers=headers)
     assert stored.status_code == 201, stored.text
+    tag = {
+        "tag": "search.answer",
+        "display_name": "Search answers",
+    }  # a hold names registered features only
+    assert api.post("/api/v1/cost/features", json=tag, headers=headers).status_code == 201
     feature = {
         "budget_type": "feature",
-        "entity_id": "search",
+        "entity_id": "search.answer",
         "monthly_limit_cents": "10000",
         "hard_limit_enabled": True,
     }
@@ -98,9 +103,10 @@ def _trace_id(api: httpx.Client, tenant: ConsoleTenant) -> str:
 
 
 def _reserve(api: httpx.Client, tenant: ConsoleTenant, cents: str) -> str:
-    body = {"estimated_cost_cents": cents, "feature_tag": "search", "ttl_seconds": 3600}
+    body = {"estimated_cost_cents": cents, "feature_tag": "search.answer", "ttl_seconds": 3600}
     response = api.post("/api/v1/cost/reservations", json=body, headers=tenant.headers)
     assert response.status_code == 201, response.text
+    assert len(response.json()["budgets"]) == 1, response.text  # held on the feature budget
     return str(response.json()["id"])
 
 
@@ -141,15 +147,15 @@ def test_an_edited_budget_limit_shows_on_the_page_and_in_the_api(
     page: Any, platform: RunningPlatform, api: httpx.Client, tenant: ConsoleTenant
 ) -> None:
     go(page, platform.gateway_url, "budgets")
-    page.get_by_role("button", name="Edit feature search").click()
+    page.get_by_role("button", name="Edit feature search.answer").click()
     page.get_by_label("Monthly limit ($)").fill("250")
     page.get_by_role("button", name="Save budget").click()
     line = page.locator(
-        ".budgets li", has=page.get_by_role("meter", name="feature search (monthly) used")
+        ".budgets li", has=page.get_by_role("meter", name="feature search.answer (monthly) used")
     )
     line.get_by_text("of $250.00").wait_for(timeout=WAIT)
     budgets = api.get("/api/v1/cost/budgets", headers=tenant.headers).json()
-    feature = next(b for b in budgets if b["entity_id"] == "search")
+    feature = next(b for b in budgets if b["entity_id"] == "search.answer")
     assert feature["monthly_limit_cents"] == "25000"
 
 
@@ -157,12 +163,13 @@ def test_a_hold_made_through_the_api_shows_in_the_reservations_and_its_budget(
     page: Any, platform: RunningPlatform, api: httpx.Client, tenant: ConsoleTenant
 ) -> None:
     reservation = _reserve(api, tenant, "1234")
+    go(page, platform.gateway_url, "")  # from another page, as a person opens Budgets
     go(page, platform.gateway_url, "budgets")
     row = page.get_by_role("region", name="Reservations held").locator("tr", has_text=reservation)
     assert "$12.34" in row.inner_text(timeout=WAIT)
-    assert "feature search" in row.inner_text()
+    assert "feature search.answer" in row.inner_text()
     budgets = api.get("/api/v1/cost/budgets", headers=tenant.headers).json()
-    feature = next(b for b in budgets if b["entity_id"] == "search")
+    feature = next(b for b in budgets if b["entity_id"] == "search.answer")
     holds = page.locator(
         f".budgets li[data-budget-id='{feature['id']}'] [data-testid=budget-holds]"
     )

@@ -29,8 +29,13 @@ function chosenOnUnavailable(budget: Budget | null): Budget["on_unavailable"] | 
 
 export default function BudgetsPage() {
   const session = useSession();
-  // Spend and holds move while work runs: read afresh each time the page opens.
-  const budgets = useQuery({ queryKey: ["budgets"], staleTime: 0, queryFn: () => ok(api.GET("/api/v1/cost/budgets")) });
+  // Spend and holds move while work runs: read afresh when the page opens, and every 15 s.
+  const budgets = useQuery({
+    queryKey: ["budgets"],
+    staleTime: 0,
+    refetchInterval: 15_000,
+    queryFn: () => ok(api.GET("/api/v1/cost/budgets")),
+  });
   const keyNames = useKeyNames();
   const [editing, setEditing] = useState<Budget | null>(null);
   const writable = can(session, ACTIONS.writeBudgets);

@@ -41,9 +41,7 @@ export function Replay({ doc }: { doc: TraceDocument }) {
                 <th scope="row">
                   {step.step_index}. {step.skill_name}
                 </th>
-                <td>
-                  {step.replay_behavior} <span className="muted">({BEHAVIOUR[step.replay_behavior] ?? "—"})</span>
-                </td>
+                <td>{step.replay_behavior}</td>
                 <td className="mono" title={step.output_hash}>
                   {shortHash(step.output_hash)}
                 </td>
@@ -53,6 +51,12 @@ export function Replay({ doc }: { doc: TraceDocument }) {
           </tbody>
         </table>
       </div>
+      <p className="hint">
+        {Object.entries(BEHAVIOUR)
+          .map(([behaviour, meaning]) => `${behaviour} ${meaning}`)
+          .join("; ")}
+        .
+      </p>
       {can(session, ACTIONS.replayTraces) && doc.steps.length > 0 && <ReplayForm doc={doc} />}
     </Panel>
   );
