@@ -1,5 +1,6 @@
 // Payloads of routes whose OpenAPI documents declare no response model (the traces and
 // guard-logs services answer with plain dicts there), written from API.md's contract.
+import type { components } from "./schema";
 
 export interface TraceSummary {
   trace_id: string;
@@ -94,18 +95,4 @@ export interface Mismatch {
 }
 
 /** The answer of POST /traces/{trace_id}/replay/steps/{step_index}, by the step's behaviour. */
-export interface ReplayResult {
-  trace_id: string;
-  step_index: number;
-  replay_behavior: "check" | "skip" | "execute";
-  match?: boolean;
-  expected_hash?: string | null;
-  actual_hash?: string | null;
-  mismatch_id?: string;
-  executed?: boolean;
-  cached?: boolean;
-  recorded?: boolean;
-  idempotency_key?: string | null;
-  output?: unknown;
-  output_hash?: string | null;
-}
+export type ReplayResult = components["schemas"]["ReplayResult"];

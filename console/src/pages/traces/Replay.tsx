@@ -6,7 +6,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ok } from "../../api/client";
-import type { ReplayResult, Step, TraceDocument } from "../../api/types";
+import type { Step, TraceDocument } from "../../api/types";
 import { ErrorState, Panel } from "../../components/States";
 import { shortHash } from "../../lib/format";
 import { ACTIONS, can } from "../../lib/permissions";
@@ -79,7 +79,7 @@ function ReplayForm({ doc }: { doc: TraceDocument }) {
           params: { path: { trace_id: doc.trace_id, step_index: index } },
           body: { output: value },
         }),
-      ) as Promise<ReplayResult>,
+      ),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["mismatches"] }),
   });
   const submit = (event: React.FormEvent) => {
