@@ -55,6 +55,7 @@ from sqlalchemy.types import TypeEngine
 from aos_common.http_client import PeerUnavailable, ServiceClient
 from aos_common.metrics import Metrics
 from aos_common.outbox_batch import BATCH_ROUTES, MAX_BATCH_MESSAGES, UNORDERED_ROUTES
+from aos_common.periodic import STOP_TIMEOUT_SECONDS, stop_task
 
 logger = logging.getLogger("aos.outbox")
 MAX_BACKOFF = timedelta(minutes=5)
@@ -156,13 +157,11 @@ class OutboxRelay:
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        """Cancel the relay and wait for it, at most STOP_TIMEOUT_SECONDS (a pass stuck in a call
+        that ignores cancellation must not hang the app's shutdown; its messages stay pending)."""
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+            task, self._task = self._task, None
+            await stop_task(task, within=STOP_TIMEOUT_SECONDS, logger=logger)
 
     async def _run(self) -> None:
         await asyncio.gather(*(self._lane(number) for number in range(len(self._wakes))))

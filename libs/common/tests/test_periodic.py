@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from aos_common.periodic import PeriodicTask
+from aos_common.periodic import PeriodicTask, Tick
 
 LOGGER = logging.getLogger("test.periodic")
 
@@ -56,3 +56,51 @@ async def test_without_first_tick_at_start_the_first_tick_waits_an_interval() ->
     await asyncio.sleep(0.05)
     await task.stop()
     assert calls == []
+
+
+def _stubborn(entered: asyncio.Event, release: asyncio.Event) -> Tick:
+    """A tick stuck in a call that ignores cancellation (it swallows every cancel) until released."""
+
+    async def tick() -> None:
+        entered.set()
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    return tick
+
+
+async def test_stop_returns_within_its_bound_when_a_tick_ignores_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    tick = _stubborn(entered, release)
+    task = PeriodicTask(
+        "stubborn", 3600, tick, logger=LOGGER, first_tick_at_start=True, stop_timeout=0.2
+    )
+    task.start()
+    await asyncio.wait_for(entered.wait(), 10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with caplog.at_level(logging.ERROR, logger="test.periodic"):
+        await asyncio.wait_for(task.stop(), 5)
+    assert loop.time() - started < 2
+    assert "stubborn did not stop within 0.2 s" in caplog.text
+    release.set()
+
+
+async def test_a_task_left_behind_by_stop_ends_once_its_tick_returns() -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    tick = _stubborn(entered, release)
+    task = PeriodicTask(
+        "left-behind", 0.01, tick, logger=LOGGER, first_tick_at_start=True, stop_timeout=0.05
+    )
+    task.start()
+    await asyncio.wait_for(entered.wait(), 10)
+    [loop_task] = [t for t in asyncio.all_tasks() if t.get_name() == "left-behind"]
+    await task.stop()
+    release.set()
+    await asyncio.wait_for(loop_task, 5)
+    assert loop_task.done() and not loop_task.cancelled()
