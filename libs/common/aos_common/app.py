@@ -21,6 +21,7 @@ from aos_common.envelope import json_response
 from aos_common.errors import install_problem_handlers
 from aos_common.http_client import ServiceClient
 from aos_common.idempotency import IdempotencyStore
+from aos_common.idempotency_purge import key_purge
 from aos_common.input_limits import InputLimitMiddleware
 from aos_common.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from aos_common.outbox import OutboxRelay
@@ -56,7 +57,8 @@ def create_service_app(
     """Build a service app.
 
     - `outbox`: the service's outbox table; a relay delivers it in the background.
-    - `idempotency`: the service's `idempotency_keys` table, needed by `idempotent` routes.
+    - `idempotency`: the service's `idempotency_keys` table, needed by `idempotent` routes; its
+      expired keys are purged in the background.
     - `resolver_factory`: how credentials are resolved (default: ask the tenants service).
     - `lifespan_hooks`: service-specific start-up/shut-down (schedulers, catalogue loading),
       entered after the shared clients exist and left before they close.
@@ -90,6 +92,10 @@ def create_service_app(
         app.state.redis = redis
         app.state.idempotency = IdempotencyStore(redis)
         app.state.idempotency_table = idempotency
+        purge = key_purge(app.state.sessionmaker, idempotency) if idempotency is not None else None
+        if purge is not None:
+            purge.start()
+        app.state.idempotency_purge = purge
         app.state.http = http
         resolver = resolver_factory(app) if resolver_factory else RemoteCredentialResolver(http)
         revocations = None
@@ -124,6 +130,8 @@ def create_service_app(
                     await stack.enter_async_context(hook(app))
                 yield
         finally:
+            if purge is not None:
+                await purge.stop()
             if revocations is not None:
                 await revocations.stop()
             if app.state.outbox_relay is not None:

@@ -6,7 +6,9 @@ or not at all, so exactly-once holds with Redis stopped. Redis (one Lua script, 
 answers replays and reuse with another body without touching the database; when it is
 unreachable the request goes straight to Postgres. Whether a request with the key is still in
 flight is Postgres's call too (its row lock), so a request whose process died mid-flight does not
-block its key until a Redis entry expires. Keys and replies live for 24 h.
+block its key until a Redis entry expires. Keys and replies live for 24 h; a row past that window
+is taken over by the next request with its key, and every service with the table purges such rows
+in the background (aos_common.idempotency_purge, in bounded batches), so the table holds about a day of keys.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import (
     Column,
+    ColumnElement,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -39,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnClause
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -192,7 +197,15 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("media_type", String(255), nullable=True),
         Column("body", LargeBinary, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # The purge finds expired rows through it (aos_common.migrations adds it in each service).
+        Index("ix_idempotency_keys_created_at", "created_at"),
     )
+
+
+def expired_keys(table: Table) -> ColumnElement[bool]:
+    """Rows past the keys' lifetime: taken over by a new request, deleted by the purge."""
+    lifetime: ColumnClause[Any] = literal_column(f"interval '{IDEMPOTENCY_TTL_SECONDS} seconds'")
+    return table.c.created_at < func.now() - lifetime
 
 
 IN_FLIGHT_WAIT = "200ms"
@@ -225,10 +238,8 @@ async def claim_key(
     progress (409). A row older than the 24 h lifetime is taken over as if absent.
     """
     previous = (await session.execute(_WAIT_AT_MOST, {"wait": IN_FLIGHT_WAIT})).scalar_one()
-    lifetime = literal_column(f"interval '{IDEMPOTENCY_TTL_SECONDS} seconds'")
-    expired = table.c.created_at < func.now() - lifetime
-    statement = insert(table).values(tenant_id=tenant_id, key=key, fingerprint=fingerprint)
-    statement = statement.on_conflict_do_update(
+    new_row = insert(table).values(tenant_id=tenant_id, key=key, fingerprint=fingerprint)
+    statement = new_row.on_conflict_do_update(
         index_elements=[table.c.tenant_id, table.c.key],
         set_={
             "fingerprint": fingerprint,
@@ -237,7 +248,7 @@ async def claim_key(
             "body": None,
             "created_at": func.now(),
         },
-        where=expired,
+        where=expired_keys(table),
     ).returning(table.c.key)
     try:
         claimed = (await session.execute(statement)).first() is not None

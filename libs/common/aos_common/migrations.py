@@ -187,5 +187,21 @@ def drop_idempotency_table(schema: str) -> None:
     op.drop_table("idempotency_keys", schema=schema)
 
 
+IDEMPOTENCY_EXPIRY_INDEX = "ix_idempotency_keys_created_at"
+
+
+def create_idempotency_expiry_index(schema: str) -> None:
+    """The index the purge of expired keys reads (aos_common.idempotency_purge)."""
+    from alembic import op
+
+    op.create_index(IDEMPOTENCY_EXPIRY_INDEX, "idempotency_keys", ["created_at"], schema=schema)
+
+
+def drop_idempotency_expiry_index(schema: str) -> None:
+    from alembic import op
+
+    op.drop_index(IDEMPOTENCY_EXPIRY_INDEX, table_name="idempotency_keys", schema=schema)
+
+
 if __name__ == "__main__":
     main()
