@@ -90,12 +90,6 @@ def test_no_5xx_and_schema_conformance_on_the_service_port(
     assert result.returncode == 0, failures(result)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the gateway's forward-auth answers 500 for a path holding a character outside "
-    "Latin-1 (it writes the decoded path into X-Forwarded-Uri); the gateway's raw-path work "
-    "fixes it, then this mark goes",
-)
 @pytest.mark.parametrize("name", SERVICES)
 def test_no_5xx_and_schema_conformance_through_the_gateway(
     platform: RunningPlatform, tenant: Tenant, tmp_path: Path, name: str
