@@ -50,6 +50,30 @@ GUARDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "are delivered once, in order, when the ledger is back",
         ("libs/common/tests/test_http_client_and_outbox.py",),
     ),
+    (
+        "Idempotency keys piling up in Postgres",
+        "every service with idempotent routes deletes the keys past their 24 h lifetime in the "
+        "background (every 10 min, 1,000 rows per transaction, at most 100 transactions a run, "
+        "SKIP LOCKED, through an index on `created_at`); a key within its lifetime stays and its "
+        "replay still returns the stored answer",
+        ("libs/common/tests/test_idempotency_purge.py",),
+    ),
+    (
+        "A background task stuck in a call that ignores cancellation at shutdown",
+        "`PeriodicTask.stop` and the outbox relay's stop cancel and wait at most 5 s, then log "
+        "the task left behind and return, so an app's lifespan teardown cannot hang on them",
+        ("libs/common/tests/test_periodic.py",),
+    ),
+    (
+        "One credential flooding the gateway before auth (a bad key is never cached, so each "
+        "request asks forward-auth)",
+        "forward-auth calls have a concurrency share of their own, keyed by the credential "
+        "presented (by the client address without one), since the tenant is not known before "
+        "auth: at most 32 in flight per credential and gateway replica; further requests with it "
+        "wait for a slot, and after 5 s of waiting get 429 with `Retry-After: 1`; other "
+        "credentials still ask",
+        ("gateway/tests/middlewares/test_auth_share.py",),
+    ),
 )
 
 

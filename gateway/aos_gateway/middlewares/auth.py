@@ -13,6 +13,9 @@ bound). A request served from the cache makes no forward-auth call, so the gatew
 itself (aos_gateway.middlewares.usage): one HINCRBY carried by the request's next Redis round trip
 (the key's or the tenant's rate limit), so `api_calls` stays exact. Refusals (401/403) and errors
 are never cached.
+
+Forward-auth calls have a concurrency share per credential (aos_gateway.middlewares.auth_share):
+the tenant is not known before auth, so the tenant's share cannot count them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from aos_common.auth import (
 from aos_common.errors import ProblemError
 from aos_common.request_context import tenant_id_var
 from aos_gateway.config.models import ForwardAuth
+from aos_gateway.middlewares.auth_share import AUTH_SHARE, AuthShare
 from aos_gateway.middlewares.ratelimit import Decision, RateLimiter, bucket_key
 from aos_gateway.middlewares.usage import UsageMeter, usage_field
 from aos_gateway.proxy.h1client import (
@@ -126,8 +130,12 @@ class ForwardAuthMiddleware:
         timeout: float,
         upstream_name: str,
         meter: UsageMeter | None = None,
+        share: int = AUTH_SHARE,
+        share_wait: float | None = None,
     ) -> None:
         self.spec = spec
+        self.share = AuthShare(share)
+        self.share_wait = timeout if share_wait is None else share_wait
         self.pool = pool
         self.cache = cache
         self.limiter = limiter
@@ -226,6 +234,22 @@ class ForwardAuthMiddleware:
         )
         return _Grant(0.0, tuple(granted), principal, signed)
 
+    async def _ask_within_share(
+        self, request: ProxyRequest, key: str | None
+    ) -> ProxyResponse | _Grant:
+        """Ask forward-auth within the credential's share of calls in flight."""
+        share_key = key or self._cache_key(request) or f"ip:{request.client_ip}"
+        async with self.share.slot(share_key, wait=self.share_wait) as entered:
+            if entered:
+                return await self._ask(request)
+        return problem(
+            request,
+            429,
+            "Too many concurrent requests with this credential awaiting authentication "
+            f"(at most {self.share.amount} at a time); retry when one has finished",
+            retry_after=1,
+        )
+
     def _key_bucket(self, principal: Principal) -> tuple[str | None, float, int]:
         rpm = principal.rate_limit_rpm
         if not rpm:
@@ -302,7 +326,7 @@ class ForwardAuthMiddleware:
             if decision is None:
                 grant = None
         if grant is None:
-            answer = await self._ask(request)
+            answer = await self._ask_within_share(request, key)
             if isinstance(answer, ProxyResponse):
                 return answer
             grant = answer
