@@ -169,7 +169,8 @@ class OutboxRelay:
     async def _lane(self, number: int) -> None:
         """One pass after another. Lane 0 takes every message; the others take only messages of
         unordered routes, so their passes overlap lane 0's (one claims and records while another
-        waits for its receiver) without reordering a route whose order matters."""
+        waits for its receiver) without reordering a route whose order matters. Only lane 0
+        polls; the others wait for a kick, or for lane 0 to find a full batch (a backlog)."""
         wake = self._wakes[number]
         while True:
             claimed = 0
@@ -180,9 +181,11 @@ class OutboxRelay:
             except Exception:
                 logger.exception("outbox relay pass failed")
             if claimed >= self._batch_size:
+                for other in self._wakes[1:] if number == 0 else ():
+                    other.set()
                 continue
             try:
-                await asyncio.wait_for(wake.wait(), timeout=self._interval)
+                await asyncio.wait_for(wake.wait(), timeout=self._interval if number == 0 else None)
             except TimeoutError:
                 pass
             wake.clear()
