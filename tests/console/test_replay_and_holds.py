@@ -176,6 +176,20 @@ def test_a_hold_made_through_the_api_shows_in_the_reservations_and_its_budget(
     assert "$12.34 held" in holds.inner_text()
 
 
+def test_a_hold_released_in_the_console_is_released_in_the_api(
+    page: Any, platform: RunningPlatform, api: httpx.Client, tenant: ConsoleTenant
+) -> None:
+    reservation = _reserve(api, tenant, "300")
+    go(page, platform.gateway_url, "")
+    go(page, platform.gateway_url, "budgets")
+    button = page.get_by_role("button", name=f"Release {reservation}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click(timeout=WAIT)
+    button.wait_for(state="detached", timeout=WAIT)
+    read = api.get(f"/api/v1/cost/reservations/{reservation}", headers=tenant.headers)
+    assert read.json()["status"] == "released"
+
+
 def test_a_key_budget_lists_its_limit_and_period_with_the_key(
     page: Any, platform: RunningPlatform
 ) -> None:
@@ -211,7 +225,9 @@ def test_a_read_only_key_sees_replay_results_and_holds_but_no_write_controls(
         assert viewer.get_by_role("button", name=re.compile("^Resolve")).count() == 0
         go(viewer, platform.gateway_url, "budgets")
         viewer.get_by_role("heading", name="Key budgets").wait_for(timeout=WAIT)
+        viewer.get_by_role("region", name="Reservations held").wait_for(timeout=WAIT)
         assert viewer.get_by_role("button", name=re.compile("^(Edit|Create budget)")).count() == 0
+        assert viewer.get_by_role("button", name=re.compile("^Release")).count() == 0
     finally:
         context.close()
 

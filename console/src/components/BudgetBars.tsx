@@ -1,7 +1,7 @@
 // Budgets as used-% meters (the overview and the budgets page); with `holds`, each line also says
 // what active reservations hold and what is left for new ones.
 import { budgetFigures, budgetName, type Budget } from "../lib/budgets";
-import { formatCents } from "../lib/money";
+import { formatCents, percentUsed } from "../lib/money";
 import { Empty } from "./States";
 
 export function BudgetBars({ budgets, holds = false }: { budgets: Budget[]; holds?: boolean }) {
@@ -13,6 +13,8 @@ export function BudgetBars({ budgets, holds = false }: { budgets: Budget[]; hold
         const used = figures?.used ?? null;
         const level = used === null ? "" : used >= 100 ? "over" : used >= budget.warn_threshold_pct ? "near" : "";
         const name = budgetName(budget);
+        const heldPct = figures ? (percentUsed(figures.held, figures.limit) ?? 0) : 0;
+        const heldShare = Math.max(0, Math.min(heldPct, 100 - Math.min(used ?? 0, 100)));
         return (
           <li key={budget.id} data-budget-id={budget.id}>
             <div className="budget-line">
@@ -29,9 +31,10 @@ export function BudgetBars({ budgets, holds = false }: { budgets: Budget[]; hold
               aria-valuemin={0}
               aria-valuemax={100}
               aria-valuenow={Math.min(used ?? 0, 100)}
-              aria-valuetext={used === null ? "no limit" : `${used}%`}
+              aria-valuetext={used === null ? "no limit" : `${used}%${holds && heldPct ? `, ${heldPct}% held` : ""}`}
             >
               <span style={{ width: `${Math.min(used ?? 0, 100)}%` }} />
+              {holds && heldShare > 0 && <span className="held" style={{ width: `${heldShare}%` }} />}
             </div>
             <span className="bar-label">
               {used === null ? "no limit" : `${used}% used`}

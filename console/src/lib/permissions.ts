@@ -39,6 +39,7 @@ export function hasRole(session: SessionInfo | null | undefined, ...roles: strin
 export const ACTIONS = {
   readCost: "read:cost",
   writeBudgets: "budgets:write",
+  releaseHolds: "cost:write",
   resolveAnomaly: "cost:write",
   readTraces: "traces:read",
   replayTraces: "traces:write",

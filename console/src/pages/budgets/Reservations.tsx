@@ -1,6 +1,6 @@
 // Reservations (holds): what is authorized against the hard budgets and not yet settled, newest
 // first, with what each holds and for whom; the other statuses show how holds ended.
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useState } from "react";
 import { api, ok } from "../../api/client";
@@ -9,6 +9,8 @@ import { DataTable } from "../../components/DataTable";
 import { Empty, ErrorState, Loading, Panel } from "../../components/States";
 import { formatTime } from "../../lib/format";
 import { formatCents } from "../../lib/money";
+import { ACTIONS, can } from "../../lib/permissions";
+import { useSession } from "../../lib/session";
 
 type Reservation = components["schemas"]["ReservationRead"];
 type Status = Reservation["status"];
@@ -27,6 +29,21 @@ function holder(reservation: Reservation, keyNames: Map<string, string>): string
   return parts.length ? parts.join(", ") : "the tenant";
 }
 
+/** Taking a hold off without a charge (work that will not run), for keys that may write costs. */
+function useRelease() {
+  const session = useSession();
+  const queryClient = useQueryClient();
+  const release = useMutation({
+    mutationFn: (id: string) =>
+      ok(api.POST("/api/v1/cost/reservations/{reservation_id}/release", { params: { path: { reservation_id: id } } })),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["reservations"] });
+      void queryClient.invalidateQueries({ queryKey: ["budgets"] });
+    },
+  });
+  return can(session, ACTIONS.releaseHolds) ? release : null;
+}
+
 export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
   const [status, setStatus] = useState<Status>("held");
   const [offset, setOffset] = useState(0);
@@ -42,6 +59,7 @@ export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
       return { rows, total: meta?.total ?? rows.length };
     },
   });
+  const release = useRelease();
   const columns: ColumnDef<Reservation, unknown>[] = [
     { accessorKey: "id", header: "Reservation", cell: ({ getValue }) => <span className="mono">{String(getValue())}</span> },
     { accessorKey: "held_cents", header: "Held", cell: ({ getValue }) => formatCents(getValue() as string) },
@@ -51,6 +69,27 @@ export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
       ? { accessorKey: "expires_at", header: "Expires", cell: ({ getValue }) => formatTime(getValue() as string) }
       : { accessorKey: "charged_cents", header: "Charged", cell: ({ getValue }) => formatCents(getValue() as string | null) },
   ];
+  if (status === "held" && release) {
+    columns.push({
+      id: "actions",
+      header: "Actions",
+      enableSorting: false,
+      cell: ({ row }) => (
+        <button
+          type="button"
+          className="secondary"
+          disabled={release.isPending}
+          onClick={() => {
+            if (window.confirm(`Release the hold of ${formatCents(row.original.held_cents)}? Nothing is charged.`)) {
+              release.mutate(row.original.id);
+            }
+          }}
+        >
+          Release<span className="sr-only"> {row.original.id}</span>
+        </button>
+      ),
+    });
+  }
   return (
     <Panel
       title="Reservations"
@@ -73,6 +112,7 @@ export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
         </div>
       }
     >
+      {release?.isError && <ErrorState error={release.error} />}
       {page.isPending ? (
         <Loading label="reservations" />
       ) : page.isError ? (
