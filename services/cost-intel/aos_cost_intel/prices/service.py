@@ -1,7 +1,9 @@
 """The price book: which version is current, pricing lookups, loading new versions.
 
 Each instance caches the current book and re-reads it only when the current version name changes
-(one indexed single-row query per pricing request), so a PUT on one instance is seen by all.
+(one indexed single-row query per pricing request), so a PUT on one instance is seen by all. A
+session asks once: the book it got is kept in `session.info` for its later calls (an outbox batch
+prices its records in two steps, each of which would otherwise ask again).
 """
 
 from __future__ import annotations
@@ -23,12 +25,21 @@ from aos_cost_intel.engines.pricing import (
 from aos_cost_intel.prices import repository
 from aos_cost_intel.prices.schemas import PriceBookLoaded, PriceBookRead, PriceEntryRead
 
+_SESSION_BOOK = "aos_price_book"
+
 
 @dataclass
 class PriceBookCache:
     book: PriceBook | None = None
 
     async def current(self, session: AsyncSession) -> PriceBook:
+        known = session.info.get(_SESSION_BOOK)
+        if isinstance(known, PriceBook):
+            return known
+        session.info[_SESSION_BOOK] = book = await self._read(session)
+        return book
+
+    async def _read(self, session: AsyncSession) -> PriceBook:
         version = await repository.current_version(session)
         if version is None:
             raise ServiceUnavailable("No price book is loaded")

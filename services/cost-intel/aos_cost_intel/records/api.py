@@ -21,7 +21,7 @@ from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge, Unprocessable
 from aos_common.idempotency import idempotent
-from aos_common.outbox_batch import OutboxBatch, OutboxBatchResult, ordered
+from aos_common.outbox_batch import OutboxBatchResult, ordered, read_batch
 from aos_cost_intel.engines.money import exact_sum, plain
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.deliveries import record_delivered
@@ -184,10 +184,11 @@ async def internal_record(
 
 @internal_router.post("/records/batch", response_model=OutboxBatchResult)
 async def internal_record_batch(
-    body: OutboxBatch, request: Request, session: SessionDep, caller: InternalCallerDep
+    request: Request, session: SessionDep, caller: InternalCallerDep
 ) -> Response:
     """Many outbox messages in one call, one answer each: a refused message leaves the others
-    stored (see aos_common.outbox_batch)."""
+    stored (see aos_common.outbox_batch). The body (an OutboxBatch) is read by `read_batch`."""
+    body = await read_batch(request)
     answers = await record_delivered(session, body.messages, request.app.state.prices)
     return json_response(ordered(answers))
 

@@ -169,3 +169,14 @@ async def test_an_empty_or_oversized_outbox_batch_is_a_422(
         )
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["field"] == "messages"
+
+
+async def test_an_outbox_batch_that_is_not_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/internal/v1/cost/records/batch",
+        content=b'{"messages": [',
+        headers={**internal(), "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"].startswith("Invalid request: body: Invalid JSON")
