@@ -35,9 +35,7 @@ MAX_JSON_DEPTH = 64
 
 # A literal of 19 or more digits, or with an exponent, may reach 2^63; others cannot. (Hex ids
 # such as trace ids hold "0e0" inside a word and do not count.)
-# A number literal ends at a delimiter: "3e5a..." inside a hex id (message ids, span ids: nearly
-# every outbox batch holds one) is not a number, and must not send the body to the slow parser.
-_LARGE_NUMBER = re.compile(rb"\d{19,}|(?<![\w.])\d+(?:\.\d+)?[eE]\+?\d+(?![\w.])")
+_LARGE_NUMBER = re.compile(rb"\d{19,}|(?<![\w.])\d+(?:\.\d+)?[eE]\+?\d")
 _NUL_IN_URL = re.compile(rb"%00|\x00")
 
 
