@@ -476,9 +476,11 @@ def render(figures: list[Figure], args: argparse.Namespace) -> str:
         "average); the CPU per span does much less. At the CPU measured here, two cores given "
         "to the platform alone would bound ingestion, cost included, at about "
         + ", ".join(f"{2000 / f.cpu_per_1000:,.0f} spans/s ({f.transport})" for f in figures)
-        + ". The cost lag is the outbox relay running in the traces process's event loop beside "
-        "the ingestion it follows: while exports arrive it gets a share of one CPU-starved "
-        "process, and the backlog drains once they stop.",
+        + ". The cost lag is the outbox relay keeping up with ingestion: it runs in the traces "
+        "process's event loop beside the ingestion it follows, in three lanes of passes (4,000 "
+        "messages claimed per pass, 1,000 per call), so one pass claims and records while another "
+        "waits for cost-intel; what it has not delivered when the last export is answered drains "
+        "afterwards.",
         "",
     ]
     return "\n".join(lines)
