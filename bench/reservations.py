@@ -255,8 +255,9 @@ def report(args: argparse.Namespace, runs: list[Run], load: tuple[float, float, 
         "committed: the ones a worker is asked for at about the same time are decided by one "
         "SQL statement (`cost_intel.reserve_holds`) outside any transaction, which locks each "
         "budget of the batch once and decides the reservations in arrival order, so a "
-        "contended budget pays one lock and one commit per batch; a settle locks the budget "
-        "rows in its last statement (`cost_intel.close_hold`) and holds them until its commit.",
+        "contended budget pays one lock and one commit per batch; settles and releases of a "
+        "tenant are batched the same way, in one transaction whose last statement "
+        "(`cost_intel.close_holds`) locks the budget rows until its commit.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -13,11 +13,12 @@ against the running held amounts: it refuses (402) or adds its amount to `budget
 inserts its reservation row. The locks end with the statement, so no client round trip ever
 happens inside them, and a contended budget pays one lock and one commit per batch. Settling
 locks the reservation, records the cost (rollups in the same transaction), then in one last
-statement (`close_hold`) locks the budget rows in id order, charges the API key and takes the
+statement (`close_holds`) locks the budget rows in id order, charges the API key and takes the
 hold off: spend moves from "held" to "recorded" in one commit. A reserve that reads between the
 two sees the hold and the charge both, never neither (its held amount is read first):
 transiently conservative, never over. Releases take the same locks in the same order (also
-`close_hold`), and so does the expiry sweep.
+`close_holds`), and so does the expiry sweep; settles and releases of a tenant are group
+committed too (reservations/closing.py).
 
 Why Postgres and not a Redis script: a hold must survive a crash of cost-intel and of Redis, so it
 is a Postgres row whatever counts it; recorded spend is already in Postgres, written in the
@@ -95,7 +96,7 @@ def to_read(row: asyncpg.Record, holds: list[BudgetHold]) -> ReservationRead:
 
 
 async def reserve(
-    session: AsyncSession,
+    session: AsyncSession | None,
     batcher: ReserveBatcher,
     tenant_id: str,
     body: ReservationCreate,
@@ -106,9 +107,10 @@ async def reserve(
     The check and the hold are one statement on a connection of the reservation pool, outside the
     request's transaction and committed when it ends, shared with the other reservations this
     worker was asked for meanwhile (reservations/batcher.py): the budget rows are locked only
-    while Postgres runs it."""
+    while Postgres runs it. `session` classifies the feature tag (None when there is none)."""
     tag = None
     if body.feature_tag:
+        assert session is not None, "a feature tag is classified on the request's session"
         [tag] = await classify(session, tenant_id, [body.feature_tag])
     amount = body.estimated_cost_cents
     request = HoldRequest(
