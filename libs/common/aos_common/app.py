@@ -30,6 +30,7 @@ from aos_common.remote_auth import RemoteCredentialResolver
 from aos_common.request_context import RequestIdMiddleware
 from aos_common.revocation import RevocationSource, RevocationWatch
 from aos_common.settings import ServiceSettings
+from aos_common.state import ServiceState, service_state
 from aos_common.telemetry import (
     configure_json_logging,
     instrument_app,
@@ -53,6 +54,7 @@ def create_service_app(
     lifespan_hooks: Sequence[LifespanHook] = (),
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     body_limits: Mapping[str, int] | None = None,
+    state_class: type[ServiceState] = ServiceState,
 ) -> FastAPI:
     """Build a service app.
 
@@ -65,6 +67,8 @@ def create_service_app(
     - `transports`: per-peer httpx transports, so tests can wire services together in-process.
     - `body_limits`: exact paths (ingest routes) allowed a larger body than `MAX_BODY_BYTES`
       (aos_common.input_limits, which every request passes through first).
+    - `state_class`: the service's `ServiceState` subclass when it keeps objects of its own
+      (aos_common.state); stored as `app.state.service`, read with `service_state(app, ...)`.
     """
     if settings.environment != "test":
         configure_json_logging()  # before uvicorn's start-up lines, which follow the factory call
@@ -74,6 +78,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = service_state(app)
         engine = create_engine(
             settings.database_url,
             application_name=f"aos-{settings.service_name}",
@@ -86,17 +91,16 @@ def create_service_app(
             internal_secret=settings.internal_secret,
             transports=transports,
         )
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.redis = redis
-        app.state.idempotency = IdempotencyStore(redis)
-        app.state.idempotency_table = idempotency
-        purge = key_purge(app.state.sessionmaker, idempotency) if idempotency is not None else None
+        state.engine = engine
+        state.sessionmaker = create_sessionmaker(engine)
+        state.redis = redis
+        state.idempotency = IdempotencyStore(redis)
+        state.idempotency_table = idempotency
+        purge = key_purge(state.sessionmaker, idempotency) if idempotency is not None else None
         if purge is not None:
             purge.start()
-        app.state.idempotency_purge = purge
-        app.state.http = http
+        state.idempotency_purge = purge
+        state.http = http
         resolver = resolver_factory(app) if resolver_factory else RemoteCredentialResolver(http)
         revocations = None
         if isinstance(resolver, RevocationSource):
@@ -104,25 +108,25 @@ def create_service_app(
                 resolver, interval_seconds=settings.revocation_refresh_seconds
             )
             revocations.start()
-        app.state.revocations = revocations
-        app.state.authenticator = Authenticator(
+        state.revocations = revocations
+        state.authenticator = Authenticator(
             internal_secret=settings.internal_secret,
             operator_key=settings.operator_key,
             resolver=resolver,
             cache_seconds=settings.credential_cache_seconds,
             revocations=revocations,
         )
-        app.state.outbox_relay = None
+        state.outbox_relay = None
         if outbox is not None:
             relay = OutboxRelay(
-                sessionmaker=app.state.sessionmaker,
+                sessionmaker=state.sessionmaker,
                 table=outbox,
                 client=http,
                 interval_seconds=settings.outbox_interval_seconds,
-                metrics=app.state.metrics,
+                metrics=state.metrics,
             )
-            app.state.metrics.refreshers.append(relay.refresh_lag)
-            app.state.outbox_relay = relay
+            state.metrics.refreshers.append(relay.refresh_lag)
+            state.outbox_relay = relay
             relay.start()
         try:
             async with AsyncExitStack() as stack:
@@ -134,20 +138,19 @@ def create_service_app(
                 await purge.stop()
             if revocations is not None:
                 await revocations.stop()
-            if app.state.outbox_relay is not None:
-                await app.state.outbox_relay.stop()
-                app.state.metrics.refreshers.remove(app.state.outbox_relay.refresh_lag)
+            if state.outbox_relay is not None:
+                await state.outbox_relay.stop()
+                state.metrics.refreshers.remove(state.outbox_relay.refresh_lag)
             await http.aclose()
             await redis.aclose()
             await engine.dispose()
 
+    state = state_class(settings, Metrics(settings.service_name), ReadinessProbes())
     app = FastAPI(title=title, version=version, lifespan=lifespan)
-    app.state.settings = settings
-    app.state.metrics = Metrics(settings.service_name)
-    app.state.readiness = ReadinessProbes()
+    app.state.service = state
     install_problem_handlers(app)
     app.add_middleware(InputLimitMiddleware, body_limits=body_limits)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(RequestIdMiddleware)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
@@ -160,4 +163,6 @@ def create_service_app(
 
 
 async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok", "service": request.app.state.settings.service_name})
+    return json_response(
+        {"status": "ok", "service": service_state(request.app).settings.service_name}
+    )

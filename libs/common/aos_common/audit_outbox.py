@@ -16,6 +16,7 @@ from aos_common.auth import Principal
 from aos_common.db import on_commit
 from aos_common.ids import new_id
 from aos_common.outbox import enqueue
+from aos_common.state import service_state
 
 AUDIT_DESTINATION = "audit-ledger"
 AUDIT_PATH = "/internal/v1/audit/entries"
@@ -77,7 +78,7 @@ def kick_outbox_after_commit(app: Starlette, session: AsyncSession) -> None:
     """Ask the relay to deliver right after this transaction commits instead of at its next tick."""
 
     async def kick() -> None:
-        relay = getattr(app.state, "outbox_relay", None)
+        relay = service_state(app).outbox_relay
         if relay is not None:
             relay.kick()
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from aos_common.errors import BadRequest, Forbidden, Unauthorized
 from aos_common.request_context import tenant_id_var
+from aos_common.state import service_state
 
 if TYPE_CHECKING:
     from aos_common.revocation import RevocationWatch
@@ -275,7 +276,7 @@ class Authenticator:
 
 
 async def get_principal(request: Request) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = service_state(request.app).authenticator
     principal = await authenticator.authenticate(request.headers)
     tenant_id_var.set(principal.tenant_id)
     return principal
@@ -312,7 +313,7 @@ async def get_internal_caller(request: Request) -> Principal:
     A signed context of a user or key (what the gateway attaches to public requests) is refused:
     internal routes trust their caller's tenant_id parameter, which only a service may set.
     """
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = service_state(request.app).authenticator
     principal = authenticator.context_principal(request.headers)
     if principal is not None:
         if principal.principal_type != "service":

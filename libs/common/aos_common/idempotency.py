@@ -49,6 +49,7 @@ from starlette.responses import Response
 
 from aos_common.db import on_commit, on_rollback
 from aos_common.errors import BadRequest, Conflict
+from aos_common.state import service_state
 from aos_proofs.trace_hash import canonical_json
 
 logger = logging.getLogger("aos.idempotency")
@@ -366,11 +367,12 @@ async def idempotent(
         return await produce()
     if len(key) > MAX_KEY_LENGTH:
         raise BadRequest(KEY_TOO_LONG)
-    table: Table = request.app.state.idempotency_table
+    state = service_state(request.app)
+    table = state.idempotency_table
     if table is None:
         raise RuntimeError("this service has no idempotency_keys table (create_service_app)")
     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    fast = _FastPath(request.app.state.idempotency, tenant_id, key, fingerprint)
+    fast = _FastPath(state.idempotency, tenant_id, key, fingerprint)
     decision = await fast.begin()
     if decision is not None and decision.outcome is IdempotencyOutcome.CONFLICT:
         raise Conflict(KEY_REUSED)

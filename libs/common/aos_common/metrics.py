@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aos_common import domain_metrics
+from aos_common.state import service_state
 
 
 class Metrics:
@@ -120,6 +121,6 @@ class MetricsMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    metrics: Metrics = request.app.state.metrics
+    metrics = service_state(request.app).metrics
     await metrics.refresh()
     return metrics.render()

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import Response
 
 from aos_common.envelope import json_response
 from aos_common.errors import problem_response
+from aos_common.state import service_state
 
 READY_CHECK_SECONDS = 0.5
 STILL_WAITING = "unavailable: the previous check is still waiting for an answer"
@@ -31,6 +33,10 @@ Probe = Callable[[], Coroutine[Any, Any, object]]
 async def _database_answers(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def _redis_answers(redis: Redis) -> None:
+    await redis.ping()
 
 
 def _consume(task: asyncio.Task[object]) -> None:
@@ -63,11 +69,11 @@ class ReadinessProbes:
 
 async def readyz(request: Request) -> Response:
     """Ready when this service's database and Redis both answer (probed at once, each bounded)."""
-    state = request.app.state
-    probes: ReadinessProbes = state.readiness
+    state = service_state(request.app)
+    probes = state.readiness
     database, redis = await asyncio.gather(
         probes.check("database", lambda: _database_answers(state.engine)),
-        probes.check("redis", lambda: state.redis.ping()),
+        probes.check("redis", lambda: _redis_answers(state.redis)),
     )
     checks = {"database": database, "redis": redis}
     failing = [name for name, status in checks.items() if status != "ok"]

@@ -10,11 +10,14 @@ import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import text
 
-from aos_common.auth import InternalCallerDep
+from aos_common.auth import Authenticator, InternalCallerDep
 from aos_common.db import create_engine, create_sessionmaker
 from aos_common.http_client import PeerUnavailable, ServiceClient
+from aos_common.metrics import Metrics
 from aos_common.outbox import OutboxRelay, enqueue
-from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
+from aos_common.readiness import ReadinessProbes
+from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET, ServiceSettings
+from aos_common.state import ServiceState
 from aos_tenants.models import outbox
 
 
@@ -73,8 +76,16 @@ async def test_post_is_not_retried_unless_safe() -> None:
 
 
 def receiver_app(received: dict[str, int]) -> FastAPI:
-    """Stands in for a receiving service: de-duplicates by message id like audit-ledger does."""
+    """Stands in for a receiving service: de-duplicates by message id like audit-ledger does.
+    Its state holds only what InternalCallerDep reads: an authenticator of signed contexts."""
     app = FastAPI()
+    state = ServiceState(ServiceSettings(environment="test"), Metrics("sink"), ReadinessProbes())
+    state.authenticator = Authenticator(
+        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
+        operator_key=None,
+        resolver=None,  # type: ignore[arg-type]
+    )
+    app.state.service = state
 
     @app.post("/internal/v1/sink")
     async def sink(request: Request, caller: InternalCallerDep) -> dict[str, str]:
@@ -112,14 +123,6 @@ async def sessionmaker(migrated_database_url: str) -> AsyncIterator[object]:
 async def test_outbox_message_waits_while_peer_is_down_then_arrives_once(sessionmaker) -> None:
     received: dict[str, int] = {}
     app = receiver_app(received)
-    app.state.authenticator = type("A", (), {})()
-    from aos_common.auth import Authenticator
-
-    app.state.authenticator = Authenticator(
-        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
-        operator_key=None,
-        resolver=None,  # type: ignore[arg-type]
-    )
     message_id = f"msg-{secrets.token_hex(6)}"
     await enqueue_message(sessionmaker, message_id, "sink")
 
@@ -196,13 +199,6 @@ async def test_a_busy_peer_is_retried_soon(sessionmaker) -> None:  # type: ignor
 async def test_a_message_for_an_unknown_destination_does_not_stop_the_others(sessionmaker) -> None:  # type: ignore[no-untyped-def]
     received: dict[str, int] = {}
     app = receiver_app(received)
-    from aos_common.auth import Authenticator
-
-    app.state.authenticator = Authenticator(
-        internal_secret=DEVELOPMENT_INTERNAL_SECRET,
-        operator_key=None,
-        resolver=None,  # type: ignore[arg-type]
-    )
     stray, wanted = f"msg-{secrets.token_hex(6)}", f"msg-{secrets.token_hex(6)}"
     await enqueue_message(sessionmaker, stray, "nowhere")
     await enqueue_message(sessionmaker, wanted, "sink")

@@ -18,6 +18,7 @@ from aos_common.db import create_engine, create_sessionmaker
 from aos_common.idempotency import redis_key
 from aos_common.idempotency_purge import purge_expired_keys
 from aos_common.settings import ServiceSettings
+from aos_common.state import service_state
 from aos_common.testing import principal_headers
 from aos_tenants.models import idempotency_keys
 
@@ -118,4 +119,4 @@ async def test_a_replay_within_the_window_after_a_purge_returns_the_stored_answe
 async def test_every_app_with_an_idempotency_table_purges_in_the_background(
     test_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    assert test_app.state.idempotency_purge.running
+    assert service_state(test_app).idempotency_purge.running

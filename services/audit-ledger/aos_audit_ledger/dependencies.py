@@ -13,6 +13,7 @@ from aos_audit_ledger.ledger.schemas import storable_text
 from aos_audit_ledger.ledger.service import LedgerService
 from aos_audit_ledger.ledger.signing import TreeHeadSigner
 from aos_audit_ledger.ledger.verification import LedgerVerifier
+from aos_audit_ledger.state import audit_ledger_state
 from aos_common.auth import Principal, require_permission
 from aos_common.db import SessionDep
 
@@ -21,7 +22,7 @@ WRITE_AUDIT = "audit:write"
 
 
 async def get_signer(request: Request) -> TreeHeadSigner:
-    signer: TreeHeadSigner = request.app.state.signer
+    signer: TreeHeadSigner = audit_ledger_state(request.app).signer
     return signer
 
 

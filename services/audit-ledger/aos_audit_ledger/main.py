@@ -13,6 +13,7 @@ from aos_audit_ledger.ledger import api
 from aos_audit_ledger.ledger.signing import load_signer
 from aos_audit_ledger.models import idempotency_keys, outbox
 from aos_audit_ledger.settings import AuditLedgerSettings
+from aos_audit_ledger.state import AuditLedgerState, audit_ledger_state
 from aos_common.app import create_service_app
 
 
@@ -25,7 +26,7 @@ def create_app(
 
     @asynccontextmanager
     async def signing_key(app: FastAPI) -> AsyncIterator[None]:
-        app.state.signer = load_signer(
+        audit_ledger_state(app).signer = load_signer(
             settings.signing_key(), settings.data_dir, settings.previous_public_keys()
         )
         yield
@@ -38,4 +39,5 @@ def create_app(
         idempotency=idempotency_keys,
         lifespan_hooks=[signing_key],
         transports=transports,
+        state_class=AuditLedgerState,
     )

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from aos_common.db import session_scope
 from aos_cost_intel.models import SCHEMA
 from aos_cost_intel.prices.service import PriceBookCache, ensure_shipped_book
+from aos_cost_intel.state import cost_intel_state
 
 logger = logging.getLogger("aos.cost_intel")
 MONTHS_AHEAD = 3
@@ -39,7 +40,7 @@ async def ensure_partitions(app: FastAPI, today: date | None = None) -> list[str
             f"TO ('{end.isoformat()}T00:00:00+00:00')"
         )
         try:
-            async with app.state.engine.begin() as connection:
+            async with cost_intel_state(app).engine.begin() as connection:
                 await connection.execute(statement)
             created.append(name)
         except Exception as error:
@@ -49,8 +50,9 @@ async def ensure_partitions(app: FastAPI, today: date | None = None) -> list[str
 
 @asynccontextmanager
 async def startup(app: FastAPI) -> AsyncIterator[None]:
-    app.state.prices = PriceBookCache()
-    async for session in session_scope(app.state.sessionmaker):
+    state = cost_intel_state(app)
+    state.prices = PriceBookCache()
+    async for session in session_scope(state.sessionmaker):
         await ensure_shipped_book(session)
     await ensure_partitions(app)
     # Modules, the app and the price book live as long as the process: keeping them out of full

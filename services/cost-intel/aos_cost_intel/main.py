@@ -25,6 +25,7 @@ from aos_cost_intel.reservations.api import router as reservations_router
 from aos_cost_intel.reservations.pool import reservation_pool
 from aos_cost_intel.reservations.sweeper import expiry_sweeper
 from aos_cost_intel.settings import CostIntelSettings
+from aos_cost_intel.state import CostIntelState
 
 
 def create_app(
@@ -52,4 +53,5 @@ def create_app(
         idempotency=idempotency_keys,
         lifespan_hooks=[startup, reservation_pool, scheduled_detector, expiry_sweeper, alert_jobs],
         transports=transports,
+        state_class=CostIntelState,
     )

@@ -3,6 +3,7 @@ from datetime import date
 import httpx
 from sqlalchemy import text
 
+from aos_common.state import service_state
 from aos_cost_intel.lifecycle import ensure_partitions
 
 
@@ -13,7 +14,7 @@ async def test_monthly_partitions_are_created_ahead(client: httpx.AsyncClient) -
         f"cost_records_y{y}m{m:02d}"
         for y, m in ((2031, 11), (2031, 12), (2032, 1), (2032, 2), (2032, 3))
     ]
-    async with app.state.engine.connect() as connection:
+    async with service_state(app).engine.connect() as connection:
         bounds = await connection.scalar(
             text(
                 "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "

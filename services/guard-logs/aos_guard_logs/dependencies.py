@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from aos_common.auth import Principal, require_permission
 from aos_common.errors import BadRequest
+from aos_common.state import service_state
 from aos_guard_logs.exports.service import ExportRecorder, ExportService
 from aos_guard_logs.logs.peers import Peers
 from aos_guard_logs.logs.schemas import LogFilters
@@ -20,15 +21,14 @@ READ_LOGS = "read:logs"
 
 
 def get_logs_service(request: Request) -> LogsService:
-    return LogsService(Peers(request.app.state.http))
+    return LogsService(Peers(service_state(request.app).http))
 
 
 def get_export_service(request: Request) -> ExportService:
-    relay = request.app.state.outbox_relay
-    recorder = ExportRecorder(
-        request.app.state.sessionmaker, outbox, relay.kick if relay is not None else None
-    )
-    return ExportService(Peers(request.app.state.http), recorder)
+    state = service_state(request.app)
+    relay = state.outbox_relay
+    recorder = ExportRecorder(state.sessionmaker, outbox, relay.kick if relay is not None else None)
+    return ExportService(Peers(state.http), recorder)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

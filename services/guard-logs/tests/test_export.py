@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aos_common.state import service_state
 from aos_common.testing.streaming import StreamingASGITransport
 from aos_guard_logs.domain.exporting import CSV_HEADER
 
@@ -179,7 +180,7 @@ async def test_export_is_audited_as_logs_exported(
         EXPORT, params={"format": "ndjson"}, headers=reader(seeded["tenant"])
     )
     export_id = response.headers["x-export-id"]
-    await platform.guard.state.outbox_relay.deliver_pending()
+    await service_state(platform.guard).outbox_relay.deliver_pending()
     entries: list[dict[str, Any]] = []
     for _attempt in range(20):
         audit = await platform.peer_clients["audit-ledger"].get(

@@ -13,6 +13,7 @@ from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.otlp import MAX_BODY_BYTES, OtlpDecodeError, OtlpTooLarge, decompress
 from aos_traces.domain.timestamps import parse_timestamp
 from aos_traces.ingest.service import IngestContext
+from aos_traces.state import traces_state
 
 
 async def request_payload(request: Request) -> bytes:
@@ -56,8 +57,8 @@ def ingest_context(request: Request) -> IngestContext:
 
 
 def app_ingest_context(app: FastAPI) -> IngestContext:
-    state = app.state
-    context = getattr(state, "ingest", None)
+    state = traces_state(app)
+    context = state.ingest
     if context is None or context.engine is not state.engine:
         context = IngestContext(engine=state.engine)
         state.ingest = context

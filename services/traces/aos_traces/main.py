@@ -17,6 +17,7 @@ from aos_traces.otlp import api as otlp_api
 from aos_traces.otlp.grpc_server import otlp_grpc_server
 from aos_traces.replay import api as replay_api
 from aos_traces.settings import TracesSettings
+from aos_traces.state import TracesState
 from aos_traces.traces import api as traces_api
 
 
@@ -56,5 +57,6 @@ def create_app(
         transports=transports,
         lifespan_hooks=[otlp_grpc_server],
         body_limits=INGEST_BODY_LIMITS,
+        state_class=TracesState,
     )
     return app

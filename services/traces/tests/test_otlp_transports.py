@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app
+from aos_traces.state import traces_state
 from aos_traces.testing import Tenant, make_trace, traces_settings
 
 from .integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
@@ -138,7 +139,7 @@ async def through_each_transport(
     )
     assert as_json.status_code == 200 and as_json.json() == {}
     exporter = OTLPSpanExporter(
-        endpoint=f"127.0.0.1:{app.state.otlp_grpc_port}",
+        endpoint=f"127.0.0.1:{traces_state(app).otlp_grpc_port}",
         insecure=True,
         headers={k.lower(): v for k, v in tenants["grpc"].developer.items()},
     )
@@ -177,7 +178,9 @@ async def test_grpc_refuses_a_call_without_a_valid_key(
     service: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
     app, _ = service
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.otlp_grpc_port}") as channel:
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{traces_state(app).otlp_grpc_port}"
+    ) as channel:
         call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await call(ExportTraceServiceRequest().SerializeToString())
@@ -195,7 +198,9 @@ async def test_grpc_garbage_is_invalid_argument(
 ) -> None:
     app, _ = service
     metadata = tuple((k.lower(), v) for k, v in tenant.developer.items())
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.otlp_grpc_port}") as channel:
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{traces_state(app).otlp_grpc_port}"
+    ) as channel:
         call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await call(b"\xff\x00garbage", metadata=metadata)

@@ -24,6 +24,7 @@ from aos_common.periodic import PeriodicTask
 from aos_cost_intel.alerts import repository
 from aos_cost_intel.alerts.service import evaluate_tenant
 from aos_cost_intel.alerts.signing import SIGNATURE_HEADER, signature_header
+from aos_cost_intel.state import cost_intel_state
 
 logger = logging.getLogger("aos.cost_intel.alerts")
 MAX_BACKOFF = timedelta(minutes=5)
@@ -54,10 +55,11 @@ async def _send(http: httpx.AsyncClient, row: Any, seconds: float) -> tuple[int 
 
 async def deliver_due(app: FastAPI) -> int:
     """One pass over due deliveries; returns how many were attempted."""
-    settings = app.state.settings
-    http: httpx.AsyncClient = app.state.webhook_http
+    state = cost_intel_state(app)
+    settings = state.settings
+    http = state.webhook_http
     attempted = 0
-    async for session in session_scope(app.state.sessionmaker):
+    async for session in session_scope(state.sessionmaker):
         conn = await driver_connection(session)
         rows = await repository.claim_due(conn, datetime.now(UTC), BATCH)
         results = await asyncio.gather(
@@ -93,16 +95,17 @@ async def deliver_due(app: FastAPI) -> int:
 
 async def evaluate_all(app: FastAPI) -> int:
     """Evaluate every tenant with an active budget (one transaction each); alerts fired."""
-    async for session in session_scope(app.state.sessionmaker):
+    state = cost_intel_state(app)
+    async for session in session_scope(state.sessionmaker):
         tenants = await repository.tenants_with_budgets(await driver_connection(session))
     fired = 0
     for tenant_id in tenants:
         try:
-            async for session in session_scope(app.state.sessionmaker):
+            async for session in session_scope(state.sessionmaker):
                 fired += len(await evaluate_tenant(session, tenant_id))
         except Exception:
             logger.exception("budget alert evaluation failed for tenant %s", tenant_id)
-    relay = getattr(app.state, "outbox_relay", None)
+    relay = state.outbox_relay
     if relay is not None and fired:
         relay.kick()
     return fired
@@ -110,8 +113,9 @@ async def evaluate_all(app: FastAPI) -> int:
 
 @asynccontextmanager
 async def alert_jobs(app: FastAPI) -> AsyncIterator[None]:
-    settings = app.state.settings
-    app.state.webhook_http = httpx.AsyncClient(follow_redirects=False)
+    state = cost_intel_state(app)
+    settings = state.settings
+    state.webhook_http = httpx.AsyncClient(follow_redirects=False)
     tasks = [
         PeriodicTask(
             "budget-alerts",
@@ -138,4 +142,4 @@ async def alert_jobs(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for task in tasks:
             await task.stop()
-        await app.state.webhook_http.aclose()
+        await state.webhook_http.aclose()

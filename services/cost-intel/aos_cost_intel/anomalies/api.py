@@ -21,6 +21,7 @@ from aos_cost_intel.anomalies.schemas import (
     DetectResult,
 )
 from aos_cost_intel.scope import tenant_for
+from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost anomalies"])
 
@@ -54,7 +55,7 @@ async def detect_anomalies(
 ) -> Response:
     """Run detection now; new HIGH anomalies are escalated unless `escalate` is false."""
     tenant = tenant_for(principal, tenant_id)
-    settings = request.app.state.settings
+    settings = cost_intel_state(request.app).settings
     result = await service.detect(
         session,
         tenant,

@@ -16,6 +16,7 @@ from aos_common.periodic import PeriodicTask
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.service import detect
 from aos_cost_intel.engines.detector import HISTORY_DAYS
+from aos_cost_intel.state import cost_intel_state
 
 logger = logging.getLogger("aos.cost_intel.scheduler")
 
@@ -30,15 +31,16 @@ class SweepResult:
 
 async def sweep(app: FastAPI) -> SweepResult:
     """One detection pass over every tenant with recent spend or a budget."""
-    settings = app.state.settings
+    state = cost_intel_state(app)
+    settings = state.settings
     result = SweepResult()
-    async for session in session_scope(app.state.sessionmaker):
+    async for session in session_scope(state.sessionmaker):
         conn = await driver_connection(session)
         since = datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS)
         result.tenants = await repository.active_tenants(conn, since)
     for tenant_id in result.tenants:
         try:
-            async for session in session_scope(app.state.sessionmaker):
+            async for session in session_scope(state.sessionmaker):
                 outcome = await detect(
                     session,
                     tenant_id,
@@ -55,7 +57,7 @@ async def sweep(app: FastAPI) -> SweepResult:
                     result.escalated += outcome.escalated_count
         except Exception:
             logger.exception("scheduled detection failed for tenant %s", tenant_id)
-    relay = getattr(app.state, "outbox_relay", None)
+    relay = state.outbox_relay
     if relay is not None and result.escalated:
         relay.kick()
     return result
@@ -63,7 +65,7 @@ async def sweep(app: FastAPI) -> SweepResult:
 
 @asynccontextmanager
 async def scheduled_detector(app: FastAPI) -> AsyncIterator[None]:
-    interval = app.state.settings.detector_interval_seconds
+    interval = cost_intel_state(app).settings.detector_interval_seconds
     detector = PeriodicTask(
         "cost-anomaly-detection",
         interval,

@@ -116,5 +116,5 @@ async def sync_key_budget(
         }
     )
     read, created = await service.upsert_budget(session, body.tenant_id, budget, caller)
-    kick_outbox_after_commit(request, session)
+    kick_outbox_after_commit(request.app, session)
     return json_response(read, 201 if created else 200)

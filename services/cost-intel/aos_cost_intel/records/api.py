@@ -42,6 +42,7 @@ from aos_cost_intel.records.schemas import (
 from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
 from aos_cost_intel.reservations.service import record_against
 from aos_cost_intel.scope import tenant_for
+from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(tags=["cost records"])
 internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)
@@ -65,7 +66,7 @@ async def _record_one(
 ) -> Outcome:
     """`key_id`: the API key that made the record, whose budget it counts toward."""
     record = cast(CostRecordIn, item.model_dump())
-    prices = request.app.state.prices
+    prices = cost_intel_state(request.app).prices
     if record.get("reservation_id"):
         return await record_against(session, tenant, record, prices, key_id=key_id)
     [outcome] = await record_costs(session, tenant, [record], prices, key_id=key_id)
@@ -124,7 +125,7 @@ async def record_batch(
             session,
             tenant,
             records,
-            request.app.state.prices,
+            cost_intel_state(request.app).prices,
             _batch_response,
             field_prefix="records.",
             key_id=principal.key_id,
@@ -189,7 +190,7 @@ async def internal_record_batch(
     """Many outbox messages in one call, one answer each: a refused message leaves the others
     stored (see aos_common.outbox_batch). The body (an OutboxBatch) is read by `read_batch`."""
     body = await read_batch(request)
-    answers = await record_delivered(session, body.messages, request.app.state.prices)
+    answers = await record_delivered(session, body.messages, cost_intel_state(request.app).prices)
     return json_response(ordered(answers))
 
 

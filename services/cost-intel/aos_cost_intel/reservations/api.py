@@ -21,6 +21,7 @@ from aos_cost_intel.reservations.schemas import (
     Status,
 )
 from aos_cost_intel.scope import tenant_for
+from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(prefix="/api/v1/cost/reservations", tags=["cost reservations"])
 ReservationId = Annotated[str, Path(min_length=1, max_length=32)]
@@ -38,11 +39,11 @@ async def create_reservation(
     # reservation without an Idempotency-Key or a feature tag to classify opens no session at
     # all: a measurable share of a reservation's CPU.
     tenant = tenant_for(principal, tenant_id)
-    batcher = request.app.state.reservation_batcher
+    batcher = cost_intel_state(request.app).reservation_batcher
     if not body.feature_tag and "idempotency-key" not in request.headers:
         held = await service.reserve(None, batcher, tenant, body, principal)
         return json_response(held.model_dump(mode="json"), 201)
-    async with transaction(request.app.state.sessionmaker) as session:
+    async with transaction(cost_intel_state(request.app).sessionmaker) as session:
 
         async def produce() -> Response:
             held = await service.reserve(session, batcher, tenant, body, principal)
@@ -64,7 +65,7 @@ async def settle_reservation(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        settled = await request.app.state.close_batcher.close(
+        settled = await cost_intel_state(request.app).close_batcher.close(
             tenant, CloseJob(reservation_id, body)
         )
         return json_response(settled.model_dump(mode="json"), 200)
@@ -84,7 +85,7 @@ async def release_reservation(
     tenant = tenant_for(principal, tenant_id)
 
     async def produce() -> Response:
-        released = await request.app.state.close_batcher.close(
+        released = await cost_intel_state(request.app).close_batcher.close(
             tenant, CloseJob(reservation_id, None)
         )
         return json_response(released.model_dump(mode="json"), 200)

@@ -24,6 +24,7 @@ from aos_common.db import asyncpg_url, create_sessionmaker
 from aos_cost_intel.reservations.batcher import ReserveBatcher
 from aos_cost_intel.reservations.closing import CloseBatcher
 from aos_cost_intel.settings import CostIntelSettings
+from aos_cost_intel.state import cost_intel_state
 
 
 def plain_dsn(url: str) -> str:
@@ -57,7 +58,8 @@ def _batch_engine(settings: CostIntelSettings) -> AsyncEngine:
 
 @asynccontextmanager
 async def reservation_pool(app: FastAPI) -> AsyncIterator[None]:
-    settings = app.state.settings
+    state = cost_intel_state(app)
+    settings = state.settings
     pool = await asyncpg.create_pool(
         plain_dsn(settings.database_url),
         min_size=1,
@@ -66,13 +68,13 @@ async def reservation_pool(app: FastAPI) -> AsyncIterator[None]:
         reset=_reset,
     )
     engine = _batch_engine(settings)
-    app.state.reservation_pool = pool
-    app.state.reservation_batcher = ReserveBatcher(pool)
-    app.state.close_batcher = CloseBatcher(create_sessionmaker(engine), app.state.prices)
+    state.reservation_pool = pool
+    state.reservation_batcher = ReserveBatcher(pool)
+    state.close_batcher = CloseBatcher(create_sessionmaker(engine), state.prices)
     try:
         yield
     finally:
-        await app.state.close_batcher.drain()
-        await app.state.reservation_batcher.drain()
+        await state.close_batcher.drain()
+        await state.reservation_batcher.drain()
         await pool.close()
         await engine.dispose()

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from aos_common.db import session_scope
 from aos_common.periodic import PeriodicTask
 from aos_cost_intel.reservations.service import expire_due
+from aos_cost_intel.state import cost_intel_state
 
 logger = logging.getLogger("aos.cost_intel.reservations")
 
@@ -19,9 +20,10 @@ logger = logging.getLogger("aos.cost_intel.reservations")
 async def sweep_expired(app: FastAPI) -> list[str]:
     """One pass; returns the ids released. The audit entries go out through the outbox."""
     released: list[str] = []
-    async for session in session_scope(app.state.sessionmaker):
+    state = cost_intel_state(app)
+    async for session in session_scope(state.sessionmaker):
         released = await expire_due(session)
-    relay = getattr(app.state, "outbox_relay", None)
+    relay = state.outbox_relay
     if relay is not None and released:
         relay.kick()
     return released
@@ -29,7 +31,7 @@ async def sweep_expired(app: FastAPI) -> list[str]:
 
 @asynccontextmanager
 async def expiry_sweeper(app: FastAPI) -> AsyncIterator[None]:
-    interval = app.state.settings.reservation_sweep_seconds
+    interval = cost_intel_state(app).settings.reservation_sweep_seconds
     sweeper = PeriodicTask(
         "reservation-expiry",
         interval,

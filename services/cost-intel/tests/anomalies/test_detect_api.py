@@ -2,13 +2,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from aos_common.state import service_state
 from aos_cost_intel.models import outbox
 
 DETECT = "/api/v1/cost/anomalies/detect"
 
 
 async def outbox_events(client: httpx.AsyncClient, tenant: str) -> list[dict[str, object]]:
-    state = client._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(client._transport.app)  # type: ignore[attr-defined]
     async with state.sessionmaker() as session:
         rows = await session.scalars(
             select(outbox.c.payload).where(outbox.c.payload["tenant_id"].astext == tenant)

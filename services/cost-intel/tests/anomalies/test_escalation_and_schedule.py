@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from aos_common.state import service_state
 from aos_common.testing import app_client, principal_headers
 from aos_cost_intel.anomalies.repository import LOCK_NAMESPACE
 from aos_cost_intel.anomalies.scheduler import sweep
@@ -110,7 +111,7 @@ async def test_escalation_posts_the_webhook_and_the_outbox_reaches_the_ledger(
     assert {a["id"] for a in body["anomalies"]} == {a["id"] for a in result["anomalies"]}
     assert all(a["incident_id"] for a in body["anomalies"])
     for _ in range(50):  # the relay may already be delivering in the background (kicked)
-        await alerting_app.state.outbox_relay.deliver_pending()
+        await service_state(alerting_app).outbox_relay.deliver_pending()
         mine = [e for e in ledger_entries if e["tenant_id"] == tenant]
         if len(mine) == len(result["escalated"]):
             break

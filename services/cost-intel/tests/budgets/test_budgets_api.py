@@ -1,13 +1,14 @@
 import httpx
 from sqlalchemy import select
 
+from aos_common.state import service_state
 from aos_cost_intel.models import outbox
 
 URL = "/api/v1/cost/budgets"
 
 
 async def audit_events(client: httpx.AsyncClient, tenant: str) -> list[str]:
-    state = client._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(client._transport.app)  # type: ignore[attr-defined]
     async with state.sessionmaker() as session:
         rows = (
             await session.scalars(

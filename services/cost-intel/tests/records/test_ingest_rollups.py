@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 
 from aos_common.db import driver_connection
+from aos_common.state import service_state
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.schemas import CostRecordIn
 from aos_cost_intel.records.service import record_costs
@@ -121,7 +122,7 @@ async def test_rollups_equal_the_stored_records_across_hours_days_and_duplicates
 async def test_two_calls_in_one_transaction_count_each_record_once(
     client: httpx.AsyncClient, settings: CostIntelSettings, tenant: str
 ) -> None:
-    state = client._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(client._transport.app)  # type: ignore[attr-defined]
     first: CostRecordIn = {"model": "m", "cost_cents": Decimal("1.5"), "user_id": "u"}
     second: CostRecordIn = {"model": "gpt-4o", "input_tokens": 1000}
     async with state.sessionmaker() as session:
@@ -134,7 +135,7 @@ async def test_two_calls_in_one_transaction_count_each_record_once(
 async def test_driver_statements_run_inside_the_session_transaction(
     client: httpx.AsyncClient,
 ) -> None:
-    state = client._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(client._transport.app)  # type: ignore[attr-defined]
     async with state.sessionmaker() as session:
         conn = await driver_connection(session)
         assert conn.is_in_transaction()

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from aos_common.auth import Principal
+from aos_common.state import service_state
 from aos_cost_intel.models import outbox
 from aos_cost_intel.records.reprice import CHUNK_SIZE, reprice
 from aos_cost_intel.records.schemas import RepriceRequest
@@ -58,7 +59,7 @@ async def test_reprice_recomputes_derived_costs_only_and_is_audited(
     }
     again = (await client.post("/api/v1/cost/reprice", json=window, headers=admin)).json()
     assert (again["repriced_count"], again["unchanged_count"]) == (0, 1)
-    relay_rows = client._transport.app.state  # type: ignore[attr-defined]
+    relay_rows = service_state(client._transport.app)  # type: ignore[attr-defined]
     async with relay_rows.sessionmaker() as session:
         from sqlalchemy import select
 
@@ -156,7 +157,7 @@ async def test_a_window_larger_than_one_chunk_reprices_as_one(
         }
     )
     actor = Principal(tenant_id=tenant, principal_id="user_test", principal_type="user")
-    state = client._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(client._transport.app)  # type: ignore[attr-defined]
 
     async def run(chunk_size: int, keep: bool) -> dict[str, object]:
         async with state.sessionmaker() as session:

@@ -26,6 +26,7 @@ from aos_common.errors import Forbidden, Unauthorized
 from aos_tenants.credentials.resolver import LocalCredentialResolver
 from aos_tenants.credentials.schemas import RecentRevocations, UsageReceipt, UsageReport
 from aos_tenants.credentials.usage_tracker import accept_report
+from aos_tenants.state import tenants_state
 
 router = APIRouter(prefix="/internal/v1/auth", tags=["internal"])
 INVALID_TOKEN = "Invalid or expired token"
@@ -36,14 +37,14 @@ async def resolve_request(request: Request, *, count_request: bool = False) -> P
     credential = extract_credential(request.headers)
     if credential is None:
         raise Unauthorized(AUTHENTICATION_REQUIRED)
-    operator_key = request.app.state.settings.operator_key
+    operator_key = tenants_state(request.app).settings.operator_key
     if (
         operator_key
         and credential.kind == "api_key"
         and hmac.compare_digest(credential.value.encode(), operator_key.encode())
     ):
         return operator_principal()
-    resolver: LocalCredentialResolver = request.app.state.credential_resolver
+    resolver: LocalCredentialResolver = tenants_state(request.app).credential_resolver
     if credential.kind == "api_key":
         principal = await resolver.resolve_api_key(credential.value, count_request=count_request)
         if principal is None:
@@ -53,7 +54,7 @@ async def resolve_request(request: Request, *, count_request: bool = False) -> P
         if principal is None:
             raise Unauthorized(INVALID_TOKEN)
     if count_request and principal.tenant_id is not None:
-        request.app.state.key_usage.api_call(principal.tenant_id)
+        tenants_state(request.app).key_usage.api_call(principal.tenant_id)
     return principal
 
 
@@ -83,7 +84,7 @@ async def forward(request: Request) -> Response:
         raise Forbidden("Internal routes are not reachable through the gateway")
     principal = await resolve_request(request, count_request=True)
     response = json_response(principal)
-    headers = sign_context(principal, request.app.state.settings.internal_secret)
+    headers = sign_context(principal, tenants_state(request.app).settings.internal_secret)
     headers["X-AOS-Tenant-Id"] = principal.tenant_id or ""
     headers["X-AOS-Principal"] = principal.principal_id
     headers["X-AOS-Principal-Type"] = principal.principal_type
@@ -100,7 +101,7 @@ async def forward(request: Request) -> Response:
 async def revocations(request: Request, caller: InternalCallerDep) -> Response:
     """Keys revoked or expired within a signed context's lifetime; every service asks each second
     and refuses those keys' contexts (aos_common.revocation)."""
-    resolver: LocalCredentialResolver = request.app.state.credential_resolver
+    resolver: LocalCredentialResolver = tenants_state(request.app).credential_resolver
     key_ids = await resolver.recently_revoked()
     return json_response(RecentRevocations(key_ids=sorted(key_ids)))
 
@@ -115,5 +116,6 @@ async def report_usage(
     counts those requests in Redis and reports them here in batches (aos_gateway's usage meter),
     so every API call is counted once. Only a service context may report (InternalCallerDep).
     """
-    recorded = await accept_report(request.app.state.redis, request.app.state.key_usage, report)
+    state = tenants_state(request.app)
+    recorded = await accept_report(state.redis, state.key_usage, report)
     return json_response(UsageReceipt(batch_id=report.batch_id, recorded=recorded))

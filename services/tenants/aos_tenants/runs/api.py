@@ -13,6 +13,7 @@ from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
 from aos_tenants.runs import service
 from aos_tenants.runs.schemas import RunCreate, RunCreated, RunRead, RunStatus, RunUpdate
+from aos_tenants.state import tenants_state
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -30,7 +31,11 @@ async def start_run(
 
     async def produce() -> Response:
         created = await service.start_run(
-            session, tenant, body, principal=principal, cost_guard=request.app.state.cost_guard
+            session,
+            tenant,
+            body,
+            principal=principal,
+            cost_guard=tenants_state(request.app).cost_guard,
         )
         return json_response(created, 201)
 

@@ -12,6 +12,7 @@ from aos_common.auth import Principal, TenantQuery, require_permission, require_
 from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent
+from aos_tenants.state import tenants_state
 from aos_tenants.tenants import service
 from aos_tenants.tenants.schemas import (
     HealthRead,
@@ -114,7 +115,7 @@ async def run_quota(
     tenant = scoped_tenant(principal, tenant_id)
     decision = await service.run_quota_for(session, tenant)
     if decision.allowed:
-        budget_id = await request.app.state.cost_guard.exhausted_budget(tenant)
+        budget_id = await tenants_state(request.app).cost_guard.exhausted_budget(tenant)
         if budget_id is not None:
             decision = await service.run_quota_for(session, tenant, exhausted_budget_id=budget_id)
     return json_response(decision.as_dict())

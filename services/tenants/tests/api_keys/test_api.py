@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aos_common.db import asyncpg_url
+from aos_common.state import service_state
 from aos_common.testing.tenants import NewTenant, Peers, TenantFactory, create_key
 
 
@@ -257,12 +258,12 @@ async def test_audit_entries_wait_in_the_outbox_while_the_ledger_is_down(
     peers.audit_ledger_up = False
     try:
         created = await create_key(client, tenant, name="while-down")
-        await tenants_app.state.outbox_relay.deliver_pending()
+        await service_state(tenants_app).outbox_relay.deliver_pending()
         assert not any(e["entity_id"] == created["id"] for e in peers.audit_entries.values())
-        assert await tenants_app.state.outbox_relay.pending_count() >= 1
+        assert await service_state(tenants_app).outbox_relay.pending_count() >= 1
     finally:
         peers.audit_ledger_up = True
-    engine = create_async_engine(asyncpg_url(tenants_app.state.settings.database_url))
+    engine = create_async_engine(asyncpg_url(service_state(tenants_app).settings.database_url))
     try:
         async with engine.begin() as connection:  # skip the retry backoff
             await connection.execute(
@@ -271,7 +272,7 @@ async def test_audit_entries_wait_in_the_outbox_while_the_ledger_is_down(
     finally:
         await engine.dispose()
     for _ in range(50):  # the background relay may hold the row; wait for whichever delivers
-        await tenants_app.state.outbox_relay.deliver_pending()
+        await service_state(tenants_app).outbox_relay.deliver_pending()
         delivered = [e for e in peers.audit_entries.values() if e["entity_id"] == created["id"]]
         if delivered:
             break

@@ -10,6 +10,7 @@ import pytest
 
 from aos_common.auth import service_principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
+from aos_common.state import service_state
 from aos_common.testing import app_client, create_database, drop_database, migrate
 from aos_common.testing.tenants import create_key, create_tenant
 from aos_tenants.main import create_app
@@ -60,7 +61,7 @@ async def test_key_created_and_revoked_are_in_the_ledger(
     key = await create_key(tenants, tenant, name="ledgered")
     revoked = await tenants.delete(f"/api/v1/tenant/api-keys/{key['id']}", headers=tenant.headers)
     assert revoked.status_code == 200
-    relay = tenants_app.state.outbox_relay  # type: ignore[attr-defined]
+    relay = service_state(tenants_app).outbox_relay  # type: ignore[arg-type]
     headers = sign_context(service_principal("tenants"), DEVELOPMENT_INTERNAL_SECRET)
     path = f"/internal/v1/audit/entries?tenant_id={tenant.id}&entity_id={key['id']}"
     for _ in range(50):  # the background relay may hold a row; wait for whichever delivers

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from aos_common.auth import Principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
+from aos_common.state import service_state
 from aos_common.testing import (
     app_client,
     create_database,
@@ -111,7 +112,7 @@ async def _key_budgets_once_delivered(
     relay may be delivering the message at the same moment, so this waits, up to 20 s)."""
     found: list[dict[str, Any]] = []
     for _ in range(100):
-        await tenants_app.state.outbox_relay.deliver_pending()
+        await service_state(tenants_app).outbox_relay.deliver_pending()
         budgets = (
             await cost_intel.get("/api/v1/cost/budgets", headers=principal_headers(tenant_id))
         ).json()

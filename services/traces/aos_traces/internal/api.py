@@ -15,6 +15,7 @@ from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_traces.evidence import service as evidence
 from aos_traces.http import iso_param
+from aos_traces.state import traces_state
 from aos_traces.traces import service
 from aos_traces.traces.schemas import TraceFilters
 
@@ -65,7 +66,7 @@ async def logs_stream(
 ) -> Response:
     """One summary per line, read through a server-side cursor on its own connection."""
     filters = _filters(agent_id, status, from_date, to_date)
-    engine = request.app.state.engine
+    engine = traces_state(request.app).engine
 
     async def lines() -> AsyncIterator[bytes]:
         """Rows are serialised in chunks: one write per ~500 rows rather than one per row."""

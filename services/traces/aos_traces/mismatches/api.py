@@ -20,6 +20,7 @@ from aos_traces.mismatches.schemas import (
     RecentMismatches,
     TraceMismatches,
 )
+from aos_traces.state import traces_state
 
 PREFIX = "/api/v1/traces"
 static_router = APIRouter(prefix=PREFIX, tags=["mismatches"])
@@ -48,7 +49,7 @@ async def bulk_report(
 ) -> Response:
     result = await service.bulk_report(
         session,
-        request.app.state.settings,
+        traces_state(request.app).settings,
         caller.tenant_id,
         mismatch_ids,
         github_issue,
@@ -64,7 +65,7 @@ async def report_mismatch(
     async def produce() -> Response:
         result = await service.report(
             session,
-            request.app.state.settings,
+            traces_state(request.app).settings,
             caller.tenant_id,
             trace_id,
             body,
@@ -93,7 +94,7 @@ async def resolve_mismatch(
 ) -> Response:
     result = await service.resolve(
         session,
-        request.app.state.settings,
+        traces_state(request.app).settings,
         caller.tenant_id,
         trace_id,
         mismatch_id,

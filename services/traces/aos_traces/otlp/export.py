@@ -31,6 +31,7 @@ from aos_traces.domain.otlp import (
 from aos_traces.http import app_ingest_context
 from aos_traces.otlp import service
 from aos_traces.otlp.prepare import PreparedGroup, prepare_groups
+from aos_traces.state import traces_state
 
 PROTOBUF = "protobuf"
 JSON = "json"
@@ -84,7 +85,7 @@ def decode_export(
 
 
 def grace_of(app: FastAPI) -> timedelta:
-    return timedelta(seconds=app.state.settings.otlp_late_span_grace_seconds)
+    return timedelta(seconds=traces_state(app).settings.otlp_late_span_grace_seconds)
 
 
 async def export(

@@ -20,6 +20,7 @@ from aos_common.errors import ProblemError
 from aos_common.request_context import tenant_id_var
 from aos_traces.domain.otlp import MAX_BODY_BYTES
 from aos_traces.otlp.export import PROTOBUF, ExportError, export
+from aos_traces.state import traces_state
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 _session = asynccontextmanager(session_scope)
@@ -28,7 +29,7 @@ _session = asynccontextmanager(session_scope)
 async def _principal(app: FastAPI, context: grpc.aio.ServicerContext) -> Principal:
     headers = {key.lower(): value for key, value in context.invocation_metadata() or ()}
     try:
-        principal = await app.state.authenticator.authenticate(headers)
+        principal = await traces_state(app).authenticator.authenticate(headers)
     except ProblemError as error:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.detail)
     if not principal.has_permission("traces:write"):
@@ -47,7 +48,7 @@ def _handler(app: FastAPI) -> grpc.GenericRpcHandler:
         assert tenant_id is not None
         tenant_id_var.set(tenant_id)
         try:
-            async with _session(app.state.sessionmaker) as session:
+            async with _session(traces_state(app).sessionmaker) as session:
                 response = await export(
                     app, session, tenant_id, body, PROTOBUF, transport="otlp_grpc"
                 )
@@ -67,10 +68,11 @@ _GRPC_STATUS = {status.value[0]: status for status in grpc.StatusCode}
 @asynccontextmanager
 async def otlp_grpc_server(app: FastAPI) -> AsyncIterator[None]:
     """Serve OTLP/gRPC while the app runs; `otlp_grpc_port` None turns it off, 0 picks a free
-    port (published as `app.state.otlp_grpc_port`)."""
-    settings = app.state.settings
+    port (published as `traces_state(app).otlp_grpc_port`)."""
+    state = traces_state(app)
+    settings = state.settings
     if settings.otlp_grpc_port is None:
-        app.state.otlp_grpc_port = None
+        state.otlp_grpc_port = None
         yield
         return
     server = grpc.aio.server(
@@ -82,7 +84,7 @@ async def otlp_grpc_server(app: FastAPI) -> AsyncIterator[None]:
     server.add_generic_rpc_handlers([_handler(app)])
     port = server.add_insecure_port(f"{settings.otlp_grpc_host}:{settings.otlp_grpc_port}")
     await server.start()
-    app.state.otlp_grpc_port = port
+    state.otlp_grpc_port = port
     try:
         yield
     finally:

@@ -22,6 +22,7 @@ from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
 from aos_traces.domain.gc_pause import gc_paused
 from aos_traces.http import ingest_context, iso_param, json_body, request_payload
 from aos_traces.ingest import service as ingest
+from aos_traces.state import traces_state
 from aos_traces.traces import service
 from aos_traces.traces.schemas import (
     BatchResult,
@@ -129,7 +130,7 @@ async def traces_summary(caller: ReaderDep, session: SessionDep) -> Response:
 @static_router.post("/batch", status_code=201, response_model=BatchResult)
 async def store_batch(request: Request, caller: WriterDep, session: SessionDep) -> Response:
     """Up to 1,000 traces / 50,000 steps, JSON array or NDJSON, one transaction, per-item results."""
-    settings = request.app.state.settings
+    settings = traces_state(request.app).settings
 
     async def produce() -> Response:
         body = await request_payload(request)
