@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +31,7 @@ from decimal import Decimal
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aos_common.db import driver_connection, session_scope
+from aos_common.db import session_scope
 from aos_common.errors import ProblemError
 from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records.schemas import CostRecordIn
@@ -62,6 +62,23 @@ class CloseJob:
 
 
 Answer = ReservationRead | Exception
+
+
+@asynccontextmanager
+async def _begin(session: AsyncSession) -> AsyncIterator[asyncpg.Connection]:
+    """The session's asyncpg connection inside a transaction begun on the driver (commit on
+    success, roll back on error). The batch engine is in autocommit mode (reservations/pool.py),
+    so SQLAlchemy sends no BEGIN of its own and its statements (price book, feature tags,
+    anomalies) run inside this transaction; beginning it here costs one round trip, where
+    `aos_common.db.driver_connection` costs a BEGIN and a `SELECT 1`."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    async with driver.transaction():
+        yield driver
+
+
 Waiting = tuple[CloseJob, "asyncio.Future[ReservationRead]"]
 
 
@@ -149,8 +166,7 @@ class CloseBatcher:
     async def _decide(self, tenant_id: str, jobs: Sequence[CloseJob]) -> list[Answer]:
         """One transaction: lock, check, record, close; the answers once it has committed."""
         answers: list[Answer | None] = [None] * len(jobs)
-        async with transaction(self._sessionmaker) as session:
-            conn = await driver_connection(session)
+        async with self._sessionmaker() as session, _begin(session) as conn:
             rows = await repository.lock_many(conn, tenant_id, [j.reservation_id for j in jobs])
             now = datetime.now(UTC)
             settling, releasing = await self._check(session, jobs, rows, now, answers)

@@ -50,6 +50,7 @@ def _batch_engine(settings: CostIntelSettings) -> AsyncEngine:
     return sqlalchemy_asyncio.create_async_engine(
         asyncpg_url(settings.database_url),
         hide_parameters=True,
+        isolation_level="AUTOCOMMIT",  # each batch begins its own transaction (closing.py)
         pool_size=settings.reservation_pool_size,
         max_overflow=settings.reservation_pool_size,
         connect_args={"server_settings": {"application_name": f"{settings.service_name}-settles"}},
