@@ -23,8 +23,9 @@ from typer.core import TyperCommand, TyperGroup
 from aos_cli.errors import AosError
 
 if TYPE_CHECKING:
-    import click
+    # Typer carries its own copy of click; its classes are the ones it hands back.
     from rich.console import Console
+    from typer import _click as click
 
 # pgserver's platformdirs warns on machines without XDG_RUNTIME_DIR; it falls back correctly.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")

@@ -61,11 +61,11 @@ def count_cost(service: str, records: Iterable[tuple[str, Decimal, Mapping[str, 
         cents[model] = cents.get(model, Decimal(0)) + cost_cents
         for kind, amount in token_counts.items():
             tokens[kind] = tokens.get(kind, 0) + amount
-    for model, total in cents.items():
-        COST_RECORDED_CENTS.labels(service, model).inc(float(total))
-    for kind, total in tokens.items():
-        if total:
-            TOKENS.labels(service, kind).inc(total)
+    for model, model_cents in cents.items():
+        COST_RECORDED_CENTS.labels(service, model).inc(float(model_cents))
+    for kind, count in tokens.items():
+        if count:
+            TOKENS.labels(service, kind).inc(count)
 
 
 def render() -> bytes:

@@ -131,7 +131,7 @@ def _run(coroutine: Coroutine[Any, Any, T], url: str) -> T:
     except ValidationError as error:
         fail(_first_error(error))
     except DBAPIError as error:
-        if isinstance(getattr(error, "orig", None), OSError):
+        if isinstance(error.orig, OSError):
             fail(f"Cannot connect to PostgreSQL at {_where(url)} ({_reason(error.orig)}).")
         fail(_database_sentence(error, url))
     except PostgresError as error:  # refused while connecting: no such database, bad password

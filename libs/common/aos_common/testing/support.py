@@ -120,7 +120,9 @@ async def failing_inserts(database_url: str, table: str, tenant_id: str) -> Asyn
     """
     name = "aos_test_fail_" + secrets.token_hex(4)
     schema = table.rpartition(".")[0]
-    connection = await asyncpg.connect(_server_dsn(database_url, make_url(database_url).database))
+    connection = await asyncpg.connect(
+        _server_dsn(database_url, make_url(database_url).database or "")
+    )
     try:
         await connection.execute(
             f"CREATE FUNCTION {schema}.{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "

@@ -71,11 +71,13 @@ class CostGuard:
             return None
         scope = (tenant_id, api_key_id)
         if self._clock() < self._skip_until:
-            return self._without_cost_intel(scope, "not asked again yet after a failure")
+            self._without_cost_intel(scope, "not asked again yet after a failure")
+            return None
         verdict = await self._ask(tenant_id, estimated_cost_cents, api_key_id)
         if isinstance(verdict, str):
             self._skip_until = self._clock() + self._retry_seconds
-            return self._without_cost_intel(scope, verdict)
+            self._without_cost_intel(scope, verdict)
+            return None
         self._remember(scope, verdict.policy)
         return verdict.budget_id
 
@@ -124,6 +126,8 @@ class CostGuard:
         )
 
     def _without_cost_intel(self, scope: tuple[str, str | None], reason: str) -> None:
+        """Log that cost-intel could not answer; raise when the budget's policy is deny (an
+        allowed run goes on unchecked)."""
         policy = self.policy_for(*scope)
         logger.warning(
             "cost-intel budget guard unavailable (%s); tenant %s: on_unavailable=%s",
