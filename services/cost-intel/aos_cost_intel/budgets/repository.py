@@ -123,33 +123,6 @@ async def applicable(
     return [limits_of(rows[key]) for key in wanted if key in rows]
 
 
-async def lock_budgets_by_id(
-    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str]
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT * FROM {SCHEMA}.budgets WHERE tenant_id = $1 AND id = ANY($2::text[]) "
-        "ORDER BY id FOR UPDATE",
-        tenant_id,
-        list(budget_ids),
-    )
-
-
-async def lock_budgets_of(conn: asyncpg.Connection, pairs: Sequence[tuple[str, str]]) -> None:
-    """Lock budgets of several tenants, in (tenant, id) order."""
-    if pairs:
-        await conn.execute(
-            f"""
-            SELECT 1 FROM {SCHEMA}.budgets b
-            JOIN unnest($1::text[], $2::text[]) AS w(tenant_id, id)
-              ON b.tenant_id = w.tenant_id AND b.id = w.id
-            ORDER BY b.tenant_id, b.id
-            FOR UPDATE OF b
-            """,
-            [tenant for tenant, _ in pairs],
-            [budget_id for _, budget_id in pairs],
-        )
-
-
 async def find_by_ids(
     conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str]
 ) -> list[asyncpg.Record]:
@@ -157,19 +130,6 @@ async def find_by_ids(
         f"SELECT * FROM {SCHEMA}.budgets WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id",
         tenant_id,
         list(budget_ids),
-    )
-
-
-async def add_held(
-    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str], amount: Decimal
-) -> None:
-    """Add `amount` (negative to release) to the held amount of locked budgets."""
-    await conn.execute(
-        f"UPDATE {SCHEMA}.budgets SET held_cents = greatest(held_cents + $3, 0) "
-        "WHERE tenant_id = $1 AND id = ANY($2::text[])",
-        tenant_id,
-        list(budget_ids),
-        amount,
     )
 
 

@@ -17,41 +17,6 @@ COLUMNS = (
 )
 
 
-async def insert(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: str,
-    reservation_id: str,
-    held_cents: Decimal,
-    budget_ids: Sequence[str],
-    user_id: str | None,
-    feature_tag: str | None,
-    model: str | None,
-    run_id: str | None,
-    api_key_id: str | None,
-    expires_at: datetime,
-    created_at: datetime,
-) -> asyncpg.Record:
-    return await conn.fetchrow(
-        f"""
-        INSERT INTO {SCHEMA}.reservations ({COLUMNS})
-        VALUES ($1, $2, 'held', $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, NULL)
-        RETURNING {COLUMNS}
-        """,
-        tenant_id,
-        reservation_id,
-        held_cents,
-        list(budget_ids),
-        user_id,
-        feature_tag,
-        model,
-        run_id,
-        api_key_id,
-        expires_at,
-        created_at,
-    )
-
-
 async def close_holds(
     conn: asyncpg.Connection,
     tenant_id: str,
@@ -103,29 +68,6 @@ async def find(
         f"SELECT {COLUMNS} FROM {SCHEMA}.reservations WHERE tenant_id = $1 AND id = $2{suffix}",
         tenant_id,
         reservation_id,
-    )
-
-
-async def close(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    reservation_id: str,
-    *,
-    status: str,
-    charged_cents: Decimal | None,
-    closed_at: datetime,
-) -> asyncpg.Record:
-    return await conn.fetchrow(
-        f"""
-        UPDATE {SCHEMA}.reservations SET status = $3, charged_cents = $4, closed_at = $5
-        WHERE tenant_id = $1 AND id = $2
-        RETURNING {COLUMNS}
-        """,
-        tenant_id,
-        reservation_id,
-        status,
-        charged_cents,
-        closed_at,
     )
 
 

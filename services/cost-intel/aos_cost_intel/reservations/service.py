@@ -311,31 +311,19 @@ def closed_read(
     return read.model_copy(update={"status": status, "charged_cents": charged, "closed_at": now})
 
 
-async def _take_off(
-    conn: asyncpg.Connection, row: asyncpg.Record, status: str, now: datetime
-) -> asyncpg.Record:
-    tenant_id, budget_ids = row["tenant_id"], list(row["budget_ids"])
-    await budgets_repository.lock_budgets_by_id(conn, tenant_id, budget_ids)
-    if budget_ids and row["held_cents"]:
-        await budgets_repository.add_held(conn, tenant_id, budget_ids, -row["held_cents"])
-    return await repository.close(
-        conn, tenant_id, row["id"], status=status, charged_cents=None, closed_at=now
-    )
-
-
 async def expire_due(session: AsyncSession, limit: int = 500) -> list[str]:
     """Release held reservations past their expiry (each audited as ReservationExpired).
 
-    The budgets of all of them are locked first, in (tenant, id) order: the order every
-    reservation's own locks follow, so the sweep never deadlocks with a reserve."""
+    The audit entries are queued first; then each tenant's expired holds are taken off by one
+    `close_holds` statement, tenants in order, so the budget rows are locked (in (tenant, id)
+    order, the order every reservation's own locks follow: no deadlock with a reserve) from
+    those statements to the commit only, not while hundreds of rows are audited."""
     conn = await driver_connection(session)
     now = datetime.now(UTC)
     rows = await repository.lock_expired(conn, now, limit)
-    await budgets_repository.lock_budgets_of(
-        conn, [(row["tenant_id"], budget_id) for row in rows for budget_id in row["budget_ids"]]
-    )
+    by_tenant: dict[str, list[tuple[str, str, Decimal | None]]] = {}
     for row in rows:
-        await _take_off(conn, row, "expired", now)
+        by_tenant.setdefault(row["tenant_id"], []).append((row["id"], "expired", None))
         await enqueue_audit_entry(
             session,
             outbox,
@@ -351,6 +339,8 @@ async def expire_due(session: AsyncSession, limit: int = 500) -> list[str]:
             before_state=_audit_state(row),
             after_state={**_audit_state(row), "status": "expired"},
         )
+    for tenant_id in sorted(by_tenant):
+        await repository.close_holds(conn, tenant_id, by_tenant[tenant_id], now)
     return [row["id"] for row in rows]
 
 
