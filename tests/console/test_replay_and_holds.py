@@ -1,10 +1,11 @@
 """Replay results on a trace and the budgets' holds in a real browser, on a tenant of their own.
 
-A trace with a `check` step is replayed from the console (a different output records a mismatch,
-which is then resolved); budgets show what reservations made through the API hold and what is
-left, an edited limit shows at once, and a key's own budget is listed with the keys. A read-only
-key sees none of the write controls; the new views are screenshotted at 1280 and 390 px and
-checked with axe-core.
+A trace with a `check` step is replayed from the console (a matching replay shows as the step's
+last replay, also when the page is opened again; a different output records a mismatch, which is
+then resolved); budgets show what reservations made through the API hold and what is left, an
+edited limit shows at once, and a key's own budget is listed with the keys. A read-only key sees
+none of the write controls; the new views are screenshotted at 1280 and 390 px and checked with
+axe-core.
 """
 
 from __future__ import annotations
@@ -118,6 +119,22 @@ def test_a_replay_check_with_the_recorded_output_matches(
     page.get_by_role("button", name="Replay step").click()
     result = page.get_by_test_id("replay-result")
     assert re.match(r"Step 1 matches its recorded output", result.inner_text(timeout=WAIT))
+
+
+def test_after_a_matching_replay_the_step_shows_it_as_matched(
+    page: Any, platform: RunningPlatform
+) -> None:
+    go(page, platform.gateway_url, f"traces/{RUN}")
+    page.get_by_role("button", name="Replay step").click()
+    page.get_by_test_id("replay-result").wait_for(timeout=WAIT)
+    last = page.get_by_test_id("last-replay-1")
+    last.locator(".badge", has_text="matched").wait_for(timeout=WAIT)
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC by \S+", last.inner_text())
+    page.reload()  # a fresh page reads it back from the API
+    assert page.get_by_test_id("last-replay-1").locator(".badge").inner_text(timeout=WAIT) == (
+        "matched"
+    )
+    assert "never replayed" in page.get_by_test_id("last-replay-0").inner_text()
 
 
 def test_a_replay_check_that_differs_records_a_mismatch_resolved_in_the_console(

@@ -1305,6 +1305,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/traces/{trace_id}/replay/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Replay Checks
+         * @description The trace's replay checks, newest first (404 for a trace the tenant does not have).
+         */
+        get: operations["traces__replay_checks_api_v1_traces__trace_id__replay_checks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/traces/{trace_id}/replay/steps/{step_index}": {
         parameters: {
             query?: never;
@@ -2832,6 +2852,17 @@ export interface components {
              */
             success: boolean;
         };
+        /** PageEnvelope[list[ReplayCheckRead]] */
+        PageEnvelope_list_ReplayCheckRead__: {
+            /** Data */
+            data: components["schemas"]["ReplayCheckRead"][];
+            meta: components["schemas"]["PageMeta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
         /** PageEnvelope[list[dict[str, Any]]] */
         PageEnvelope_list_dict_str__Any___: {
             /** Data */
@@ -3099,6 +3130,39 @@ export interface components {
              * @constant
              */
             status: "recorded";
+        };
+        /**
+         * ReplayCheckRead
+         * @description One recorded replay call (GET /{trace_id}/replay/checks). `match` is true or false for a
+         *     `check` (the output hash equalled the recorded one, or not) and null for `skip` and `execute`,
+         *     which compare nothing; `checked_by` is the principal that replayed (null on checks recorded
+         *     before it was stored).
+         */
+        ReplayCheckRead: {
+            /** Actual Hash */
+            actual_hash: string | null;
+            /**
+             * Check Id
+             * Format: uuid
+             */
+            check_id: string;
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /** Checked By */
+            checked_by: string | null;
+            /** Expected Hash */
+            expected_hash: string | null;
+            /** Match */
+            match: boolean | null;
+            /** Replay Behavior */
+            replay_behavior: string;
+            /** Step Index */
+            step_index: number;
+            /** Trace Id */
+            trace_id: string;
         };
         /**
          * ReplayResult
@@ -7005,6 +7069,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MismatchResolved"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    traces__replay_checks_api_v1_traces__trace_id__replay_checks_get: {
+        parameters: {
+            query?: {
+                step_index?: number | null;
+                /** @description Only each step's newest check, in step order */
+                latest_per_step?: boolean;
+                limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
+                offset?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
+            };
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageEnvelope_list_ReplayCheckRead__"];
                 };
             };
             /** @description Validation Error */

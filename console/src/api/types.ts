@@ -96,3 +96,6 @@ export interface Mismatch {
 
 /** The answer of POST /traces/{trace_id}/replay/steps/{step_index}, by the step's behaviour. */
 export type ReplayResult = components["schemas"]["ReplayResult"];
+
+/** One replay recorded on a trace (GET /traces/{trace_id}/replay/checks). */
+export type ReplayCheck = components["schemas"]["ReplayCheckRead"];

@@ -1,6 +1,7 @@
 // Replay outcomes in words: where a mismatch came from, a step's outcome as its mismatches record
-// it, and the server's answer to a replayed step as one sentence.
-import type { Mismatch, ReplayResult, Step } from "../api/types";
+// it, the server's answer to a replayed step as one sentence, and a step's last recorded replay.
+import type { Mismatch, ReplayCheck, ReplayResult, Step } from "../api/types";
+import { formatTime } from "./format";
 
 /** Where a mismatch came from: a server-side replay check, a hash the server recomputed, or a report. */
 export function mismatchSource(mismatch: Mismatch): string {
@@ -39,4 +40,30 @@ export function replaySentence(result: ReplayResult): string {
   return result.recorded
     ? `${step} executed; its output (hash ${result.output_hash}) is now the one kept for key ${key}.`
     : `${step} executed; key ${key} already had an output, and the first one stands.`;
+}
+
+/** What a recorded replay found: a check matched or differed; skip and execute compare nothing. */
+export function replayVerdict(check: ReplayCheck): { label: string; tone: "ok" | "bad" | "none" } {
+  if (check.replay_behavior === "check") {
+    if (check.match === true) return { label: "matched", tone: "ok" };
+    if (check.match === false) return { label: "differed", tone: "bad" };
+  }
+  if (check.replay_behavior === "skip") return { label: "skipped (cached output)", tone: "none" };
+  return { label: "executed", tone: "none" };
+}
+
+/** When and by whom a replay was recorded: "2026-01-01 00:00:00 UTC by key_1" (no "by" when unknown). */
+export function replayWhen(check: ReplayCheck): string {
+  const when = formatTime(check.checked_at);
+  return check.checked_by ? `${when} by ${check.checked_by}` : when;
+}
+
+/** Each step's newest replay, by step index (the list may hold several per step, in any order). */
+export function latestReplays(checks: ReplayCheck[] | undefined): Map<number, ReplayCheck> {
+  const latest = new Map<number, ReplayCheck>();
+  for (const check of checks ?? []) {
+    const known = latest.get(check.step_index);
+    if (!known || Date.parse(check.checked_at) > Date.parse(known.checked_at)) latest.set(check.step_index, check);
+  }
+  return latest;
 }

@@ -229,4 +229,5 @@ class ReplayCheckRow(Base):
     expected_hash: Mapped[str | None] = mapped_column(String(128))
     actual_hash: Mapped[str | None] = mapped_column(String(128))
     match: Mapped[bool | None] = mapped_column(Boolean)
+    checked_by: Mapped[str | None] = mapped_column(String(128))  # the replaying principal (0006)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

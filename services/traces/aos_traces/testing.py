@@ -85,6 +85,14 @@ def make_trace(
     }
 
 
+def replayable_trace() -> dict[str, Any]:
+    """Three steps replaying three ways: 0 executes, 1 skips, 2 checks (recorded {"out": 2})."""
+    trace = make_trace(steps=3)
+    for step, behaviour in zip(trace["steps"], ("execute", "skip", "check"), strict=True):
+        step["replay_behavior"] = behaviour
+    return trace
+
+
 async def store(client: httpx.AsyncClient, tenant: Tenant, trace: dict[str, Any]) -> dict[str, Any]:
     response = await client.post("/api/v1/traces", json={"trace": trace}, headers=tenant.admin)
     assert response.status_code == 201, response.text

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from aos_traces.testing import Tenant, make_trace, store
+from aos_traces.testing import Tenant, make_trace, replayable_trace, store
 
 Case = Callable[[httpx.AsyncClient, Tenant], Awaitable[httpx.Response]]
 PREFIX = "/api/v1/traces"
@@ -71,13 +71,6 @@ async def assert_conforms(client: httpx.AsyncClient, response: httpx.Response) -
         for error in validator.iter_errors(response.json())
     ]
     assert errors == []
-
-
-def replayable() -> dict[str, Any]:
-    trace = make_trace(steps=3)
-    for step, behavior in zip(trace["steps"], ("execute", "skip", "check"), strict=True):
-        step["replay_behavior"] = behavior
-    return trace
 
 
 async def call(
@@ -227,12 +220,26 @@ async def resolve(client: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
 
 def replay(step_index: int, output: Any) -> Case:
     async def case(client: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
-        stored = await store(client, tenant, replayable())
+        stored = await store(client, tenant, replayable_trace())
         route = f"{PREFIX}/{{trace_id}}/replay/steps/{{step_index}}"
         path = f"{PREFIX}/{stored['trace_id']}/replay/steps/{step_index}"
         return await call(client, "POST", route, path, tenant.developer, json={"output": output})
 
     return case
+
+
+async def replay_checks(client: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
+    stored = await store(client, tenant, replayable_trace())
+    for step_index, output in ((2, {"out": 2}), (1, None)):
+        answer = await client.post(
+            f"{PREFIX}/{stored['trace_id']}/replay/steps/{step_index}",
+            json={"output": output},
+            headers=tenant.developer,
+        )
+        assert answer.status_code == 200, answer.text
+    route = f"{PREFIX}/{{trace_id}}/replay/checks"
+    path = f"{PREFIX}/{stored['trace_id']}/replay/checks"
+    return await call(client, "GET", route, path, tenant.viewer)
 
 
 async def integrity(client: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
@@ -296,6 +303,7 @@ CASES: dict[str, Case] = {
     "replay-execute": replay(0, {"out": "new"}),
     "replay-skip": replay(1, None),
     "replay-check-mismatch": replay(2, {"out": "different"}),
+    "replay-checks": replay_checks,
     "integrity": integrity,
     "evidence": evidence,
     "otlp-json": otlp_json,

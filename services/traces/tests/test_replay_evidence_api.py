@@ -5,19 +5,11 @@ from __future__ import annotations
 import httpx
 
 from aos_proofs.trace_hash import hash_data
-from aos_traces.testing import Tenant, make_trace, store
-
-
-def replayable() -> dict:
-    trace = make_trace(steps=3)
-    trace["steps"][0]["replay_behavior"] = "execute"
-    trace["steps"][1]["replay_behavior"] = "skip"
-    trace["steps"][2]["replay_behavior"] = "check"
-    return trace
+from aos_traces.testing import Tenant, make_trace, replayable_trace, store
 
 
 async def test_check_matching_output(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    stored = await store(client, tenant, replayable())
+    stored = await store(client, tenant, replayable_trace())
     response = await client.post(
         f"/api/v1/traces/{stored['trace_id']}/replay/steps/2",
         json={"output": {"out": 2}},
@@ -30,7 +22,7 @@ async def test_check_matching_output(client: httpx.AsyncClient, tenant: Tenant) 
 
 
 async def test_check_mismatch_records_a_mismatch(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    stored = await store(client, tenant, replayable())
+    stored = await store(client, tenant, replayable_trace())
     body = (
         await client.post(
             f"/api/v1/traces/{stored['trace_id']}/replay/steps/2",
@@ -47,7 +39,7 @@ async def test_check_mismatch_records_a_mismatch(client: httpx.AsyncClient, tena
 
 
 async def test_skip_returns_the_cached_output(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    stored = await store(client, tenant, replayable())
+    stored = await store(client, tenant, replayable_trace())
     body = (
         await client.post(
             f"/api/v1/traces/{stored['trace_id']}/replay/steps/1",
@@ -60,7 +52,7 @@ async def test_skip_returns_the_cached_output(client: httpx.AsyncClient, tenant:
 
 
 async def test_execute_records_first_truth(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    trace = replayable()
+    trace = replayable_trace()
     trace["steps"][0]["idempotency_key"] = None
     trace["steps"][0]["idempotency_key"] = "exec-key-" + trace["run_id"]
     del trace["steps"][0]["outcome_data"]
@@ -78,7 +70,7 @@ async def test_execute_records_first_truth(client: httpx.AsyncClient, tenant: Te
 
 
 async def test_replay_unknown_step_is_404(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    stored = await store(client, tenant, replayable())
+    stored = await store(client, tenant, replayable_trace())
     response = await client.post(
         f"/api/v1/traces/{stored['trace_id']}/replay/steps/9",
         json={"output": 1},

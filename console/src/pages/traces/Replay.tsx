@@ -1,16 +1,17 @@
 // Replay of a run's steps on the server: each step replays by its recorded behaviour (check
 // compares an output with the recorded hash and records a mismatch when they differ, skip returns
 // the output cached for its idempotency key, execute records the output once per key). The table
-// shows each step's replay outcome as the mismatches record it; a key with traces:write can replay
-// a step here and sees the answer at once.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+// shows each step's replay outcome as the mismatches record it and its last recorded replay
+// (matched or differed, when, by whom); a key with traces:write can replay a step here and sees
+// the answer at once.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ok } from "../../api/client";
-import type { Step, TraceDocument } from "../../api/types";
+import type { ReplayCheck, Step, TraceDocument } from "../../api/types";
 import { ErrorState, Panel } from "../../components/States";
 import { shortHash } from "../../lib/format";
 import { ACTIONS, can } from "../../lib/permissions";
-import { replaySentence, stepOutcome } from "../../lib/replay";
+import { latestReplays, replaySentence, replayVerdict, replayWhen, stepOutcome } from "../../lib/replay";
 import { useSession } from "../../lib/session";
 import { useTraceMismatches } from "./Mismatches";
 
@@ -20,9 +21,37 @@ const BEHAVIOUR: Record<string, string> = {
   execute: "runs again; the first output per idempotency key stands",
 };
 
+/** Each step's newest recorded replay (one page holds up to 500 steps). */
+function useLatestReplays(traceId: string) {
+  return useQuery({
+    queryKey: ["replay-checks", traceId],
+    queryFn: async () =>
+      latestReplays(
+        (await ok(
+          api.GET("/api/v1/traces/{trace_id}/replay/checks", {
+            params: { path: { trace_id: traceId }, query: { latest_per_step: true, limit: 500 } },
+          }),
+        )) as ReplayCheck[],
+      ),
+  });
+}
+
+function LastReplay({ check, pending }: { check: ReplayCheck | undefined; pending: boolean }) {
+  if (pending) return <>…</>;
+  if (!check) return <span className="muted">never replayed</span>;
+  const verdict = replayVerdict(check);
+  return (
+    <>
+      <span className={`badge ${verdict.tone}`}>{verdict.label}</span>{" "}
+      <span className="muted">{replayWhen(check)}</span>
+    </>
+  );
+}
+
 export function Replay({ doc }: { doc: TraceDocument }) {
   const session = useSession();
   const mismatches = useTraceMismatches(doc.trace_id);
+  const replays = useLatestReplays(doc.trace_id);
   return (
     <Panel title="Replay" className="wide">
       <div className="table-wrap" tabIndex={0} role="region" aria-label="Replay outcome per step">
@@ -33,6 +62,7 @@ export function Replay({ doc }: { doc: TraceDocument }) {
               <th scope="col">Behaviour</th>
               <th scope="col">Recorded output</th>
               <th scope="col">Replay outcome</th>
+              <th scope="col">Last replay</th>
             </tr>
           </thead>
           <tbody>
@@ -46,6 +76,9 @@ export function Replay({ doc }: { doc: TraceDocument }) {
                   {shortHash(step.output_hash)}
                 </td>
                 <td>{stepOutcome(step, mismatches.data?.mismatches)}</td>
+                <td data-testid={`last-replay-${step.step_index}`}>
+                  <LastReplay check={replays.data?.get(step.step_index)} pending={replays.isPending} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -80,7 +113,10 @@ function ReplayForm({ doc }: { doc: TraceDocument }) {
           body: { output: value },
         }),
       ),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["mismatches"] }),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["mismatches"] });
+      void queryClient.invalidateQueries({ queryKey: ["replay-checks", doc.trace_id] });
+    },
   });
   const submit = (event: React.FormEvent) => {
     event.preventDefault();

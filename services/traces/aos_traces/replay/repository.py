@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import tenant_scoped
 from aos_traces.models import IdempotencyRecordRow, ReplayCheckRow, TraceStepRow
+from aos_traces.replay.schemas import ReplayCheckRead
 
 
 async def load_step(
@@ -48,6 +49,7 @@ async def record_check(
     expected_hash: str | None,
     actual_hash: str | None,
     match: bool | None,
+    checked_by: str,
 ) -> None:
     await session.execute(
         insert(ReplayCheckRow).values(
@@ -59,6 +61,7 @@ async def record_check(
             expected_hash=expected_hash,
             actual_hash=actual_hash,
             match=match,
+            checked_by=checked_by[:128],
         )
     )
 
@@ -98,3 +101,49 @@ async def step_output(session: AsyncSession, tenant_id: str, trace_id: str, step
             TraceStepRow.trace_id == trace_id, TraceStepRow.step_index == step_index
         )
     )
+
+
+CHECK_COLUMNS = (
+    ReplayCheckRow.id.label("check_id"),
+    ReplayCheckRow.trace_id,
+    ReplayCheckRow.step_index,
+    ReplayCheckRow.behavior.label("replay_behavior"),
+    ReplayCheckRow.match,
+    ReplayCheckRow.expected_hash,
+    ReplayCheckRow.actual_hash,
+    ReplayCheckRow.checked_by,
+    ReplayCheckRow.created_at.label("checked_at"),
+)
+
+
+async def list_checks(
+    session: AsyncSession,
+    tenant_id: str,
+    trace_id: str,
+    *,
+    step_index: int | None,
+    latest_per_step: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[ReplayCheckRead], int]:
+    """One trace's replay checks, newest first; with `latest_per_step` only each step's newest
+    check, in step order (what a step's replay state is now)."""
+    base = tenant_scoped(select(*CHECK_COLUMNS), ReplayCheckRow.tenant_id, tenant_id).where(
+        ReplayCheckRow.trace_id == trace_id
+    )
+    if step_index is not None:
+        base = base.where(ReplayCheckRow.step_index == step_index)
+    newest = (ReplayCheckRow.created_at.desc(), ReplayCheckRow.id.desc())
+    listed: Select[Any]
+    if latest_per_step:
+        latest = (
+            base.distinct(ReplayCheckRow.step_index)
+            .order_by(ReplayCheckRow.step_index, *newest)
+            .subquery()
+        )
+        listed = select(latest).order_by(latest.c.step_index)
+    else:
+        listed = base.order_by(*newest)
+    total = await session.scalar(select(func.count()).select_from(listed.order_by(None).subquery()))
+    rows = (await session.execute(listed.limit(limit).offset(offset))).mappings()
+    return [ReplayCheckRead.model_validate(dict(row)) for row in rows], int(total or 0)

@@ -1,7 +1,9 @@
-"""The replay route's request and answer."""
+"""The replay route's request and answer, and the replay checks it records as they are read."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -32,3 +34,20 @@ class ReplayResult(BaseModel):
     idempotency_key: str | None = None
     output: Any = None
     output_hash: str | None = None
+
+
+class ReplayCheckRead(BaseModel):
+    """One recorded replay call (GET /{trace_id}/replay/checks). `match` is true or false for a
+    `check` (the output hash equalled the recorded one, or not) and null for `skip` and `execute`,
+    which compare nothing; `checked_by` is the principal that replayed (null on checks recorded
+    before it was stored)."""
+
+    check_id: uuid.UUID
+    trace_id: str
+    step_index: int
+    replay_behavior: str
+    match: bool | None
+    expected_hash: str | None
+    actual_hash: str | None
+    checked_by: str | None
+    checked_at: datetime

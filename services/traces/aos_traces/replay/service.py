@@ -16,19 +16,21 @@ from aos_proofs.trace_hash import hash_data
 from aos_traces.domain.redaction import redact
 from aos_traces.mismatches import repository as mismatches
 from aos_traces.replay import repository
+from aos_traces.replay.schemas import ReplayCheckRead
 from aos_traces.traces import repository as traces
 from aos_traces.traces.service import resolve_trace_id
 
 
 @dataclass(frozen=True)
 class StepReplay:
-    """The step being replayed, and where its replay check is recorded."""
+    """The step being replayed, who replays it, and where its replay check is recorded."""
 
     session: AsyncSession
     tenant_id: str
     trace_id: str
     step_index: int
     step: dict[str, Any]
+    actor: str
 
     async def record_check(
         self, expected_hash: str | None, actual_hash: str | None, match: bool | None
@@ -42,6 +44,7 @@ class StepReplay:
             expected_hash=expected_hash,
             actual_hash=actual_hash,
             match=match,
+            checked_by=self.actor,
         )
 
 
@@ -54,7 +57,7 @@ async def replay_step(
     if step is None:
         raise NotFound(f"Step {step_index} not found in trace {trace_id}")
     behavior = step["replay_behavior"]
-    replay = StepReplay(session, tenant_id, trace_id, step_index, step)
+    replay = StepReplay(session, tenant_id, trace_id, step_index, step, actor)
     result: dict[str, Any] = {
         "trace_id": trace_id,
         "step_index": step_index,
@@ -62,6 +65,29 @@ async def replay_step(
     }
     result.update(await BEHAVIORS.get(behavior, execute)(replay, output, actor))
     return result
+
+
+async def list_checks(
+    session: AsyncSession,
+    tenant_id: str,
+    key: str,
+    *,
+    step_index: int | None,
+    latest_per_step: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[ReplayCheckRead], int]:
+    """A trace's recorded replay checks (404 for a trace this tenant does not have)."""
+    trace_id = await resolve_trace_id(session, tenant_id, key)
+    return await repository.list_checks(
+        session,
+        tenant_id,
+        trace_id,
+        step_index=step_index,
+        latest_per_step=latest_per_step,
+        limit=limit,
+        offset=offset,
+    )
 
 
 async def check(replay: StepReplay, output: Any, actor: str) -> dict[str, Any]:
