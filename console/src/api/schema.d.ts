@@ -4594,10 +4594,10 @@ export interface operations {
     "cost-intel__list_alerts_api_v1_cost_alerts_get": {
         parameters: {
             query?: {
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -5283,11 +5283,11 @@ export interface operations {
     "cost-intel__list_reservations_api_v1_cost_reservations_get": {
         parameters: {
             query?: {
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 status?: ("held" | "settled" | "released" | "expired") | null;
                 limit?: number;
                 offset?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -5595,11 +5595,11 @@ export interface operations {
     "cost-intel__list_deliveries_api_v1_cost_webhook_deliveries_get": {
         parameters: {
             query?: {
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 status?: ("pending" | "delivered" | "failed") | null;
                 limit?: number;
                 offset?: number;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;

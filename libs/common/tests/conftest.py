@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -15,7 +15,14 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from aos_common.app import create_service_app
-from aos_common.auth import InternalCallerDep, PrincipalDep, require_permission
+from aos_common.auth import (
+    Caller,
+    InternalCallerDep,
+    PrincipalDep,
+    caller_with_permission,
+    caller_with_role,
+    require_permission,
+)
 from aos_common.db import SessionDep, create_engine
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
@@ -50,6 +57,18 @@ def build_router() -> APIRouter:
     @router.get("/guarded", dependencies=[require_permission("keys:create")])
     async def guarded() -> dict[str, str]:
         return {"ok": "yes"}
+
+    @router.get("/callers/reader")
+    async def reader(
+        caller: Annotated[Caller, caller_with_permission("widgets:read", "read:widgets")],
+    ) -> dict[str, str]:
+        return {"tenant_id": caller.tenant_id, "actor": caller.actor}
+
+    @router.get("/callers/admin")
+    async def admin(
+        caller: Annotated[Caller, caller_with_role("admin", detail="Admins only")],
+    ) -> dict[str, str]:
+        return {"tenant_id": caller.tenant_id}
 
     @router.get("/internal/v1/whoami")
     async def whoami(caller: InternalCallerDep) -> dict[str, str]:

@@ -14,7 +14,7 @@ from aos_audit_ledger.ledger.service import LedgerService
 from aos_audit_ledger.ledger.signing import TreeHeadSigner
 from aos_audit_ledger.ledger.verification import LedgerVerifier
 from aos_audit_ledger.state import audit_ledger_state
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Caller, Principal, caller_with_permission, require_permission
 from aos_common.db import SessionDep
 
 READ_AUDIT = "read:audit"
@@ -39,8 +39,10 @@ async def get_verifier(ledger: Annotated[LedgerService, Depends(get_ledger)]) ->
 
 LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
 VerifierDep = Annotated[LedgerVerifier, Depends(get_verifier)]
-ReaderDep = Annotated[Principal, require_permission(READ_AUDIT)]
-WriterDep = Annotated[Principal, require_permission(WRITE_AUDIT)]
+ReaderDep = Annotated[Caller, caller_with_permission(READ_AUDIT)]
+WriterDep = Annotated[Caller, caller_with_permission(WRITE_AUDIT)]
+# The public keys are the same for every tenant: no tenant to name, operators included.
+PublicKeyReaderDep = Annotated[Principal, require_permission(READ_AUDIT)]
 
 
 def _text(value: str | None) -> str | None:

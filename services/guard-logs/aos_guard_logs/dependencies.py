@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from aos_common.auth import Principal, require_permission
+from aos_common.auth import Caller, caller_with_permission
 from aos_common.errors import BadRequest
 from aos_common.state import service_state
 from aos_guard_logs.exports.service import ExportRecorder, ExportService
@@ -54,4 +54,4 @@ def log_filters(
 LogsServiceDep = Annotated[LogsService, Depends(get_logs_service)]
 ExportServiceDep = Annotated[ExportService, Depends(get_export_service)]
 LogFiltersDep = Annotated[LogFilters, Depends(log_filters)]
-ReaderDep = Annotated[Principal, require_permission(READ_LOGS)]
+ReaderDep = Annotated[Caller, caller_with_permission(READ_LOGS)]

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from aos_audit_ledger.dependencies import (
     LedgerDep,
+    PublicKeyReaderDep,
     ReaderDep,
     SafeText,
     SignerDep,
@@ -35,7 +36,7 @@ from aos_audit_ledger.ledger.schemas import (
     VerifyRead,
 )
 from aos_audit_ledger.ledger.signing import public_key_pem
-from aos_common.auth import Principal, TenantQuery, scoped_tenant
+from aos_common.auth import Principal
 from aos_common.bounds import OffsetQuery, OptionalSequenceQuery, SequenceQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import PageEnvelope, json_response, page_envelope
@@ -67,12 +68,11 @@ async def create_entry(
     data: EntryCreate,
     request: Request,
     session: SessionDep,
-    principal: WriterDep,
+    caller: WriterDep,
     ledger: LedgerDep,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
-    actor_type, actor_id = default_actor(principal)
+    tenant = caller.tenant_id
+    actor_type, actor_id = default_actor(caller.principal)
 
     async def produce() -> Response:
         entry, _ = await ledger.append(
@@ -88,7 +88,7 @@ async def create_entry(
 
 @router.get("/entries", response_model=PageEnvelope[list[EntryRead]])
 async def list_entries(
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     event_type: EventType | None = None,
     entity_type: EntityType | None = None,
@@ -98,9 +98,8 @@ async def list_entries(
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     filters = EntryFilters(
         event_type=event_type,
         entity_type=entity_type,
@@ -117,14 +116,13 @@ async def list_entries(
 async def entity_history(
     entity_type: EntityType,
     entity_id: PathText,
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """Everything recorded about one entity, oldest first."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=entity_type, entity_id=entity_id)
     entries, total = await ledger.list_entries(
         tenant, filters, limit=limit, offset=offset, newest_first=False
@@ -139,15 +137,14 @@ async def entity_history(
 @router.get("/signals/{signal_id}/feedback", response_model=SignalFeedbackRead)
 async def signal_feedback(
     signal_id: PathText,
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """What people and systems did about a signal (acknowledged, suppressed, escalated), oldest
     first."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=EntityType.SIGNAL, entity_id=signal_id)
     entries, total = await ledger.list_entries(
         tenant, filters, limit=limit, offset=offset, newest_first=False
@@ -158,14 +155,13 @@ async def signal_feedback(
 @router.get("/runs/{run_id}/signals", response_model=RunSignalsRead)
 async def run_signals(
     run_id: PathText,
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
     offset: Offset = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """Signal entries whose state names this run (`run_id` in after_state or before_state)."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=EntityType.SIGNAL, run_id=run_id)
     entries, total = await ledger.list_entries(
         tenant, filters, limit=limit, offset=offset, newest_first=False
@@ -175,27 +171,23 @@ async def run_signals(
 
 @router.get("/verify", response_model=VerifyRead)
 async def verify(
-    principal: ReaderDep,
+    caller: ReaderDep,
     verifier: VerifierDep,
     from_seq: OptionalSequenceQuery = None,
     to_seq: OptionalSequenceQuery = None,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await verifier.verify(tenant, from_seq, to_seq))
 
 
 @router.get("/tree-head", response_model=TreeHeadRead)
-async def tree_head(
-    principal: ReaderDep, ledger: LedgerDep, tenant_id: TenantQuery = None
-) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
-    head = await ledger.tree_head(tenant)
+async def tree_head(caller: ReaderDep, ledger: LedgerDep) -> Response:
+    head = await ledger.tree_head(caller.tenant_id)
     return json_response(TreeHeadRead(**head.model_dump()))
 
 
 @router.get("/public-key", response_model=PublicKeyRead)
-async def public_key(principal: ReaderDep, signer: SignerDep) -> Response:
+async def public_key(principal: PublicKeyReaderDep, signer: SignerDep) -> Response:
     return json_response(
         PublicKeyRead(
             key_id=signer.key_id,
@@ -206,7 +198,7 @@ async def public_key(principal: ReaderDep, signer: SignerDep) -> Response:
 
 
 @router.get("/public-keys", response_model=PublicKeySetRead)
-async def public_keys(principal: ReaderDep, signer: SignerDep) -> Response:
+async def public_keys(principal: PublicKeyReaderDep, signer: SignerDep) -> Response:
     """Retired keys stay here after a rotation, so a head signed by any of them still verifies:
     pick the key whose key_id the head names."""
     return json_response(
@@ -226,23 +218,21 @@ async def public_keys(principal: ReaderDep, signer: SignerDep) -> Response:
 
 @router.get("/proof/inclusion", response_model=InclusionProofRead)
 async def inclusion_proof(
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     seq: SequenceQuery,
     tree_size: OptionalSequenceQuery = None,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await ledger.inclusion_proof(tenant, seq, tree_size))
 
 
 @router.get("/proof/consistency", response_model=ConsistencyProofRead)
 async def consistency_proof(
-    principal: ReaderDep,
+    caller: ReaderDep,
     ledger: LedgerDep,
     first: SequenceQuery,
     second: OptionalSequenceQuery = None,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await ledger.consistency_proof(tenant, first, second))

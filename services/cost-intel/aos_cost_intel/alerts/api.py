@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import json_response, page_envelope
 from aos_common.errors import NotFound
 from aos_cost_intel.alerts import repository, service
 from aos_cost_intel.alerts.schemas import AlertRead, DeliveryRead, WebhookRead, WebhookSet
-from aos_cost_intel.scope import tenant_for
+from aos_cost_intel.dependencies import BudgetWriterDep, ReaderDep
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost alerts"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -25,21 +24,19 @@ Offset = Annotated[int, Query(ge=0)]
 async def set_webhook(
     body: WebhookSet,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("budgets:write"),
+    caller: BudgetWriterDep,
 ) -> Response:
     """Where budget alerts go; the answer carries the signing secret (generated if not sent)."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response((await service.set_webhook(session, tenant, body)).model_dump(mode="json"))
 
 
 @router.get("/webhook", response_model=WebhookRead)
 async def get_webhook(
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
+    caller: ReaderDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     found = await service.get_webhook(session, tenant)
     if found is None:
         raise NotFound("No webhook set for this tenant")
@@ -49,14 +46,13 @@ async def get_webhook(
 @router.get("/webhook/deliveries")
 async def list_deliveries(
     session: SessionDep,
-    tenant_id: TenantQuery = None,
+    caller: ReaderDep,
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-    principal: Principal = require_permission("read:cost"),
 ) -> Response:
     """The delivery log, newest first: status, attempts, last answer or error, the body sent."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     conn = await driver_connection(session)
     rows, total = await repository.list_deliveries(conn, tenant, status, limit, offset)
     data = [DeliveryRead.model_validate(dict(row)).model_dump(mode="json") for row in rows]
@@ -66,13 +62,12 @@ async def list_deliveries(
 @router.get("/alerts")
 async def list_alerts(
     session: SessionDep,
-    tenant_id: TenantQuery = None,
+    caller: ReaderDep,
     limit: Limit = 50,
     offset: Offset = 0,
-    principal: Principal = require_permission("read:cost"),
 ) -> Response:
     """Budget alerts fired, newest first (one per budget, period window and threshold)."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     conn = await driver_connection(session)
     rows, total = await repository.list_alerts(conn, tenant, limit, offset)
     data = [

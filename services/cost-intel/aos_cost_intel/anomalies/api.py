@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_cost_intel.anomalies import service
@@ -20,7 +19,7 @@ from aos_cost_intel.anomalies.schemas import (
     DetectRequest,
     DetectResult,
 )
-from aos_cost_intel.scope import tenant_for
+from aos_cost_intel.dependencies import ReaderDep, WriterDep
 from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost anomalies"])
@@ -29,12 +28,11 @@ router = APIRouter(prefix="/api/v1/cost", tags=["cost anomalies"])
 @router.get("/anomalies", response_model=AnomalyList)
 async def list_anomalies(
     session: SessionDep,
+    caller: ReaderDep,
     days: Annotated[int, Query(ge=1, le=90)] = 7,
     include_resolved: bool = False,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     anomalies = await service.list_anomalies(session, tenant, days, include_resolved)
     provenance = AnomalyProvenance(
         sources=["cost_anomalies", "cost_records"],
@@ -49,18 +47,17 @@ async def list_anomalies(
 async def detect_anomalies(
     request: Request,
     session: SessionDep,
+    caller: WriterDep,
     body: Annotated[DetectRequest | None, Body()] = None,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
 ) -> Response:
     """Run detection now; new HIGH anomalies are escalated unless `escalate` is false."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     settings = cost_intel_state(request.app).settings
     result = await service.detect(
         session,
         tenant,
         escalate=(body or DetectRequest()).escalate,
-        actor=principal,
+        actor=caller.principal,
         webhook_url=settings.alert_webhook,
         webhook_timeout=settings.webhook_timeout_seconds,
     )
@@ -72,8 +69,9 @@ async def detect_anomalies(
 async def resolve_anomaly(
     anomaly_id: Annotated[str, Path(max_length=64)],
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
-    return json_response(await service.resolve(session, tenant, anomaly_id, principal.principal_id))
+    tenant = caller.tenant_id
+    return json_response(
+        await service.resolve(session, tenant, anomaly_id, caller.principal.principal_id)
+    )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import InternalCallerDep, Principal, TenantQuery, require_permission
+from aos_common.auth import InternalCallerDep
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
@@ -21,8 +21,8 @@ from aos_cost_intel.budgets.schemas import (
     GuardRequest,
     KeyBudgetSync,
 )
+from aos_cost_intel.dependencies import BudgetWriterDep, ReaderDep
 from aos_cost_intel.schemas import MAX_CENTS
-from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost budgets"])
 internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)
@@ -33,14 +33,13 @@ async def upsert_budget(
     body: BudgetCreate,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("budgets:write"),
+    caller: BudgetWriterDep,
 ) -> Response:
     """Create (201) or update (200) the budget of (budget_type, entity_id)."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
-        budget, created = await service.upsert_budget(session, tenant, body, principal)
+        budget, created = await service.upsert_budget(session, tenant, body, caller.principal)
         kick_outbox_after_commit(request.app, session)
         return json_response(budget, 201 if created else 200)
 
@@ -50,10 +49,9 @@ async def upsert_budget(
 @router.get("/budgets", response_model=list[BudgetRead])
 async def list_budgets(
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
+    caller: ReaderDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     budgets = await service.list_budgets(session, tenant)
     return json_response([budget.model_dump(mode="json") for budget in budgets])
 
@@ -62,18 +60,17 @@ async def list_budgets(
 async def guard(
     body: GuardRequest,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
+    caller: ReaderDep,
 ) -> Response:
     """Pre-flight: may a call of this estimated cost go ahead under the hard budgets?"""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     decision = await service.check_guard(
         session,
         tenant,
         feature_tag=body.feature_tag,
         user_id=body.user_id,
         estimated_cost_cents=body.estimated_cost_cents,
-        api_key_id=principal.key_id,
+        api_key_id=caller.principal.key_id,
     )
     return json_response(decision)
 

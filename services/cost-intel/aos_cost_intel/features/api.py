@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
+from aos_cost_intel.dependencies import ReaderDep, WriterDep
 from aos_cost_intel.features import service
 from aos_cost_intel.features.schemas import FeatureTagCreate, FeatureTagRead, FeatureTagUpdate
-from aos_cost_intel.scope import tenant_for
 
 router = APIRouter(prefix="/api/v1/cost", tags=["cost features"])
 TagPath = Annotated[str, Path(max_length=128)]
@@ -24,10 +23,9 @@ async def create_feature_tag(
     body: FeatureTagCreate,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
         return json_response(await service.create_tag(session, tenant, body), 201)
@@ -38,11 +36,10 @@ async def create_feature_tag(
 @router.get("/features", response_model=list[FeatureTagRead])
 async def list_feature_tags(
     session: SessionDep,
+    caller: ReaderDep,
     include_inactive: bool = False,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     tags = await service.list_tags(session, tenant, include_inactive)
     return json_response([tag.model_dump(mode="json") for tag in tags])
 
@@ -52,8 +49,7 @@ async def update_feature_tag(
     tag: TagPath,
     body: FeatureTagUpdate,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await service.update_tag(session, tenant, tag, body))

@@ -12,16 +12,13 @@ from starlette.responses import Response
 from aos_common.audit_outbox import kick_outbox_after_commit
 from aos_common.auth import (
     InternalCallerDep,
-    Principal,
-    TenantQuery,
-    require_permission,
-    require_role,
 )
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge, Unprocessable
 from aos_common.idempotency import idempotent
 from aos_common.outbox_batch import OutboxBatchResult, ordered, read_batch
+from aos_cost_intel.dependencies import AdminDep, WriterDep
 from aos_cost_intel.engines.money import exact_sum, plain
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.deliveries import record_delivered
@@ -41,7 +38,6 @@ from aos_cost_intel.records.schemas import (
 )
 from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
 from aos_cost_intel.reservations.service import record_against
-from aos_cost_intel.scope import tenant_for
 from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(tags=["cost records"])
@@ -78,14 +74,13 @@ async def record_cost(
     body: CostRecordCreate,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
     """(envelope) A repeated request_id answers 200 with the record stored the first time."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
-        outcome = await _record_one(request, session, tenant, body, principal.key_id)
+        outcome = await _record_one(request, session, tenant, body, caller.principal.key_id)
         payload = _result(outcome).model_dump(mode="json")
         return json_response(envelope(payload), 200 if outcome.duplicate else 201)
 
@@ -97,11 +92,10 @@ async def record_batch(
     body: CostRecordBatch,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
     """Up to 10,000 records in one transaction (COPY): all are stored or none."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     records = body["records"]
     if len(records) > MAX_BATCH:
         raise PayloadTooLarge(f"A batch holds at most {MAX_BATCH:,} records")
@@ -128,7 +122,7 @@ async def record_batch(
             cost_intel_state(request.app).prices,
             _batch_response,
             field_prefix="records.",
-            key_id=principal.key_id,
+            key_id=caller.principal.key_id,
         )
 
     return await idempotent(request, session, tenant, produce)
@@ -162,11 +156,10 @@ async def reprice_window(
     body: RepriceRequest,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_role("admin"),
+    caller: AdminDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
-    result = await reprice(session, tenant, body, principal)
+    tenant = caller.tenant_id
+    result = await reprice(session, tenant, body, caller.principal)
     kick_outbox_after_commit(request.app, session)
     return json_response(result.model_dump(mode="json", by_alias=True))
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission
 from aos_common.db import SessionDep, driver_connection
 from aos_common.envelope import json_response, page_envelope
 from aos_common.idempotency import idempotent
+from aos_cost_intel.dependencies import ReaderDep, WriterDep
 from aos_cost_intel.reservations import repository, service
 from aos_cost_intel.reservations.closing import CloseJob, transaction
 from aos_cost_intel.reservations.schemas import (
@@ -20,7 +20,6 @@ from aos_cost_intel.reservations.schemas import (
     SettleRequest,
     Status,
 )
-from aos_cost_intel.scope import tenant_for
 from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(prefix="/api/v1/cost/reservations", tags=["cost reservations"])
@@ -31,22 +30,21 @@ ReservationId = Annotated[str, Path(min_length=1, max_length=32)]
 async def create_reservation(
     body: ReservationCreate,
     request: Request,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
     """Hold the estimated cost on every applicable hard budget, or 402 naming the budget."""
     # The hold is decided outside the request's transaction (reservations/batcher.py), so a
     # reservation without an Idempotency-Key or a feature tag to classify opens no session at
     # all: a measurable share of a reservation's CPU.
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     batcher = cost_intel_state(request.app).reservation_batcher
     if not body.feature_tag and "idempotency-key" not in request.headers:
-        held = await service.reserve(None, batcher, tenant, body, principal)
+        held = await service.reserve(None, batcher, tenant, body, caller.principal)
         return json_response(held.model_dump(mode="json"), 201)
     async with transaction(cost_intel_state(request.app).sessionmaker) as session:
 
         async def produce() -> Response:
-            held = await service.reserve(session, batcher, tenant, body, principal)
+            held = await service.reserve(session, batcher, tenant, body, caller.principal)
             return json_response(held.model_dump(mode="json"), 201)
 
         return await idempotent(request, session, tenant, produce)
@@ -58,11 +56,10 @@ async def settle_reservation(
     body: SettleRequest,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
     """Record the actual cost (in full) and take the hold off; 409 once no longer held."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
         settled = await cost_intel_state(request.app).close_batcher.close(
@@ -78,11 +75,10 @@ async def release_reservation(
     reservation_id: ReservationId,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("cost:write"),
+    caller: WriterDep,
 ) -> Response:
     """Take the hold off without a charge; 409 once no longer held."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
         released = await cost_intel_state(request.app).close_batcher.close(
@@ -97,10 +93,9 @@ async def release_reservation(
 async def read_reservation(
     reservation_id: ReservationId,
     session: SessionDep,
-    tenant_id: TenantQuery = None,
-    principal: Principal = require_permission("read:cost"),
+    caller: ReaderDep,
 ) -> Response:
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     found = await service.get(session, tenant, reservation_id)
     return json_response(found.model_dump(mode="json"))
 
@@ -108,14 +103,13 @@ async def read_reservation(
 @router.get("")
 async def list_reservations(
     session: SessionDep,
-    tenant_id: TenantQuery = None,
+    caller: ReaderDep,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    principal: Principal = require_permission("read:cost"),
 ) -> Response:
     """Newest first; `status` filters (held, settled, released, expired)."""
-    tenant = tenant_for(principal, tenant_id)
+    tenant = caller.tenant_id
     conn = await driver_connection(session)
     rows, total = await repository.list_for_tenant(conn, tenant, status, limit, offset)
     data = [service.to_read(row, []).model_dump(mode="json") for row in rows]

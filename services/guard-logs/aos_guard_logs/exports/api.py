@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response, StreamingResponse
 
-from aos_common.auth import TenantQuery, scoped_tenant
 from aos_common.bounds import OffsetQuery
 from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, PageEnvelope, envelope, json_response, page_envelope
@@ -44,15 +43,14 @@ class ExportNotFound(NotFound):
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
 )
 async def export_logs(
-    principal: ReaderDep,
+    caller: ReaderDep,
     exports: ExportServiceDep,
     filters: LogFiltersDep,
     format: str = "json",
     limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = 1000,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """Streamed export; recorded in `log_exports` and audited (`LogsExported`) when it ends."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     try:
         export_format = ExportFormat(format.lower())
     except ValueError:
@@ -60,7 +58,7 @@ async def export_logs(
     request = ExportRequest(
         export_id=new_export_id(),
         tenant_id=tenant,
-        principal=principal,
+        principal=caller.principal,
         request_id=current_request_id(),
         format=export_format,
         filters=filters,
@@ -76,23 +74,20 @@ async def export_logs(
 
 @router.get("/logs/exports", tags=["logs"], response_model=PageEnvelope[list[LogExportRead]])
 async def list_exports(
-    principal: ReaderDep,
+    caller: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: OffsetQuery = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """The tenant's export history, newest first."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     items, total = await LogExportRepository(session).page(tenant, limit=limit, offset=offset)
     return json_response(page_envelope(items, total=total, limit=limit, offset=offset))
 
 
 @router.get("/logs/exports/{export_id}", tags=["logs"], response_model=Envelope[LogExportRead])
-async def get_export(
-    export_id: str, principal: ReaderDep, session: SessionDep, tenant_id: TenantQuery = None
-) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+async def get_export(export_id: str, caller: ReaderDep, session: SessionDep) -> Response:
+    tenant = caller.tenant_id
     record = await LogExportRepository(session).get(tenant, export_id)
     if record is None:
         raise ExportNotFound(export_id)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from aos_common import domain_metrics
-from aos_common.auth import TenantQuery, scoped_tenant
 from aos_common.bounds import OffsetQuery
 from aos_common.envelope import (
     Envelope,
@@ -31,23 +30,20 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/guard/logs", tags=["guard-logs"], response_model=LogListRead)
 async def list_logs(
-    principal: ReaderDep,
+    caller: ReaderDep,
     logs: LogsServiceDep,
     filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: OffsetQuery = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     page = await logs.list_logs(tenant, filters, limit=limit, offset=offset)
     return json_response(page)
 
 
 @router.get("/guard/logs/{log_id}", tags=["guard-logs"], response_model=Envelope[LogDetailRead])
-async def get_log(
-    log_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
-) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+async def get_log(log_id: str, caller: ReaderDep, logs: LogsServiceDep) -> Response:
+    tenant = caller.tenant_id
     return json_response(envelope(await logs.detail(tenant, log_id)))
 
 
@@ -56,11 +52,9 @@ async def get_log(
     tags=["guard-logs"],
     responses={200: {"content": {"application/zip": {}}}},
 )
-async def get_bundle(
-    log_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
-) -> Response:
+async def get_bundle(log_id: str, caller: ReaderDep, logs: LogsServiceDep) -> Response:
     """The run's evidence bundle; check it offline with `aos bundle verify FILE.zip`."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     filename, content = await logs.bundle(tenant, log_id, generated_at=iso_utc(utc_now()))
     domain_metrics.EXPORTS.labels("guard-logs", "bundle").inc()
     headers: dict[str, Any] = {"Content-Disposition": f"attachment; filename={filename}"}
@@ -69,29 +63,26 @@ async def get_bundle(
 
 @router.get("/logs/llm-runs", tags=["logs"], response_model=PageEnvelope[list[dict[str, Any]]])
 async def list_llm_runs(
-    principal: ReaderDep,
+    caller: ReaderDep,
     logs: LogsServiceDep,
     filters: LogFiltersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: OffsetQuery = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     runs, total = await logs.llm_runs(tenant, filters, limit=limit, offset=offset)
     return json_response(page_envelope(runs, total=total, limit=limit, offset=offset))
 
 
 @router.get("/logs/llm-runs/{run_id}", tags=["logs"], response_model=Envelope[LlmRunRead])
-async def get_llm_run(
-    run_id: str, principal: ReaderDep, logs: LogsServiceDep, tenant_id: TenantQuery = None
-) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+async def get_llm_run(run_id: str, caller: ReaderDep, logs: LogsServiceDep) -> Response:
+    tenant = caller.tenant_id
     return json_response(envelope(await logs.llm_run(tenant, run_id)))
 
 
 @router.get("/logs/audit", tags=["logs"])
 async def list_audit(
-    principal: ReaderDep,
+    caller: ReaderDep,
     logs: LogsServiceDep,
     event_type: str | None = None,
     entity_type: str | None = None,
@@ -101,10 +92,9 @@ async def list_audit(
     to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: OffsetQuery = 0,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """The ledger page exactly as audit-ledger answers it for this caller (envelope, paginated)."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     params: dict[str, Any] = {
         "event_type": event_type,
         "entity_type": entity_type,
@@ -114,10 +104,10 @@ async def list_audit(
         "to": to.isoformat() if to else None,
         "limit": limit,
         "offset": offset,
-        "tenant_id": tenant if tenant != principal.tenant_id else None,
+        "tenant_id": tenant if tenant != caller.principal.tenant_id else None,
     }
     response = await logs.peers.audit_page(
-        principal, {key: value for key, value in params.items() if value is not None}
+        caller.principal, {key: value for key, value in params.items() if value is not None}
     )
     if response.status_code >= 500:
         raise UpstreamError(f"Upstream {AUDIT} answered {response.status_code}")

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.idempotency import idempotent
@@ -19,6 +18,7 @@ from aos_tenants.api_keys.schemas import (
     ApiKeyRead,
     ApiKeyRevokedRead,
 )
+from aos_tenants.dependencies import KeyCreatorDep, KeyReaderDep, KeyRevokerDep
 
 router = APIRouter(prefix="/api/v1/tenant/api-keys", tags=["api-keys"])
 
@@ -30,11 +30,10 @@ def redact_key(body: dict[str, Any]) -> dict[str, Any]:
 @router.get("", response_model=list[ApiKeyRead])
 async def list_api_keys(
     session: SessionDep,
-    principal: Principal = require_permission("keys:read"),
+    caller: KeyReaderDep,
     include_revoked: bool = False,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     keys = await service.list_keys(session, tenant, include_revoked=include_revoked)
     return json_response([key.model_dump(mode="json") for key in keys])
 
@@ -44,14 +43,13 @@ async def create_api_key(
     body: ApiKeyCreate,
     request: Request,
     session: SessionDep,
-    principal: Principal = require_permission("keys:create"),
-    tenant_id: TenantQuery = None,
+    caller: KeyCreatorDep,
 ) -> Response:
     """The reply carries the full key once; an idempotent replay shows it as null."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
-        created = await service.create_key(session, tenant, body, actor=principal)
+        created = await service.create_key(session, tenant, body, actor=caller.principal)
         kick_outbox_after_commit(request.app, session)
         return json_response(created, 201)
 
@@ -63,12 +61,13 @@ async def revoke_api_key(
     key_id: str,
     request: Request,
     session: SessionDep,
-    principal: Principal = require_permission("keys:revoke"),
+    caller: KeyRevokerDep,
     reason: Annotated[str, Query(min_length=1, max_length=500)] = "Manual revocation",
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
-    revoked = await service.revoke_key(session, tenant, key_id, reason=reason, actor=principal)
+    tenant = caller.tenant_id
+    revoked = await service.revoke_key(
+        session, tenant, key_id, reason=reason, actor=caller.principal
+    )
     kick_outbox_after_commit(request.app, session)
     body = envelope(revoked.model_dump(mode="json"))
     body["message"] = f"API key {key_id} revoked"

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent
+from aos_tenants.dependencies import RunCompleterDep, RunsReaderDep, RunStarterDep
 from aos_tenants.runs import service
 from aos_tenants.runs.schemas import RunCreate, RunCreated, RunRead, RunStatus, RunUpdate
 from aos_tenants.state import tenants_state
@@ -23,18 +23,17 @@ async def start_run(
     body: RunCreate,
     request: Request,
     session: SessionDep,
-    principal: Principal = require_permission("run:start"),
-    tenant_id: TenantQuery = None,
+    caller: RunStarterDep,
 ) -> Response:
     """Admitted only within the tenant's quotas: 429 (daily, concurrency) or 402 (hard budget)."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
 
     async def produce() -> Response:
         created = await service.start_run(
             session,
             tenant,
             body,
-            principal=principal,
+            principal=caller.principal,
             cost_guard=tenants_state(request.app).cost_guard,
         )
         return json_response(created, 201)
@@ -47,24 +46,22 @@ async def complete_run(
     run_id: str,
     body: RunUpdate,
     session: SessionDep,
-    principal: Principal = require_permission("run:complete"),
-    tenant_id: TenantQuery = None,
+    caller: RunCompleterDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await service.complete_run(session, tenant, run_id, body))
 
 
 @router.get("", response_model=list[RunRead])
 async def list_runs(
     session: SessionDep,
-    principal: Principal = require_permission("read:runs"),
+    caller: RunsReaderDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     status: RunStatus | None = None,
     worker_id: Annotated[str | None, Query(max_length=64)] = None,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     runs = await service.list_runs(
         session, tenant, limit=limit, offset=offset, status=status, worker_id=worker_id
     )
@@ -75,8 +72,7 @@ async def list_runs(
 async def get_run(
     run_id: str,
     session: SessionDep,
-    principal: Principal = require_permission("read:runs"),
-    tenant_id: TenantQuery = None,
+    caller: RunsReaderDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await service.get_run(session, tenant, run_id))

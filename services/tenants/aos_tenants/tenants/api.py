@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, TenantQuery, require_permission, require_role, scoped_tenant
+from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent
+from aos_tenants.dependencies import QuotaReaderDep, TenantReaderDep, UsageReaderDep
 from aos_tenants.state import tenants_state
 from aos_tenants.tenants import service
 from aos_tenants.tenants.schemas import (
@@ -87,21 +88,19 @@ async def health() -> Response:
 @router.get("/api/v1/tenant", response_model=TenantRead)
 async def read_tenant(
     session: SessionDep,
-    principal: Principal = require_permission("read:tenant"),
-    tenant_id: TenantQuery = None,
+    caller: TenantReaderDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(service.to_read(await service.get_tenant(session, tenant)))
 
 
 @router.get("/api/v1/tenant/usage", response_model=UsageRead)
 async def read_usage(
     session: SessionDep,
-    principal: Principal = require_permission("read:usage"),
+    caller: UsageReaderDep,
     period: Literal["24h", "7d", "30d"] = "30d",
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     return json_response(await service.usage(session, tenant, period))
 
 
@@ -109,10 +108,9 @@ async def read_usage(
 async def run_quota(
     request: Request,
     session: SessionDep,
-    principal: Principal = require_permission("read:quota"),
-    tenant_id: TenantQuery = None,
+    caller: QuotaReaderDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     decision = await service.run_quota_for(session, tenant)
     if decision.allowed:
         budget_id = await tenants_state(request.app).cost_guard.exhausted_budget(tenant)
@@ -124,10 +122,9 @@ async def run_quota(
 @router.get("/api/v1/tenant/quota/tokens", response_model=QuotaRead)
 async def token_quota(
     session: SessionDep,
-    principal: Principal = require_permission("read:quota"),
+    caller: QuotaReaderDep,
     tokens_needed: Annotated[int, Query(ge=1, le=10**15)] = 10_000,
-    tenant_id: TenantQuery = None,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     decision = await service.token_quota_for(session, tenant, tokens_needed)
     return json_response(decision.as_dict())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, PrincipalDep, TenantQuery, require_permission, scoped_tenant
+from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
-from aos_common.errors import Forbidden
+from aos_tenants.dependencies import WorkersConfigurerDep, WorkersReaderDep
 from aos_tenants.workers import service
 from aos_tenants.workers.schemas import (
     AvailableWorker,
@@ -22,12 +22,6 @@ from aos_tenants.workers.schemas import (
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"])
 WorkerStatusQuery = Annotated[str | None, Query(pattern=r"^(active|beta|deprecated)$")]
-
-
-async def _configurer(principal: PrincipalDep) -> Principal:
-    if principal.has_permission("admin:*") or principal.has_permission("workers:configure"):
-        return principal
-    raise Forbidden("Requires permission workers:configure")
 
 
 def _optional_tenant(principal: Principal, tenant_id: str | None) -> str | None:
@@ -54,12 +48,11 @@ async def list_workers(
 @router.get("/available")
 async def available_workers(
     session: SessionDep,
-    principal: Principal = require_permission("read:workers"),
+    caller: WorkersReaderDep,
     include_disabled: bool = False,
-    tenant_id: TenantQuery = None,
 ) -> Response:
     """(envelope) The workers this tenant may see, with its `enabled` flag."""
-    tenant = scoped_tenant(principal, tenant_id)
+    tenant = caller.tenant_id
     workers: list[AvailableWorker] = await service.available_workers(
         session, tenant, include_disabled=include_disabled
     )
@@ -82,11 +75,12 @@ async def get_worker(
 async def get_worker_config(
     worker_id: str,
     session: SessionDep,
-    principal: Principal = require_permission("read:workers"),
-    tenant_id: TenantQuery = None,
+    caller: WorkersReaderDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
-    config = await service.get_config(session, tenant, worker_id, is_operator=principal.is_operator)
+    tenant = caller.tenant_id
+    config = await service.get_config(
+        session, tenant, worker_id, is_operator=caller.principal.is_operator
+    )
     return json_response(config)
 
 
@@ -95,11 +89,9 @@ async def put_worker_config(
     worker_id: str,
     body: WorkerConfigUpdate,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(_configurer)],
-    tenant_id: TenantQuery = None,
+    caller: WorkersConfigurerDep,
 ) -> Response:
-    tenant = scoped_tenant(principal, tenant_id)
     config = await service.put_config(
-        session, tenant, worker_id, body, is_operator=principal.is_operator
+        session, caller.tenant_id, worker_id, body, is_operator=caller.principal.is_operator
     )
     return json_response(config)
