@@ -52,7 +52,7 @@ from aos_common.testing.support import (
     migrate,
     principal_headers,
 )
-from aos_cost_intel.engines.pricing import TokenUsage, cost_cents, shipped_price_book
+from aos_cost_intel.domain.pricing import TokenUsage, cost_cents, shipped_price_book
 from aos_cost_intel.main import create_app
 from aos_cost_intel.records import repository as records_repository
 from aos_cost_intel.records.repository import RECORD_COLUMNS

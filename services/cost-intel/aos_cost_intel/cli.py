@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aos_cost_intel.engines.pricing import (
+from aos_cost_intel.domain.pricing import (
     PriceBookError,
     load_price_book_file,
     price_book_document,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, PlainSerializer
 
-from aos_cost_intel.engines.money import plain
+from aos_cost_intel.domain.money import plain
 
 MAX_CENTS = Decimal("1e15")
 

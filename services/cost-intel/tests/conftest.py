@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from aos_common.testing import app_client, migrate, principal_headers
-from aos_cost_intel.engines.pricing import price_book_document, shipped_price_book
+from aos_cost_intel.domain.pricing import price_book_document, shipped_price_book
 from aos_cost_intel.main import create_app
 from aos_cost_intel.settings import CostIntelSettings
 

@@ -16,7 +16,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from aos_cost_intel.cli import prices_app
-from aos_cost_intel.engines.pricing import price_book_document, shipped_price_book
+from aos_cost_intel.domain.pricing import price_book_document, shipped_price_book
 from aos_cost_intel.main import create_app
 from aos_cost_intel.settings import CostIntelSettings
 

@@ -24,8 +24,8 @@ from aos_cost_intel.alerts import repository
 from aos_cost_intel.alerts.schemas import WebhookRead, WebhookSet
 from aos_cost_intel.budgets import repository as budgets_repository
 from aos_cost_intel.budgets.service import spends_of
-from aos_cost_intel.engines.budgets import BudgetSpend, used_fraction, used_pct
-from aos_cost_intel.engines.money import plain
+from aos_cost_intel.domain.budgets import BudgetSpend, used_fraction, used_pct
+from aos_cost_intel.domain.money import plain
 from aos_cost_intel.models import outbox
 
 EVENT = "budget.threshold_reached"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aos_common.db import tenant_scoped
 from aos_common.ids import new_id
 from aos_cost_intel.anomalies.schemas import CostAnomalyRead
-from aos_cost_intel.engines.detector import Finding
+from aos_cost_intel.domain.detector import Finding
 from aos_cost_intel.models import SCHEMA, Anomaly
 
 LOCK_NAMESPACE = "cost-intel:detect:"

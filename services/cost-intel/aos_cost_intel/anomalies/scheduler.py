@@ -15,7 +15,7 @@ from aos_common.db import driver_connection, session_scope
 from aos_common.periodic import PeriodicTask
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.service import detect
-from aos_cost_intel.engines.detector import HISTORY_DAYS
+from aos_cost_intel.domain.detector import HISTORY_DAYS
 from aos_cost_intel.state import cost_intel_state
 
 logger = logging.getLogger("aos.cost_intel.scheduler")

@@ -30,16 +30,16 @@ from aos_cost_intel.anomalies.schemas import (
 )
 from aos_cost_intel.budgets import repository as budgets_repository
 from aos_cost_intel.budgets.service import spend_of
-from aos_cost_intel.engines.budgets import evaluate_budget
-from aos_cost_intel.engines.causes import RETRY_MIN_REQUESTS
-from aos_cost_intel.engines.detector import (
+from aos_cost_intel.domain.budgets import evaluate_budget
+from aos_cost_intel.domain.causes import RETRY_MIN_REQUESTS
+from aos_cost_intel.domain.detector import (
     HISTORY_DAYS,
     WINDOW_DAYS,
     Finding,
     detect_spend_anomalies,
 )
-from aos_cost_intel.engines.history import DayStats, EntityHistory
-from aos_cost_intel.engines.kinds import AnomalyType, Severity
+from aos_cost_intel.domain.history import DayStats, EntityHistory
+from aos_cost_intel.domain.kinds import AnomalyType, Severity
 from aos_cost_intel.models import outbox
 from aos_cost_intel.reports.repository import midnight
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.db import tenant_scoped
 from aos_common.ids import new_id
-from aos_cost_intel.engines.budgets import Budget as BudgetLimits
-from aos_cost_intel.engines.money import ZERO
+from aos_cost_intel.domain.budgets import Budget as BudgetLimits
+from aos_cost_intel.domain.money import ZERO
 from aos_cost_intel.models import SCHEMA, Budget, BudgetBreach
 from aos_cost_intel.reports.repository import midnight
 

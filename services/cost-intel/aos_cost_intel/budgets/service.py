@@ -18,8 +18,8 @@ from aos_common.errors import BadRequest
 from aos_common.ids import new_id
 from aos_cost_intel.budgets import repository
 from aos_cost_intel.budgets.schemas import BudgetCreate, BudgetRead, GuardRead
-from aos_cost_intel.engines.budgets import Budget, BudgetSpend, guard
-from aos_cost_intel.engines.money import plain
+from aos_cost_intel.domain.budgets import Budget, BudgetSpend, guard
+from aos_cost_intel.domain.money import plain
 from aos_cost_intel.models import outbox
 
 BUDGET_TYPES = ("tenant", "feature", "user", "api_key")

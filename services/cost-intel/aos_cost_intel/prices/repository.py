@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aos_cost_intel.engines.pricing import ModelPrice, PriceBook
+from aos_cost_intel.domain.pricing import ModelPrice, PriceBook
 from aos_cost_intel.models import SCHEMA, ModelPriceRow, PriceVersion
 from aos_cost_intel.prices.schemas import PriceVersionRead
 

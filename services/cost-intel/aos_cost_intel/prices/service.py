@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
-from aos_cost_intel.engines.pricing import (
+from aos_cost_intel.domain.pricing import (
     PriceBook,
     PriceBookError,
     parse_price_book,

@@ -19,7 +19,7 @@ from aos_common.errors import PayloadTooLarge, Unprocessable
 from aos_common.idempotency import idempotent
 from aos_common.outbox_batch import OutboxBatchResult, ordered, read_batch
 from aos_cost_intel.dependencies import AdminDep, WriterDep
-from aos_cost_intel.engines.money import exact_sum, plain
+from aos_cost_intel.domain.money import exact_sum, plain
 from aos_cost_intel.records import repository
 from aos_cost_intel.records.deliveries import record_delivered
 from aos_cost_intel.records.reprice import reprice

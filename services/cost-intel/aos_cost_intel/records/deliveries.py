@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aos_common.errors import ProblemError
 from aos_common.outbox_batch import result, validate_each
-from aos_cost_intel.engines.pricing import PriceBook
+from aos_cost_intel.domain.pricing import PriceBook
 from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records.schemas import CostRecordIn
 from aos_cost_intel.records.service import Outcome, occurred_ats, prices_of, record_costs

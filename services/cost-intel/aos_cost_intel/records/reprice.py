@@ -18,9 +18,9 @@ from aos_common.audit_outbox import enqueue_audit_entry
 from aos_common.auth import Principal
 from aos_common.db import driver_connection
 from aos_common.errors import BadRequest
-from aos_cost_intel.engines.money import EXACT, ZERO, plain
-from aos_cost_intel.engines.periods import floor_hour
-from aos_cost_intel.engines.pricing import PriceBook, TokenUsage, cost_cents
+from aos_cost_intel.domain.money import EXACT, ZERO, plain
+from aos_cost_intel.domain.periods import floor_hour
+from aos_cost_intel.domain.pricing import PriceBook, TokenUsage, cost_cents
 from aos_cost_intel.models import outbox
 from aos_cost_intel.prices.service import book_for_version
 from aos_cost_intel.records import repository

@@ -23,8 +23,8 @@ from aos_common import domain_metrics
 from aos_common.db import driver_connection
 from aos_common.errors import Unprocessable
 from aos_cost_intel.budgets.repository import add_key_spend_days
-from aos_cost_intel.engines.money import EXACT, ZERO
-from aos_cost_intel.engines.pricing import PriceBook, token_cost
+from aos_cost_intel.domain.money import EXACT, ZERO
+from aos_cost_intel.domain.pricing import PriceBook, token_cost
 from aos_cost_intel.features.service import classify
 from aos_cost_intel.prices.service import PriceBookCache
 from aos_cost_intel.records import repository

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from aos_cost_intel.engines.money import ZERO
+from aos_cost_intel.domain.money import ZERO
 from aos_cost_intel.models import SCHEMA
 
 DIMENSIONS = ("feature_tag", "user_id", "model")

@@ -12,11 +12,11 @@ from aos_common.db import driver_connection
 from aos_cost_intel.anomalies import repository as anomalies_repository
 from aos_cost_intel.anomalies.schemas import CostAnomalyRead
 from aos_cost_intel.budgets.service import tenant_budget
-from aos_cost_intel.engines import consistency
-from aos_cost_intel.engines.breakdowns import pct_of_total, user_outliers
-from aos_cost_intel.engines.money import EXACT, PCT_QUANTUM, divide, percentage
-from aos_cost_intel.engines.periods import Window, period_window
-from aos_cost_intel.engines.projection import DAYS_PER_MONTH, project
+from aos_cost_intel.domain import consistency
+from aos_cost_intel.domain.breakdowns import pct_of_total, user_outliers
+from aos_cost_intel.domain.money import EXACT, PCT_QUANTUM, divide, percentage
+from aos_cost_intel.domain.periods import Window, period_window
+from aos_cost_intel.domain.projection import DAYS_PER_MONTH, project
 from aos_cost_intel.features.repository import tag_details
 from aos_cost_intel.reports import repository
 from aos_cost_intel.reports.repository import Aggregates, Totals

@@ -54,10 +54,10 @@ from aos_common.ids import new_id
 from aos_cost_intel.anomalies.repository import insert_findings
 from aos_cost_intel.budgets import repository as budgets_repository
 from aos_cost_intel.budgets.service import spends_of
-from aos_cost_intel.engines.budgets import remaining_allowance
-from aos_cost_intel.engines.detector import Finding, deviation
-from aos_cost_intel.engines.kinds import AnomalyType, Cause, Severity
-from aos_cost_intel.engines.money import EXACT, ZERO, plain
+from aos_cost_intel.domain.budgets import remaining_allowance
+from aos_cost_intel.domain.detector import Finding, deviation
+from aos_cost_intel.domain.kinds import AnomalyType, Cause, Severity
+from aos_cost_intel.domain.money import EXACT, ZERO, plain
 from aos_cost_intel.features.service import classify
 from aos_cost_intel.models import outbox
 from aos_cost_intel.prices.service import PriceBookCache

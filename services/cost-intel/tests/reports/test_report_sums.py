@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aos_common.testing import principal_headers
-from aos_cost_intel.engines.periods import PERIODS, floor_hour
+from aos_cost_intel.domain.periods import PERIODS, floor_hour
 
 # Offsets (hours before now) that stay clear of the 24h / 7d / 30d window edges, so the
 # server's clock and the test's agree on which window each record falls into.

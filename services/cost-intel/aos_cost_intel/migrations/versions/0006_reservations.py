@@ -27,7 +27,7 @@ TS = sa.DateTime(timezone=True)
 # runs it (no client round trip inside the lock): lock the applicable hard budgets in id order,
 # read each window's recorded spend after the lock, check every limit, then add the hold and
 # insert the reservation. A refused call returns the refusing budget (refused = true) and changes
-# nothing. The windows are those of engines/budgets.py (UTC day, ISO week, calendar month).
+# nothing. The windows are those of domain/budgets.py (UTC day, ISO week, calendar month).
 RESERVE_HOLD = f"""
 CREATE FUNCTION {SCHEMA}.reserve_hold(
     p_tenant text, p_types text[], p_keys text[], p_amount numeric,

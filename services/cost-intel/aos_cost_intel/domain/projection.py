@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from aos_cost_intel.engines.money import EXACT, ZERO, divide, exact_sum
+from aos_cost_intel.domain.money import EXACT, ZERO, divide, exact_sum
 
 MIN_TREND_POINTS = 4
 INCREASING_RATIO = Fraction(6, 5)

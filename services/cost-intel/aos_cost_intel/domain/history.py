@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from aos_cost_intel.engines.money import ZERO
+from aos_cost_intel.domain.money import ZERO
 
 
 @dataclass(frozen=True)

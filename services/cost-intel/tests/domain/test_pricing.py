@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from aos_cost_intel.engines.money import plain
-from aos_cost_intel.engines.pricing import (
+from aos_cost_intel.domain.money import plain
+from aos_cost_intel.domain.pricing import (
     TOKEN_TYPES,
     ModelPrice,
     PriceBookError,

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from aos_cost_intel.engines.causes import derive_cause, window_stats
-from aos_cost_intel.engines.history import EntityHistory, days_back
-from aos_cost_intel.engines.kinds import AnomalyType, Cause, Severity
-from aos_cost_intel.engines.money import EXACT, PCT_QUANTUM, ZERO, divide, exact_sum, plain
+from aos_cost_intel.domain.causes import derive_cause, window_stats
+from aos_cost_intel.domain.history import EntityHistory, days_back
+from aos_cost_intel.domain.kinds import AnomalyType, Cause, Severity
+from aos_cost_intel.domain.money import EXACT, PCT_QUANTUM, ZERO, divide, exact_sum, plain
 
 SPIKE_RATIO = Decimal("1.40")
 SPIKE_BASELINE = (14, 2)

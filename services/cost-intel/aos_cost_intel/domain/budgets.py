@@ -13,11 +13,11 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from aos_cost_intel.engines.causes import derive_cause, window_stats
-from aos_cost_intel.engines.detector import SPIKE_BASELINE, Finding, deviation
-from aos_cost_intel.engines.history import EntityHistory, days_back
-from aos_cost_intel.engines.kinds import AnomalyType, Cause, Severity
-from aos_cost_intel.engines.money import EXACT, ZERO, percentage, plain
+from aos_cost_intel.domain.causes import derive_cause, window_stats
+from aos_cost_intel.domain.detector import SPIKE_BASELINE, Finding, deviation
+from aos_cost_intel.domain.history import EntityHistory, days_back
+from aos_cost_intel.domain.kinds import AnomalyType, Cause, Severity
+from aos_cost_intel.domain.money import EXACT, ZERO, percentage, plain
 
 HIGH_WARNING_PCT = 90
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from aos_cost_intel.engines.money import EXACT, ZERO, divide, exact_sum, percentage
+from aos_cost_intel.domain.money import EXACT, ZERO, divide, exact_sum, percentage
 
 USER_ANOMALY_FACTOR = Decimal(2)
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from aos_cost_intel.engines.money import exact_sum, percentage, plain
+from aos_cost_intel.domain.money import exact_sum, percentage, plain
 
 
 @dataclass(frozen=True)

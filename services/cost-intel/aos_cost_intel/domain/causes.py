@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from aos_cost_intel.engines.history import EntityHistory
-from aos_cost_intel.engines.kinds import Cause
+from aos_cost_intel.domain.history import EntityHistory
+from aos_cost_intel.domain.kinds import Cause
 
 RETRY_MIN_REQUESTS = 20
 RETRY_WORKFLOW_SHARE = Fraction(1, 2)

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from aos_cost_intel.engines.budgets import Budget, BudgetSpend, evaluate_budget, guard
-from aos_cost_intel.engines.kinds import AnomalyType, Severity
+from aos_cost_intel.domain.budgets import Budget, BudgetSpend, evaluate_budget, guard
+from aos_cost_intel.domain.kinds import AnomalyType, Severity
 
 TODAY = date(2026, 3, 20)
 

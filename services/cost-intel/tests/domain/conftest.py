@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from aos_cost_intel.engines.history import DayStats, EntityHistory
+from aos_cost_intel.domain.history import DayStats, EntityHistory
 
 TODAY = date(2026, 3, 20)
 

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
-from aos_cost_intel.engines.breakdowns import pct_of_total, user_outliers
-from aos_cost_intel.engines.consistency import DashboardFacts, Row, check_dashboard
+from aos_cost_intel.domain.breakdowns import pct_of_total, user_outliers
+from aos_cost_intel.domain.consistency import DashboardFacts, Row, check_dashboard
 
 
 def facts(**overrides: object) -> DashboardFacts:

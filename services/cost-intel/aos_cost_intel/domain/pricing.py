@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aos_cost_intel.engines.money import EXACT, ZERO, plain
+from aos_cost_intel.domain.money import EXACT, ZERO, plain
 
 TOKEN_TYPES = ("input", "cache_read", "cache_creation", "output", "reasoning")
 MILLION = Decimal(1_000_000)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from aos_cost_intel.engines.projection import days_until_exhausted, project, trend
+from aos_cost_intel.domain.projection import days_until_exhausted, project, trend
 
 
 def points(*values: int) -> list[Decimal]:

@@ -2,14 +2,14 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from aos_cost_intel.engines.detector import (
+from aos_cost_intel.domain.detector import (
     detect_drift,
     detect_spend_anomalies,
     detect_spike,
     severity_for,
 )
-from aos_cost_intel.engines.history import EntityHistory
-from aos_cost_intel.engines.kinds import AnomalyType, Cause, Severity
+from aos_cost_intel.domain.history import EntityHistory
+from aos_cost_intel.domain.kinds import AnomalyType, Cause, Severity
 
 TODAY = date(2026, 3, 20)
 Make = Callable[..., EntityHistory]
