@@ -12,13 +12,12 @@ from aos_cost_intel.alerts.api import router as alerts_router
 from aos_cost_intel.alerts.relay import alert_jobs
 from aos_cost_intel.anomalies.api import router as anomalies_router
 from aos_cost_intel.anomalies.scheduler import scheduled_detector
-from aos_cost_intel.budgets.api import internal_router as internal_budgets_router
 from aos_cost_intel.budgets.api import router as budgets_router
 from aos_cost_intel.features.api import router as features_router
+from aos_cost_intel.internal.api import router as internal_router
 from aos_cost_intel.lifecycle import startup
 from aos_cost_intel.models import idempotency_keys, outbox
 from aos_cost_intel.prices.api import router as prices_router
-from aos_cost_intel.records.api import internal_router as internal_records_router
 from aos_cost_intel.records.api import router as records_router
 from aos_cost_intel.reports.api import router as reports_router
 from aos_cost_intel.reservations.api import router as reservations_router
@@ -46,8 +45,7 @@ def create_app(
             reservations_router,
             alerts_router,
             prices_router,
-            internal_records_router,
-            internal_budgets_router,
+            internal_router,
         ],
         outbox=outbox,
         idempotency=idempotency_keys,

@@ -1,72 +1,34 @@
-"""Routes: POST /api/v1/cost/record, /cost/records/batch, /cost/reprice and the internal
-record (single and outbox batch) and run routes of docs/API.md."""
+"""Routes: POST /api/v1/cost/record, /cost/records/batch and /cost/reprice (the internal record
+and run routes are in internal/api.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, cast
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import (
-    InternalCallerDep,
-)
-from aos_common.db import SessionDep, driver_connection
+from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_common.errors import PayloadTooLarge, Unprocessable
 from aos_common.idempotency import idempotent
-from aos_common.outbox_batch import OutboxBatchResult, ordered, read_batch
 from aos_cost_intel.dependencies import AdminDep, WriterDep
-from aos_cost_intel.domain.money import exact_sum, plain
-from aos_cost_intel.records import repository
-from aos_cost_intel.records.deliveries import record_delivered
+from aos_cost_intel.domain.money import plain
+from aos_cost_intel.records.deliveries import record_one, to_result
 from aos_cost_intel.records.reprice import reprice
 from aos_cost_intel.records.schemas import (
     MAX_BATCH,
     BatchResult,
     CostRecordBatch,
     CostRecordCreate,
-    CostRecordIn,
-    CostRecordRead,
-    InternalCostRecordCreate,
-    RecordResult,
     RepriceRequest,
     RepriceResult,
-    RunCostRead,
 )
-from aos_cost_intel.records.service import Outcome, record_and_render, record_costs, total_of
-from aos_cost_intel.reservations.service import record_against
+from aos_cost_intel.records.service import Outcome, record_and_render, total_of
 from aos_cost_intel.state import cost_intel_state
 
 router = APIRouter(tags=["cost records"])
-internal_router = APIRouter(prefix="/internal/v1/cost", tags=["internal"], include_in_schema=False)
-
-
-def _result(outcome: Outcome) -> RecordResult:
-    return RecordResult(
-        id=outcome.id,
-        cost_cents=outcome.cost_cents,
-        price_version=outcome.price_version,
-        duplicate=outcome.duplicate,
-    )
-
-
-async def _record_one(
-    request: Request,
-    session: SessionDep,
-    tenant: str,
-    item: CostRecordCreate,
-    key_id: str | None = None,
-) -> Outcome:
-    """`key_id`: the API key that made the record, whose budget it counts toward."""
-    record = cast(CostRecordIn, item.model_dump())
-    prices = cost_intel_state(request.app).prices
-    if record.get("reservation_id"):
-        return await record_against(session, tenant, record, prices, key_id=key_id)
-    [outcome] = await record_costs(session, tenant, [record], prices, key_id=key_id)
-    return outcome
 
 
 @router.post("/api/v1/cost/record", status_code=201)
@@ -80,8 +42,14 @@ async def record_cost(
     tenant = caller.tenant_id
 
     async def produce() -> Response:
-        outcome = await _record_one(request, session, tenant, body, caller.principal.key_id)
-        payload = _result(outcome).model_dump(mode="json")
+        outcome = await record_one(
+            session,
+            tenant,
+            body,
+            cost_intel_state(request.app).prices,
+            key_id=caller.principal.key_id,
+        )
+        payload = to_result(outcome).model_dump(mode="json")
         return json_response(envelope(payload), 200 if outcome.duplicate else 201)
 
     return await idempotent(request, session, tenant, produce)
@@ -162,42 +130,3 @@ async def reprice_window(
     result = await reprice(session, tenant, body, caller.principal)
     kick_outbox_after_commit(request.app, session)
     return json_response(result.model_dump(mode="json", by_alias=True))
-
-
-@internal_router.post("/records", status_code=201)
-async def internal_record(
-    body: InternalCostRecordCreate, request: Request, session: SessionDep, caller: InternalCallerDep
-) -> Response:
-    """From peers (the traces outbox): exactly-once per request_id, else per outbox message id."""
-    item = body
-    if body.request_id is None and body.id:
-        item = body.model_copy(update={"request_id": f"outbox:{body.id}"})
-    outcome = await _record_one(request, session, body.tenant_id, item)
-    return json_response(_result(outcome), 200 if outcome.duplicate else 201)
-
-
-@internal_router.post("/records/batch", response_model=OutboxBatchResult)
-async def internal_record_batch(
-    request: Request, session: SessionDep, caller: InternalCallerDep
-) -> Response:
-    """Many outbox messages in one call, one answer each: a refused message leaves the others
-    stored (see aos_common.outbox_batch). The body (an OutboxBatch) is read by `read_batch`."""
-    body = await read_batch(request)
-    answers = await record_delivered(session, body.messages, cost_intel_state(request.app).prices)
-    return json_response(ordered(answers))
-
-
-@internal_router.get("/runs/{run_id}", response_model=RunCostRead)
-async def internal_run_costs(
-    run_id: Annotated[str, Path(min_length=1, max_length=256)],
-    session: SessionDep,
-    caller: InternalCallerDep,
-    tenant_id: Annotated[str, Query(min_length=1, max_length=64)],
-) -> Response:
-    conn = await driver_connection(session)
-    rows = await repository.records_for_run(conn, tenant_id, run_id)
-    records = [CostRecordRead.model_validate(dict(row)) for row in rows]
-    result = RunCostRead(
-        run_id=run_id, records=records, total_cost_cents=exact_sum(r.cost_cents for r in records)
-    )
-    return json_response(result)

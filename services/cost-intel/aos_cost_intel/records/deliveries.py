@@ -1,4 +1,5 @@
-"""Cost records delivered by peers' outboxes in batches (the traces service's OTLP ingestion).
+"""Cost records one at a time (the single public and internal routes) and delivered by peers'
+outboxes in batches (the traces service's OTLP ingestion).
 
 Each message is judged on its own: one the service can never store (invalid, a model without a
 price, a moment out of bounds) is refused alone, and the others of the batch are stored in the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, NotRequired, cast
+from typing import Annotated, Any, Literal, NotRequired, cast
 
 from pydantic import Field, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from aos_common.errors import ProblemError
 from aos_common.outbox_batch import result, validate_each
 from aos_cost_intel.domain.pricing import PriceBook
 from aos_cost_intel.prices.service import PriceBookCache
-from aos_cost_intel.records.schemas import CostRecordIn
+from aos_cost_intel.records.schemas import CostRecordCreate, CostRecordIn, RecordResult
 from aos_cost_intel.records.service import Outcome, occurred_ats, prices_of, record_costs
 from aos_cost_intel.reservations.service import record_against
 
@@ -76,5 +77,32 @@ async def record_delivered(
     return answers
 
 
-def _status(outcome: Outcome) -> str:
+def _status(outcome: Outcome) -> Literal["stored", "duplicate"]:
     return "duplicate" if outcome.duplicate else "stored"
+
+
+def to_result(outcome: Outcome) -> RecordResult:
+    return RecordResult(
+        id=outcome.id,
+        cost_cents=outcome.cost_cents,
+        price_version=outcome.price_version,
+        duplicate=outcome.duplicate,
+    )
+
+
+async def record_one(
+    session: AsyncSession,
+    tenant: str,
+    item: CostRecordCreate,
+    prices: PriceBookCache,
+    *,
+    key_id: str | None = None,
+) -> Outcome:
+    """One record, as the single public and internal routes take it: a record naming a
+    reservation settles it. `key_id`: the API key that made the record, whose budget it counts
+    toward."""
+    record = cast(CostRecordIn, item.model_dump())
+    if record.get("reservation_id"):
+        return await record_against(session, tenant, record, prices, key_id=key_id)
+    [outcome] = await record_costs(session, tenant, [record], prices, key_id=key_id)
+    return outcome
