@@ -47,8 +47,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aos_common.testing import create_database, drop_database, migrate
+from aos_common.testing.servers import free_port
 from aos_common.testing.support import principal_headers
-from aos_traces.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PERFORMANCE = ROOT / "docs" / "PERFORMANCE.md"

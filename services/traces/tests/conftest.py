@@ -12,7 +12,8 @@ import pytest
 
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app
-from aos_traces.testing import LocalServer, Tenant, start_local_server, traces_settings
+
+from .support import LocalServer, Tenant, start_local_server, traces_settings
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import asyncpg
 import httpx
 import orjson
 
-from aos_traces.testing import Tenant, make_trace
+from .support import Tenant, make_trace
 
 
 async def test_json_array_stores_every_trace_with_steps(

@@ -6,7 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
-from aos_traces.testing import Tenant, make_trace, store
+from .support import Tenant, make_trace, store
 
 
 async def test_completed_trace_rejects_updates_but_allows_archival(

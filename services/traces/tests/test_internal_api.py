@@ -7,7 +7,8 @@ import orjson
 
 from aos_common.auth import service_principal, sign_context
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
-from aos_traces.testing import Tenant, make_trace, store
+
+from .support import Tenant, make_trace, store
 
 
 def service_headers() -> dict[str, str]:

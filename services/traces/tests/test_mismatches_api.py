@@ -12,7 +12,8 @@ import httpx
 
 from aos_common.testing import app_client
 from aos_traces.main import create_app
-from aos_traces.testing import LocalServer, Tenant, make_trace, store, traces_settings
+
+from .support import LocalServer, Tenant, make_trace, store, traces_settings
 
 REPORT = {
     "step_index": 1,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from aos_traces.testing import Tenant, make_trace, replayable_trace, store
+from .support import Tenant, make_trace, replayable_trace, store
 
 Case = Callable[[httpx.AsyncClient, Tenant], Awaitable[httpx.Response]]
 PREFIX = "/api/v1/traces"

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aos_traces.testing import Tenant
+from .support import Tenant
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 ROOT = "00000000000000f0"

@@ -17,8 +17,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from aos_common.testing import app_client
 from aos_proofs.trace_hash import compute_root_hash
 from aos_traces.main import create_app
-from aos_traces.testing import Tenant, traces_settings
 
+from .support import Tenant, traces_settings
 from .test_otlp_api import export, outbox_requests
 
 TRACE_HEX = "7a" * 16

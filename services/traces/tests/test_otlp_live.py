@@ -18,7 +18,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from aos_common.testing import migrate
 from aos_traces.main import create_app
-from aos_traces.testing import UvicornThread, traces_settings
+
+from .support import UvicornThread, traces_settings
 
 OPERATOR_KEY = "aos_op_" + "o" * 40
 

@@ -35,9 +35,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from aos_common.testing import app_client, migrate
 from aos_traces.main import create_app
 from aos_traces.state import traces_state
-from aos_traces.testing import Tenant, make_trace, traces_settings
 
 from .integrations.fake_openai import CHAT_TEXT, CHAT_USAGE, fake_openai_server
+from .support import Tenant, make_trace, traces_settings
 from .test_otlp_api import outbox_requests
 
 PROTOBUF = {"content-type": "application/x-protobuf"}

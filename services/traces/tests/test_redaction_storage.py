@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from aos_traces.domain.redaction import SENSITIVE_KEYS
-from aos_traces.testing import Tenant, make_trace
+
+from .support import Tenant, make_trace
 
 SECRETS = {
     "email": "alice.doe@example.com",

@@ -8,7 +8,8 @@ import httpx
 
 from aos_common.testing import principal_headers
 from aos_proofs.trace_hash import hash_data
-from aos_traces.testing import Tenant, replayable_trace, store
+
+from .support import Tenant, replayable_trace, store
 
 
 async def replay(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from aos_proofs.trace_hash import hash_data
-from aos_traces.testing import Tenant, make_trace, replayable_trace, store
+
+from .support import Tenant, make_trace, replayable_trace, store
 
 
 async def test_check_matching_output(client: httpx.AsyncClient, tenant: Tenant) -> None:

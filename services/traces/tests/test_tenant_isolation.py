@@ -10,7 +10,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from aos_common.testing import principal_headers
-from aos_traces.testing import Tenant, make_trace, store
+
+from .support import Tenant, make_trace, store
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import orjson
 
 from aos_common.testing import principal_headers
 from aos_proofs.trace_hash import compute_root_hash
-from aos_traces.testing import Tenant, make_trace, store
+
+from .support import Tenant, make_trace, store
 
 
 async def test_store_returns_envelope_with_server_root_hash(

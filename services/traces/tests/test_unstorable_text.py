@@ -6,7 +6,8 @@ import asyncpg
 import httpx
 
 from aos_common.errors import DATABASE_REFUSED
-from aos_traces.testing import Tenant, make_trace, store
+
+from .support import Tenant, make_trace, store
 
 
 async def test_nul_in_json_values_is_replaced_before_storage(

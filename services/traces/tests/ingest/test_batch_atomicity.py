@@ -6,7 +6,8 @@ import asyncpg
 import httpx
 
 from aos_common.testing import failing_inserts
-from aos_traces.testing import Tenant, make_trace
+
+from ..support import Tenant, make_trace
 
 
 async def _stored_traces(database_url: str, tenant_id: str) -> int:

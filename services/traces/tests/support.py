@@ -1,4 +1,4 @@
-"""Test and benchmark helpers for the traces service (importable, unlike a conftest)."""
+"""Helpers of the traces tests (importable, unlike a conftest): settings, tenants, traces, stand-in servers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from aos_common.testing import principal_headers
+from aos_common.testing.servers import free_port
 from aos_traces.settings import TracesSettings
 
 
@@ -144,14 +145,6 @@ def start_local_server(status: int = 201) -> tuple[LocalServer, Callable[[], Non
 
     url = f"http://127.0.0.1:{server.server_address[1]}"
     return LocalServer(url, server.requests), stop  # type: ignore[attr-defined]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class UvicornThread:
