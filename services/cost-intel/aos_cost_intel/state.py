@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class CostIntelState(ServiceState):
     settings: CostIntelSettings
-    prices: PriceBookCache  # lifecycle.startup
+    prices: PriceBookCache  # prices.service.price_book
     reservation_pool: asyncpg.Pool  # reservations.pool, with the two batchers
     reservation_batcher: ReserveBatcher
     close_batcher: CloseBatcher

@@ -4,7 +4,7 @@ import httpx
 from sqlalchemy import text
 
 from aos_common.state import service_state
-from aos_cost_intel.lifecycle import ensure_partitions
+from aos_cost_intel.records.partitions import ensure_partitions
 
 
 async def test_monthly_partitions_are_created_ahead(client: httpx.AsyncClient) -> None:

@@ -8,12 +8,16 @@ prices its records in two steps, each of which would otherwise ask again).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aos_common.db import session_scope
 from aos_common.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from aos_cost_intel.domain.pricing import (
     PriceBook,
@@ -24,6 +28,7 @@ from aos_cost_intel.domain.pricing import (
 )
 from aos_cost_intel.prices import repository
 from aos_cost_intel.prices.schemas import PriceBookLoaded, PriceBookRead, PriceEntryRead
+from aos_cost_intel.state import cost_intel_state
 
 _SESSION_BOOK = "aos_price_book"
 
@@ -112,3 +117,13 @@ async def book_for_version(session: AsyncSession, version: str) -> PriceBook:
     if book is None:
         raise NotFound(f"Price version '{version}' not found")
     return book
+
+
+@asynccontextmanager
+async def price_book(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan hook: the price-book cache, and the shipped price list on first start."""
+    state = cost_intel_state(app)
+    state.prices = PriceBookCache()
+    async for session in session_scope(state.sessionmaker):
+        await ensure_shipped_book(session)
+    yield
