@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class TracesState(ServiceState):
     settings: TracesSettings
-    # Created on first ingest, rebuilt if the engine changed (aos_traces.http).
+    # Created on first ingest, rebuilt if the engine changed (aos_traces.dependencies).
     ingest: IngestContext | None = None
     # Set by the OTLP/gRPC lifespan hook: the port bound (None when turned off).
     otlp_grpc_port: int | None = None

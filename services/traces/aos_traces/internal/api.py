@@ -13,8 +13,8 @@ from starlette.responses import Response, StreamingResponse
 from aos_common.auth import InternalCallerDep
 from aos_common.db import SessionDep
 from aos_common.envelope import json_response
+from aos_traces.dependencies import iso_param
 from aos_traces.evidence import service as evidence
-from aos_traces.http import iso_param
 from aos_traces.state import traces_state
 from aos_traces.traces import service
 from aos_traces.traces.schemas import TraceFilters

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aos_common import domain_metrics
 from aos_common.audit_outbox import kick_outbox_after_commit
+from aos_traces.dependencies import app_ingest_context
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.gc_pause import gc_paused
 from aos_traces.domain.otlp import (
@@ -28,7 +29,6 @@ from aos_traces.domain.otlp import (
     decompress,
     group_spans,
 )
-from aos_traces.http import app_ingest_context
 from aos_traces.otlp import service
 from aos_traces.otlp.prepare import PreparedGroup, prepare_groups
 from aos_traces.state import traces_state

@@ -18,9 +18,16 @@ from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.errors import Unprocessable
 from aos_common.idempotency import idempotent
-from aos_traces.dependencies import AdminDep, ReaderDep, WriterDep
+from aos_traces.dependencies import (
+    AdminDep,
+    ReaderDep,
+    WriterDep,
+    ingest_context,
+    iso_param,
+    json_body,
+    request_payload,
+)
 from aos_traces.domain.gc_pause import gc_paused
-from aos_traces.http import ingest_context, iso_param, json_body, request_payload
 from aos_traces.ingest import service as ingest
 from aos_traces.state import traces_state
 from aos_traces.traces import service
