@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetFigures, budgetName, remainingCents, type Budget } from "../src/lib/budgets";
+import { budgetFigures, budgetName, heldBudgetLabel, remainingCents, type Budget } from "../src/lib/budgets";
 
 function budget(overrides: Partial<Budget>): Budget {
   return {
@@ -46,5 +46,19 @@ describe("budget figures", () => {
 
   it("names a budget by type, entity and period", () => {
     expect(budgetName(budget({ budget_type: "user", entity_id: "bob", daily_limit_cents: "1250" }))).toBe("user bob (daily)");
+  });
+});
+
+describe("the budgets a hold sits on", () => {
+  const held = { budget_id: "cb_1", budget_type: "feature", entity_id: "support.chat", held_cents: "1234" };
+
+  it("names the budget and what the hold puts on it", () => {
+    expect(heldBudgetLabel(held, true)).toBe("feature support.chat: $12.34 held");
+    expect(heldBudgetLabel({ ...held, budget_type: "tenant", entity_id: null }, true)).toBe("tenant: $12.34 held");
+  });
+
+  it("says a closed reservation's amount was held, and names a budget no longer stored by id", () => {
+    expect(heldBudgetLabel(held, false)).toBe("feature support.chat: $12.34 was held");
+    expect(heldBudgetLabel({ ...held, budget_type: null, entity_id: null }, true)).toBe("budget cb_1: $12.34 held");
   });
 });

@@ -2,8 +2,8 @@
 
 A trace with a `check` step is replayed from the console (a matching replay shows as the step's
 last replay, also when the page is opened again; a different output records a mismatch, which is
-then resolved); budgets show what reservations made through the API hold and what is left, an
-edited limit shows at once, and a key's own budget is listed with the keys. A read-only key sees
+then resolved); budgets show what reservations made through the API hold, on which budgets, and
+what is left, an edited limit shows at once, and a key's own budget is listed with the keys. A read-only key sees
 none of the write controls; the new views are screenshotted at 1280 and 390 px and checked with
 axe-core.
 """
@@ -191,6 +191,17 @@ def test_a_hold_made_through_the_api_shows_in_the_reservations_and_its_budget(
         f".budgets li[data-budget-id='{feature['id']}'] [data-testid=budget-holds]"
     )
     assert "$12.34 held" in holds.inner_text()
+
+
+def test_a_hold_lists_the_budget_it_sits_on_in_the_reservations(
+    page: Any, platform: RunningPlatform, api: httpx.Client, tenant: ConsoleTenant
+) -> None:
+    reservation = _reserve(api, tenant, "4321")
+    go(page, platform.gateway_url, "")
+    go(page, platform.gateway_url, "budgets")
+    row = page.get_by_role("region", name="Reservations held").locator("tr", has_text=reservation)
+    held_on = row.get_by_test_id("hold-budgets")
+    assert held_on.inner_text(timeout=WAIT) == "feature search.answer: $43.21 held"
 
 
 def test_a_hold_released_in_the_console_is_released_in_the_api(

@@ -510,7 +510,8 @@ export interface paths {
         };
         /**
          * List Reservations
-         * @description Newest first; `status` filters (held, settled, released, expired).
+         * @description Newest first, each with the budgets it sits on; `status` filters (held, settled,
+         *     released, expired).
          */
         get: operations["cost-intel__list_reservations_api_v1_cost_reservations_get"];
         put?: never;
@@ -2372,6 +2373,22 @@ export interface components {
             version: string;
         };
         /**
+         * HeldBudget
+         * @description A budget a reservation sits on, as the reservations list shows it: `held_cents` is what
+         *     the reservation put on it (off the budget again once the reservation is no longer held);
+         *     `budget_type` and `entity_id` are null for a budget no longer stored.
+         */
+        HeldBudget: {
+            /** Budget Id */
+            budget_id: string;
+            /** Budget Type */
+            budget_type: string | null;
+            /** Entity Id */
+            entity_id: string | null;
+            /** Held Cents */
+            held_cents: string;
+        };
+        /**
          * IdempotencyStatus
          * @description Whether a step idempotency key was executed; the other fields only when it was.
          */
@@ -2863,6 +2880,17 @@ export interface components {
              */
             success: boolean;
         };
+        /** PageEnvelope[list[ReservationListed]] */
+        PageEnvelope_list_ReservationListed__: {
+            /** Data */
+            data: components["schemas"]["ReservationListed"][];
+            meta: components["schemas"]["PageMeta"];
+            /**
+             * Success
+             * @default true
+             */
+            success: boolean;
+        };
         /** PageEnvelope[list[dict[str, Any]]] */
         PageEnvelope_list_dict_str__Any___: {
             /** Data */
@@ -3292,7 +3320,53 @@ export interface components {
             /** User Id */
             user_id?: string | null;
         };
-        /** ReservationRead */
+        /**
+         * ReservationListed
+         * @description A reservation in the list (GET /reservations): each budget it sits on and the amount.
+         */
+        ReservationListed: {
+            /** Api Key Id */
+            api_key_id: string | null;
+            /** Budgets */
+            budgets: components["schemas"]["HeldBudget"][];
+            /** Charged Cents */
+            charged_cents: string | null;
+            /** Closed At */
+            closed_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Feature Tag */
+            feature_tag: string | null;
+            /** Held Cents */
+            held_cents: string;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string | null;
+            /** Run Id */
+            run_id: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "held" | "settled" | "released" | "expired";
+            /** Tenant Id */
+            tenant_id: string;
+            /** User Id */
+            user_id: string | null;
+        };
+        /**
+         * ReservationRead
+         * @description A reservation with what remains of each budget it holds (after this hold).
+         */
         ReservationRead: {
             /** Api Key Id */
             api_key_id: string | null;
@@ -5285,6 +5359,7 @@ export interface operations {
             query?: {
                 status?: ("held" | "settled" | "released" | "expired") | null;
                 limit?: number;
+                /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
                 /** @description Must equal the caller's tenant unless the caller is an operator */
                 tenant_id?: string | null;
@@ -5301,7 +5376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PageEnvelope_list_ReservationListed__"];
                 };
             };
             /** @description Validation Error */

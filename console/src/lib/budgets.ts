@@ -1,9 +1,10 @@
 // A budget's figures as the console shows them: which period it is read for, what is spent, what
 // active reservations hold and what remains, all on decimal strings of cents (never floats).
 import type { components } from "../api/schema";
-import { percentUsed, sumCents } from "./money";
+import { formatCents, percentUsed, sumCents } from "./money";
 
 export type Budget = components["schemas"]["BudgetRead"];
+export type HeldBudget = components["schemas"]["HeldBudget"];
 export type BudgetPeriod = "daily" | "weekly" | "monthly";
 
 export interface BudgetFigures {
@@ -46,4 +47,14 @@ export function budgetFigures(budget: Budget): BudgetFigures | null {
 export function budgetName(budget: Budget): string {
   const figures = budgetFigures(budget);
   return `${budget.budget_type}${budget.entity_id ? ` ${budget.entity_id}` : ""} (${figures?.period ?? "no limit"})`;
+}
+
+/** A budget a reservation sits on, with what the reservation holds on it: "feature support.chat:
+ * $12.34 held", or "… $12.34 was held" once the reservation is closed ("budget cb_1" when the
+ * budget is no longer stored). */
+export function heldBudgetLabel(held: HeldBudget, stillHeld: boolean): string {
+  const name = held.budget_type
+    ? `${held.budget_type}${held.entity_id ? ` ${held.entity_id}` : ""}`
+    : `budget ${held.budget_id}`;
+  return `${name}: ${formatCents(held.held_cents)} ${stillHeld ? "held" : "was held"}`;
 }

@@ -1,5 +1,6 @@
 // Reservations (holds): what is authorized against the hard budgets and not yet settled, newest
-// first, with what each holds and for whom; the other statuses show how holds ended.
+// first, with what each holds, on which budgets and for whom; the other statuses show how holds
+// ended.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useState } from "react";
@@ -7,12 +8,13 @@ import { api, ok } from "../../api/client";
 import type { components } from "../../api/schema";
 import { DataTable } from "../../components/DataTable";
 import { Empty, ErrorState, Loading, Panel } from "../../components/States";
+import { heldBudgetLabel } from "../../lib/budgets";
 import { formatTime } from "../../lib/format";
 import { formatCents } from "../../lib/money";
 import { ACTIONS, can } from "../../lib/permissions";
 import { useSession } from "../../lib/session";
 
-type Reservation = components["schemas"]["ReservationRead"];
+type Reservation = components["schemas"]["ReservationListed"];
 type Status = Reservation["status"];
 const STATUSES: Status[] = ["held", "settled", "released", "expired"];
 const PAGE = 20;
@@ -27,6 +29,18 @@ function holder(reservation: Reservation, keyNames: Map<string, string>): string
     reservation.model && `model ${reservation.model}`,
   ].filter(Boolean);
   return parts.length ? parts.join(", ") : "the tenant";
+}
+
+/** The budgets a reservation sits on, one line each (none: no hard budget applied). */
+function HeldOn({ reservation }: { reservation: Reservation }) {
+  if (reservation.budgets.length === 0) return <span className="muted">no hard budget</span>;
+  return (
+    <ul className="plain" data-testid="hold-budgets">
+      {reservation.budgets.map((held) => (
+        <li key={held.budget_id}>{heldBudgetLabel(held, reservation.status === "held")}</li>
+      ))}
+    </ul>
+  );
 }
 
 /** Taking a hold off without a charge (work that will not run), for keys that may write costs. */
@@ -64,6 +78,7 @@ export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
     { accessorKey: "id", header: "Reservation", cell: ({ getValue }) => <span className="mono">{String(getValue())}</span> },
     { accessorKey: "held_cents", header: "Held", cell: ({ getValue }) => formatCents(getValue() as string) },
     { id: "for", header: "For", cell: ({ row }) => holder(row.original, keyNames) },
+    { id: "budgets", header: "Budgets", enableSorting: false, cell: ({ row }) => <HeldOn reservation={row.original} /> },
     { accessorKey: "created_at", header: "Made", cell: ({ getValue }) => formatTime(getValue() as string) },
     status === "held"
       ? { accessorKey: "expires_at", header: "Expires", cell: ({ getValue }) => formatTime(getValue() as string) }

@@ -7,14 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from aos_common.bounds import OffsetQuery
 from aos_common.db import SessionDep, driver_connection
-from aos_common.envelope import json_response, page_envelope
+from aos_common.envelope import PageEnvelope, json_response, page_envelope
 from aos_common.idempotency import idempotent
 from aos_cost_intel.dependencies import ReaderDep, WriterDep
-from aos_cost_intel.reservations import repository, service
+from aos_cost_intel.reservations import listing, service
 from aos_cost_intel.reservations.closing import CloseJob, transaction
 from aos_cost_intel.reservations.schemas import (
     ReservationCreate,
+    ReservationListed,
     ReservationRead,
     SettleRead,
     SettleRequest,
@@ -100,17 +102,17 @@ async def read_reservation(
     return json_response(found.model_dump(mode="json"))
 
 
-@router.get("")
+@router.get("", response_model=PageEnvelope[list[ReservationListed]])
 async def list_reservations(
     session: SessionDep,
     caller: ReaderDep,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
-    """Newest first; `status` filters (held, settled, released, expired)."""
+    """Newest first, each with the budgets it sits on; `status` filters (held, settled,
+    released, expired)."""
     tenant = caller.tenant_id
     conn = await driver_connection(session)
-    rows, total = await repository.list_for_tenant(conn, tenant, status, limit, offset)
-    data = [service.to_read(row, []).model_dump(mode="json") for row in rows]
+    data, total = await listing.list_page(conn, tenant, status, limit, offset)
     return json_response(page_envelope(data, total=total, limit=limit, offset=offset))

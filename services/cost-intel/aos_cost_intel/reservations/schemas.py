@@ -46,7 +46,18 @@ class BudgetHold(BaseModel):
     remaining_cents: Cents
 
 
-class ReservationRead(BaseModel):
+class HeldBudget(BaseModel):
+    """A budget a reservation sits on, as the reservations list shows it: `held_cents` is what
+    the reservation put on it (off the budget again once the reservation is no longer held);
+    `budget_type` and `entity_id` are null for a budget no longer stored."""
+
+    budget_id: str
+    budget_type: str | None
+    entity_id: str | None
+    held_cents: Cents
+
+
+class ReservationFields(BaseModel):
     id: str
     tenant_id: str
     status: Status
@@ -60,7 +71,18 @@ class ReservationRead(BaseModel):
     model: str | None
     run_id: str | None
     api_key_id: str | None
+
+
+class ReservationRead(ReservationFields):
+    """A reservation with what remains of each budget it holds (after this hold)."""
+
     budgets: list[BudgetHold]
+
+
+class ReservationListed(ReservationFields):
+    """A reservation in the list (GET /reservations): each budget it sits on and the amount."""
+
+    budgets: list[HeldBudget]
 
 
 class SettleRead(ReservationRead):
