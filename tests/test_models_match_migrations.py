@@ -62,9 +62,17 @@ async def test_models_and_migrations_agree(spec: Any, scratch_database: str) -> 
 
 
 def _describe(difference: Any) -> str:
-    if isinstance(difference, tuple) and difference and difference[0] in ("add_index", "remove_index"):
+    if (
+        isinstance(difference, tuple)
+        and difference
+        and difference[0] in ("add_index", "remove_index")
+    ):
         index = difference[1]
         return f"{difference[0]} {index.table.name}.{index.name}"
-    if isinstance(difference, tuple) and difference and difference[0] in ("add_table", "remove_table"):
+    if (
+        isinstance(difference, tuple)
+        and difference
+        and difference[0] in ("add_table", "remove_table")
+    ):
         return f"{difference[0]} {difference[1].name}"
     return str(difference)[:300]

@@ -45,7 +45,6 @@ from aos_common.idempotency import idempotent
 router = APIRouter(prefix="/api/v1/audit", tags=["audit-ledger"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = OffsetQuery
 PathText = Annotated[SafeText, Path(min_length=1, max_length=255)]
 
 
@@ -97,7 +96,7 @@ async def list_entries(
     created_from: Annotated[datetime | None, Query(alias="from")] = None,
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Limit = 50,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
     tenant = caller.tenant_id
     filters = EntryFilters(
@@ -119,7 +118,7 @@ async def entity_history(
     caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
     """Everything recorded about one entity, oldest first."""
     tenant = caller.tenant_id
@@ -140,7 +139,7 @@ async def signal_feedback(
     caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
     """What people and systems did about a signal (acknowledged, suppressed, escalated), oldest
     first."""
@@ -158,7 +157,7 @@ async def run_signals(
     caller: ReaderDep,
     ledger: LedgerDep,
     limit: Limit = 100,
-    offset: Offset = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
     """Signal entries whose state names this run (`run_id` in after_state or before_state)."""
     tenant = caller.tenant_id
