@@ -28,7 +28,7 @@ from aos_common.testing.tenants import (
 from aos_tenants.main import create_app as create_tenants_app
 from aos_tenants.settings import TenantsSettings
 
-from .support import admin
+from ..support import admin
 
 # The outage the issue names: 30 s (AOS_AUDIT_OUTAGE_SECONDS shortens it for a quick local run).
 OUTAGE_SECONDS = float(os.environ.get("AOS_AUDIT_OUTAGE_SECONDS", "30"))

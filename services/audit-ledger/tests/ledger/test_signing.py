@@ -15,7 +15,7 @@ from aos_audit_ledger.settings import AuditLedgerSettings
 from aos_common.testing import app_client
 from aos_proofs import ledger
 
-from .support import admin, append, new_tenant
+from ..support import admin, append, new_tenant
 
 
 def raw_key_b64() -> tuple[str, str]:
@@ -171,7 +171,7 @@ async def test_after_a_rotation_old_heads_still_verify_with_the_published_set(
 
 def test_production_refuses_the_development_key_shipped_with_the_repository() -> None:
     development = (
-        Path(__file__).resolve().parents[3] / "k8s/overlays/dev/ledger-signing-key.development"
+        Path(__file__).resolve().parents[4] / "k8s/overlays/dev/ledger-signing-key.development"
     )
     with pytest.raises(ValueError, match="development key published with the repository"):
         AuditLedgerSettings(

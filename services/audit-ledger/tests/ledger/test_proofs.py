@@ -6,7 +6,7 @@ import httpx
 
 from aos_proofs import ledger, merkle
 
-from .support import admin, append, new_tenant
+from ..support import admin, append, new_tenant
 
 
 async def public_key(client: httpx.AsyncClient, tenant: str) -> str:

@@ -21,7 +21,7 @@ import asyncpg
 import psutil
 import pytest
 
-from .conftest import Platform, new_tenant, reader
+from ..conftest import Platform, new_tenant, reader
 
 ROWS = 100_000
 MEMORY_BUDGET_BYTES = 50 * 1024 * 1024

@@ -9,7 +9,7 @@ from aos_guard_logs.cli import bundle_app
 from aos_guard_logs.domain.bundle import write_zip
 from aos_proofs.bundle import BUNDLE_FILES, MANIFEST, verify_bundle
 
-from .bundles import genuine_bundle
+from ..bundles import genuine_bundle
 
 
 def members(bundle: bytes) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import httpx
 from aos_common.testing import principal_headers
 from aos_proofs import ledger, merkle
 
-from .support import admin, append, internal, new_tenant
+from ..support import admin, append, internal, new_tenant
 
 
 async def test_list_is_a_paginated_envelope_newest_first(client: httpx.AsyncClient) -> None:

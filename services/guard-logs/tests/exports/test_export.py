@@ -16,7 +16,7 @@ from aos_common.state import service_state
 from aos_common.testing.streaming import StreamingASGITransport
 from aos_guard_logs.domain.exporting import CSV_HEADER
 
-from .conftest import Platform, make_trace, new_tenant, reader, store_trace
+from ..conftest import Platform, make_trace, new_tenant, reader, store_trace
 
 EXPORT = "/api/v1/guard/logs/export"
 
@@ -269,7 +269,7 @@ async def test_an_export_whose_upstream_breaks_is_recorded_as_failed(
     from aos_guard_logs.main import create_app
     from aos_guard_logs.settings import GuardLogsSettings
 
-    from .conftest import settings_kwargs
+    from ..conftest import settings_kwargs
 
     app = create_app(
         GuardLogsSettings(**settings_kwargs(database_url, redis_url)),

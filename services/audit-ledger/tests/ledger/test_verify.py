@@ -8,7 +8,7 @@ import httpx
 
 from aos_proofs import ledger, merkle
 
-from .support import admin, append, entry_body, new_tenant
+from ..support import admin, append, entry_body, new_tenant
 
 
 async def tamper(database_url: str, statement: str, *args: object) -> None:

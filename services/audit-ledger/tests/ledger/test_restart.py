@@ -21,7 +21,7 @@ from aos_common.testing import principal_headers
 from aos_proofs import merkle
 from aos_proofs.ledger import verify_tree_head_signature
 
-from .support import entry_body, new_tenant
+from ..support import entry_body, new_tenant
 
 INTERNAL_SECRET = "ledger-restart-test-internal-secret-0123456789"
 START_TIMEOUT_SECONDS = 60.0

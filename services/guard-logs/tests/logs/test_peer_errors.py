@@ -12,7 +12,7 @@ from aos_common.http_client import ServiceClient
 from aos_common.settings import DEVELOPMENT_INTERNAL_SECRET
 from aos_guard_logs.logs.peers import PeerRefused, Peers, UpstreamError
 
-from .conftest import Platform, new_tenant, reader
+from ..conftest import Platform, new_tenant, reader
 
 LOGS = "/api/v1/guard/logs"
 

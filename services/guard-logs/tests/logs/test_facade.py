@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Platform, make_trace, new_tenant, reader, store_trace
+from ..conftest import Platform, make_trace, new_tenant, reader, store_trace
 
 
 @pytest.fixture(scope="module")

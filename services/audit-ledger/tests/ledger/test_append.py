@@ -10,7 +10,7 @@ import httpx
 from aos_common.testing import principal_headers
 from aos_proofs import ledger
 
-from .support import admin, append, entry_body, internal, new_tenant
+from ..support import admin, append, entry_body, internal, new_tenant
 
 HASHED = ledger.ENTRY_HASH_FIELDS
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Platform, make_trace, new_tenant, reader, store_trace
+from ..conftest import Platform, make_trace, new_tenant, reader, store_trace
 
 LIST_FIELDS = {
     "log_id",

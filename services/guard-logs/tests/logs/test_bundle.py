@@ -16,7 +16,7 @@ from aos_common.testing import principal_headers
 from aos_guard_logs.cli import bundle_app
 from aos_proofs.bundle import verify_bundle
 
-from .conftest import Platform, make_trace, new_tenant, reader, store_trace
+from ..conftest import Platform, make_trace, new_tenant, reader, store_trace
 
 SERVICE = {"principal_type": "service", "roles": ["service"]}
 
