@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 Tick = Callable[[], Awaitable[object]]
 STOP_TIMEOUT_SECONDS = 5.0
@@ -89,3 +90,19 @@ class PeriodicTask:
             if self._stopping:
                 return
             await asyncio.sleep(self._interval)
+
+
+@asynccontextmanager
+async def ticking(
+    name: str, interval: float, tick: Tick, *, logger: logging.Logger
+) -> AsyncIterator[None]:
+    """Run `tick` at once and then every `interval` seconds while the context is open; an
+    interval of 0 or less runs nothing. The one shape of an app's scheduled background job, so a
+    lifespan does not rewrite the start-if-enabled / stop-on-exit dance."""
+    task = PeriodicTask(name, interval, tick, logger=logger, first_tick_at_start=True)
+    if interval > 0:
+        task.start()
+    try:
+        yield
+    finally:
+        await task.stop()

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from aos_common.periodic import PeriodicTask, Tick
+from aos_common.periodic import PeriodicTask, Tick, ticking
 
 LOGGER = logging.getLogger("test.periodic")
 
@@ -104,3 +104,27 @@ async def test_a_task_left_behind_by_stop_ends_once_its_tick_returns() -> None:
     release.set()
     await asyncio.wait_for(loop_task, 5)
     assert loop_task.done() and not loop_task.cancelled()
+
+
+async def test_ticking_ticks_at_once_and_cancels_the_tick_when_its_context_closes() -> None:
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def tick() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async with ticking("scoped", 3600, tick, logger=LOGGER):
+        await asyncio.wait_for(started.wait(), 10)
+    assert cancelled == [True]
+
+
+async def test_ticking_with_a_zero_interval_runs_nothing() -> None:
+    calls, _, tick = _counter(1)
+    async with ticking("disabled", 0, tick, logger=LOGGER):  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+    assert calls == []

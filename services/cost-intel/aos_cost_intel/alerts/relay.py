@@ -20,7 +20,7 @@ import httpx
 from fastapi import FastAPI
 
 from aos_common.db import driver_connection, session_scope
-from aos_common.periodic import PeriodicTask
+from aos_common.periodic import ticking
 from aos_cost_intel.alerts import repository
 from aos_cost_intel.alerts.service import evaluate_tenant
 from aos_cost_intel.alerts.signing import SIGNATURE_HEADER, signature_header
@@ -116,30 +116,21 @@ async def alert_jobs(app: FastAPI) -> AsyncIterator[None]:
     state = cost_intel_state(app)
     settings = state.settings
     state.webhook_http = httpx.AsyncClient(follow_redirects=False)
-    tasks = [
-        PeriodicTask(
-            "budget-alerts",
-            settings.alert_interval_seconds,
-            lambda: evaluate_all(app),
-            logger=logger,
-            first_tick_at_start=True,
-        ),
-        PeriodicTask(
-            "webhook-deliveries",
-            settings.webhook_interval_seconds,
-            lambda: deliver_due(app),
-            logger=logger,
-            first_tick_at_start=True,
-        ),
-    ]
-    for task, interval in zip(
-        tasks, (settings.alert_interval_seconds, settings.webhook_interval_seconds), strict=True
-    ):
-        if interval > 0:
-            task.start()
     try:
-        yield
+        async with (
+            ticking(
+                "budget-alerts",
+                settings.alert_interval_seconds,
+                lambda: evaluate_all(app),
+                logger=logger,
+            ),
+            ticking(
+                "webhook-deliveries",
+                settings.webhook_interval_seconds,
+                lambda: deliver_due(app),
+                logger=logger,
+            ),
+        ):
+            yield
     finally:
-        for task in tasks:
-            await task.stop()
         await state.webhook_http.aclose()

@@ -4,15 +4,14 @@ makes sure only one instance detects a given tenant at a time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
 from aos_common.db import driver_connection, session_scope
-from aos_common.periodic import PeriodicTask
+from aos_common.periodic import ticking
 from aos_cost_intel.anomalies import repository
 from aos_cost_intel.anomalies.service import detect
 from aos_cost_intel.domain.detector import HISTORY_DAYS
@@ -63,19 +62,6 @@ async def sweep(app: FastAPI) -> SweepResult:
     return result
 
 
-@asynccontextmanager
-async def scheduled_detector(app: FastAPI) -> AsyncIterator[None]:
+def scheduled_detector(app: FastAPI) -> AbstractAsyncContextManager[None]:
     interval = cost_intel_state(app).settings.detector_interval_seconds
-    detector = PeriodicTask(
-        "cost-anomaly-detection",
-        interval,
-        lambda: sweep(app),
-        logger=logger,
-        first_tick_at_start=True,
-    )
-    if interval > 0:
-        detector.start()
-    try:
-        yield
-    finally:
-        await detector.stop()
+    return ticking("cost-anomaly-detection", interval, lambda: sweep(app), logger=logger)

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
 from aos_common.db import session_scope
-from aos_common.periodic import PeriodicTask
+from aos_common.periodic import ticking
 from aos_cost_intel.reservations.service import expire_due
 from aos_cost_intel.state import cost_intel_state
 
@@ -29,19 +28,6 @@ async def sweep_expired(app: FastAPI) -> list[str]:
     return released
 
 
-@asynccontextmanager
-async def expiry_sweeper(app: FastAPI) -> AsyncIterator[None]:
+def expiry_sweeper(app: FastAPI) -> AbstractAsyncContextManager[None]:
     interval = cost_intel_state(app).settings.reservation_sweep_seconds
-    sweeper = PeriodicTask(
-        "reservation-expiry",
-        interval,
-        lambda: sweep_expired(app),
-        logger=logger,
-        first_tick_at_start=True,
-    )
-    if interval > 0:
-        sweeper.start()
-    try:
-        yield
-    finally:
-        await sweeper.stop()
+    return ticking("reservation-expiry", interval, lambda: sweep_expired(app), logger=logger)
