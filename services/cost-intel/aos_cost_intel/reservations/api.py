@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from aos_common.bounds import OffsetQuery
@@ -52,6 +53,19 @@ async def create_reservation(
         return await idempotent(request, session, tenant, produce)
 
 
+async def close_reservation(
+    request: Request, session: AsyncSession, tenant: str, job: CloseJob
+) -> Response:
+    """Settle or release through the close batcher, once per Idempotency-Key: the two routes
+    differ only in the charge the job carries."""
+
+    async def produce() -> Response:
+        closed = await cost_intel_state(request.app).close_batcher.close(tenant, job)
+        return json_response(closed.model_dump(mode="json"), 200)
+
+    return await idempotent(request, session, tenant, produce)
+
+
 @router.post("/{reservation_id}/settle", response_model=SettleRead)
 async def settle_reservation(
     reservation_id: ReservationId,
@@ -61,15 +75,9 @@ async def settle_reservation(
     caller: WriterDep,
 ) -> Response:
     """Record the actual cost (in full) and take the hold off; 409 once no longer held."""
-    tenant = caller.tenant_id
-
-    async def produce() -> Response:
-        settled = await cost_intel_state(request.app).close_batcher.close(
-            tenant, CloseJob(reservation_id, body)
-        )
-        return json_response(settled.model_dump(mode="json"), 200)
-
-    return await idempotent(request, session, tenant, produce)
+    return await close_reservation(
+        request, session, caller.tenant_id, CloseJob(reservation_id, body)
+    )
 
 
 @router.post("/{reservation_id}/release", response_model=ReservationRead)
@@ -80,15 +88,9 @@ async def release_reservation(
     caller: WriterDep,
 ) -> Response:
     """Take the hold off without a charge; 409 once no longer held."""
-    tenant = caller.tenant_id
-
-    async def produce() -> Response:
-        released = await cost_intel_state(request.app).close_batcher.close(
-            tenant, CloseJob(reservation_id, None)
-        )
-        return json_response(released.model_dump(mode="json"), 200)
-
-    return await idempotent(request, session, tenant, produce)
+    return await close_reservation(
+        request, session, caller.tenant_id, CloseJob(reservation_id, None)
+    )
 
 
 @router.get("/{reservation_id}", response_model=ReservationRead)
