@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from aos_common.db import SessionDep
@@ -25,49 +28,24 @@ router = APIRouter(prefix="/api/v1/cost", tags=["cost reports"])
 Period = Annotated[Literal["24h", "7d", "30d"], Query()]
 
 
-@router.get("/dashboard", response_model=DashboardRead)
-async def dashboard(
-    session: SessionDep,
-    caller: ReaderDep,
-    period: Period = "24h",
-) -> Response:
-    return json_response(await service.dashboard(session, caller.tenant_id, period))
+PeriodReport = Callable[[AsyncSession, str, str], Awaitable[BaseModel]]
 
 
-@router.get("/summary", response_model=SummaryRead)
-async def summary(
-    session: SessionDep,
-    caller: ReaderDep,
-    period: Period = "24h",
-) -> Response:
-    return json_response(await service.summary(session, caller.tenant_id, period))
+def add_period_report(path: str, name: str, model: type[BaseModel], report: PeriodReport) -> None:
+    """Register GET `path`: the tenant's `report` over `period`. The five period reports share
+    this one route body; `name` keeps each route's operation id and summary as they were."""
+
+    async def route(session: SessionDep, caller: ReaderDep, period: Period = "24h") -> Response:
+        return json_response(await report(session, caller.tenant_id, period))
+
+    router.add_api_route(path, route, methods=["GET"], response_model=model, name=name)
 
 
-@router.get("/by-feature", response_model=FeatureBreakdown)
-async def by_feature(
-    session: SessionDep,
-    caller: ReaderDep,
-    period: Period = "24h",
-) -> Response:
-    return json_response(await service.by_feature(session, caller.tenant_id, period))
-
-
-@router.get("/by-user", response_model=UserBreakdown)
-async def by_user(
-    session: SessionDep,
-    caller: ReaderDep,
-    period: Period = "24h",
-) -> Response:
-    return json_response(await service.by_user(session, caller.tenant_id, period))
-
-
-@router.get("/by-model", response_model=ModelBreakdown)
-async def by_model(
-    session: SessionDep,
-    caller: ReaderDep,
-    period: Period = "24h",
-) -> Response:
-    return json_response(await service.by_model(session, caller.tenant_id, period))
+add_period_report("/dashboard", "dashboard", DashboardRead, service.dashboard)
+add_period_report("/summary", "summary", SummaryRead, service.summary)
+add_period_report("/by-feature", "by_feature", FeatureBreakdown, service.by_feature)
+add_period_report("/by-user", "by_user", UserBreakdown, service.by_user)
+add_period_report("/by-model", "by_model", ModelBreakdown, service.by_model)
 
 
 @router.get("/projection", response_model=ProjectionRead)
