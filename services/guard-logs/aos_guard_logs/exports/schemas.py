@@ -8,27 +8,6 @@ from typing import Any
 from pydantic import BaseModel
 
 
-class LogExportRead(BaseModel):
-    """One row of the export history (`log_exports`)."""
-
-    id: str
-    tenant_id: str
-    principal_id: str
-    principal_type: str
-    key_id: str | None
-    request_id: str | None
-    format: str
-    filters: dict[str, Any]
-    status: str
-    row_count: int
-    byte_count: int
-    sha256: str
-    started_at: datetime
-    completed_at: datetime
-    duration_ms: int
-    audit_entry_id: str | None
-
-
 class LogExportCreate(BaseModel):
     """What the export stream knows once it has finished."""
 
@@ -48,3 +27,9 @@ class LogExportCreate(BaseModel):
     completed_at: datetime
     duration_ms: int
     audit_entry_id: str | None = None
+
+
+class LogExportRead(LogExportCreate):
+    """One row of the export history (`log_exports`)."""
+
+    audit_entry_id: str | None  # stored, so always present in an answer
