@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from aos_audit_ledger.dependencies import (
@@ -35,6 +36,7 @@ from aos_audit_ledger.ledger.schemas import (
     TreeHeadRead,
     VerifyRead,
 )
+from aos_audit_ledger.ledger.service import LedgerService
 from aos_audit_ledger.ledger.signing import public_key_pem
 from aos_common.auth import Principal
 from aos_common.bounds import OffsetQuery, OptionalSequenceQuery, SequenceQuery
@@ -60,6 +62,31 @@ def default_actor(principal: Principal) -> tuple[str, str]:
     if principal.principal_type == "service":
         kind = ActorType.SYSTEM
     return kind.value, principal.principal_id
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """A page of an oldest-first history (an entity's entries, a signal's feedback, a run's
+    signals): the three reads share their caller, paging and order, and differ in filters."""
+
+    tenant_id: str
+    ledger: LedgerService
+    limit: int
+    offset: int
+
+    async def entries(self, filters: EntryFilters) -> tuple[list[EntryRead], int]:
+        return await self.ledger.list_entries(
+            self.tenant_id, filters, limit=self.limit, offset=self.offset, newest_first=False
+        )
+
+
+def history_page(
+    caller: ReaderDep, ledger: LedgerDep, limit: Limit = 100, offset: OffsetQuery = 0
+) -> HistoryPage:
+    return HistoryPage(caller.tenant_id, ledger, limit, offset)
+
+
+HistoryDep = Annotated[HistoryPage, Depends(history_page)]
 
 
 @router.post("/entries", status_code=201, response_model=EntryRead)
@@ -115,17 +142,11 @@ async def list_entries(
 async def entity_history(
     entity_type: EntityType,
     entity_id: PathText,
-    caller: ReaderDep,
-    ledger: LedgerDep,
-    limit: Limit = 100,
-    offset: OffsetQuery = 0,
+    history: HistoryDep,
 ) -> Response:
     """Everything recorded about one entity, oldest first."""
-    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=entity_type, entity_id=entity_id)
-    entries, total = await ledger.list_entries(
-        tenant, filters, limit=limit, offset=offset, newest_first=False
-    )
+    entries, total = await history.entries(filters)
     return json_response(
         EntityHistoryRead(
             entity_type=entity_type, entity_id=entity_id, total=total, entries=entries
@@ -134,37 +155,19 @@ async def entity_history(
 
 
 @router.get("/signals/{signal_id}/feedback", response_model=SignalFeedbackRead)
-async def signal_feedback(
-    signal_id: PathText,
-    caller: ReaderDep,
-    ledger: LedgerDep,
-    limit: Limit = 100,
-    offset: OffsetQuery = 0,
-) -> Response:
+async def signal_feedback(signal_id: PathText, history: HistoryDep) -> Response:
     """What people and systems did about a signal (acknowledged, suppressed, escalated), oldest
     first."""
-    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=EntityType.SIGNAL, entity_id=signal_id)
-    entries, total = await ledger.list_entries(
-        tenant, filters, limit=limit, offset=offset, newest_first=False
-    )
+    entries, total = await history.entries(filters)
     return json_response(SignalFeedbackRead(signal_id=signal_id, total=total, feedback=entries))
 
 
 @router.get("/runs/{run_id}/signals", response_model=RunSignalsRead)
-async def run_signals(
-    run_id: PathText,
-    caller: ReaderDep,
-    ledger: LedgerDep,
-    limit: Limit = 100,
-    offset: OffsetQuery = 0,
-) -> Response:
+async def run_signals(run_id: PathText, history: HistoryDep) -> Response:
     """Signal entries whose state names this run (`run_id` in after_state or before_state)."""
-    tenant = caller.tenant_id
     filters = EntryFilters(entity_type=EntityType.SIGNAL, run_id=run_id)
-    entries, total = await ledger.list_entries(
-        tenant, filters, limit=limit, offset=offset, newest_first=False
-    )
+    entries, total = await history.entries(filters)
     return json_response(RunSignalsRead(run_id=run_id, total=total, signals=entries))
 
 
