@@ -9,6 +9,7 @@ in the same transaction as the records they sum.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -355,6 +356,46 @@ _DIM_SELECT = """
 """
 
 
+@dataclass(frozen=True)
+class _Grain:
+    """One grain of the per-dimension rollups and the wide table it is summed from."""
+
+    code: str  # cost_rollups_dim.grain
+    table: str
+    column: str
+    upper: str  # an hour range is half-open (<), a day range closed (<=)
+    as_bucket: str  # turns a value of `column` (or a parameter) into a bucket timestamp
+
+
+_HOURLY = _Grain("h", "cost_rollups_hourly", "hour", "<", "{}")
+_DAILY = _Grain(
+    "d", "cost_rollups_daily", "day", "<=", "(({}::date)::timestamp AT TIME ZONE 'UTC')"
+)
+
+
+async def _rebuild_grain(
+    conn: asyncpg.Connection, tenant_id: str, grain: _Grain, start: object, end: object
+) -> None:
+    """Delete one grain's dimension rows of a range and sum them again from its wide table."""
+    lower, upper = grain.as_bucket.format("$2"), grain.as_bucket.format("$3")
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.cost_rollups_dim WHERE tenant_id = $1 AND grain = '{grain.code}' "
+        f"AND bucket >= {lower} AND bucket {grain.upper} {upper}",
+        tenant_id,
+        start,
+        end,
+    )
+    select = _DIM_SELECT.format(
+        grain=grain.code,
+        bucket=grain.as_bucket.format(grain.column),
+        schema=SCHEMA,
+        table=grain.table,
+        column=grain.column,
+        upper=grain.upper,
+    )
+    await conn.execute(f"INSERT INTO {SCHEMA}.cost_rollups_dim {select}", tenant_id, start, end)
+
+
 async def rebuild_dimension_rollups(
     conn: asyncpg.Connection,
     tenant_id: str,
@@ -364,40 +405,5 @@ async def rebuild_dimension_rollups(
     day_end: date,
 ) -> None:
     """Recompute the per-dimension rollups of a range from the wide ones."""
-    await conn.execute(
-        f"DELETE FROM {SCHEMA}.cost_rollups_dim WHERE tenant_id = $1 AND grain = 'h' "
-        "AND bucket >= $2 AND bucket < $3",
-        tenant_id,
-        hour_start,
-        hour_end,
-    )
-    hourly = _DIM_SELECT.format(
-        grain="h",
-        bucket="hour",
-        schema=SCHEMA,
-        table="cost_rollups_hourly",
-        column="hour",
-        upper="<",
-    )
-    await conn.execute(
-        f"INSERT INTO {SCHEMA}.cost_rollups_dim {hourly}", tenant_id, hour_start, hour_end
-    )
-    await conn.execute(
-        f"DELETE FROM {SCHEMA}.cost_rollups_dim WHERE tenant_id = $1 AND grain = 'd' "
-        "AND bucket >= ($2::date)::timestamp AT TIME ZONE 'UTC' "
-        "AND bucket <= ($3::date)::timestamp AT TIME ZONE 'UTC'",
-        tenant_id,
-        day_start,
-        day_end,
-    )
-    daily = _DIM_SELECT.format(
-        grain="d",
-        bucket="(day::timestamp AT TIME ZONE 'UTC')",
-        schema=SCHEMA,
-        table="cost_rollups_daily",
-        column="day",
-        upper="<=",
-    )
-    await conn.execute(
-        f"INSERT INTO {SCHEMA}.cost_rollups_dim {daily}", tenant_id, day_start, day_end
-    )
+    await _rebuild_grain(conn, tenant_id, _HOURLY, hour_start, hour_end)
+    await _rebuild_grain(conn, tenant_id, _DAILY, day_start, day_end)
