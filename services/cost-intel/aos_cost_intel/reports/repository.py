@@ -102,6 +102,15 @@ def _collect(rows: Sequence[asyncpg.Record], dimensions: Sequence[str]) -> Aggre
     return result
 
 
+async def _sum_slices(
+    conn: asyncpg.Connection, slices: str, dimensions: Sequence[str], *args: object
+) -> Aggregates:
+    """Sum the rows of `slices` (a SELECT of COLUMNS) over every panel requested in one statement:
+    the comparison sources (wide rollups, raw records) differ only in where their rows come from."""
+    rows = await conn.fetch(f"WITH slices AS ({slices}) {_select(dimensions)}", *args)
+    return _collect(rows, dimensions)
+
+
 DIM_OF = {"feature_tag": "feature", "user_id": "user", "model": "model"}
 COLUMN_OF = {dim: column for column, dim in DIM_OF.items()}
 
@@ -151,24 +160,15 @@ async def aggregate_wide_rollups(
 ) -> Aggregates:
     """The same from the wide (tenant, bucket, feature, user, model) rollups (for comparison)."""
     first_day, last_day, hourly_start, hourly_end = rollup_slices(start, end)
-    rows = await conn.fetch(
-        f"""
-        WITH slices AS (
-            SELECT {COLUMNS} FROM {SCHEMA}.cost_rollups_daily
-            WHERE tenant_id = $1 AND day >= $2 AND day <= $3
-            UNION ALL
-            SELECT {COLUMNS} FROM {SCHEMA}.cost_rollups_hourly
-            WHERE tenant_id = $1 AND hour >= $4 AND hour < $5
-        )
-        {_select(dimensions)}
-        """,
-        tenant_id,
-        first_day,
-        last_day,
-        hourly_start,
-        hourly_end,
-    )
-    return _collect(rows, dimensions)
+    slices = f"""
+        SELECT {COLUMNS} FROM {SCHEMA}.cost_rollups_daily
+        WHERE tenant_id = $1 AND day >= $2 AND day <= $3
+        UNION ALL
+        SELECT {COLUMNS} FROM {SCHEMA}.cost_rollups_hourly
+        WHERE tenant_id = $1 AND hour >= $4 AND hour < $5
+    """
+    args = (tenant_id, first_day, last_day, hourly_start, hourly_end)
+    return await _sum_slices(conn, slices, dimensions, *args)
 
 
 async def aggregate_raw(
@@ -179,19 +179,11 @@ async def aggregate_raw(
     dimensions: Sequence[str],
 ) -> Aggregates:
     """The same figures straight from cost_records (benchmarks and cross-checks)."""
-    rows = await conn.fetch(
-        f"""
-        WITH slices AS (
-            SELECT {RAW_COLUMNS} FROM {SCHEMA}.cost_records
-            WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at <= $3
-        )
-        {_select(dimensions)}
-        """,
-        tenant_id,
-        start,
-        end,
-    )
-    return _collect(rows, dimensions)
+    slices = f"""
+        SELECT {RAW_COLUMNS} FROM {SCHEMA}.cost_records
+        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at <= $3
+    """
+    return await _sum_slices(conn, slices, dimensions, tenant_id, start, end)
 
 
 async def daily_costs(
