@@ -122,3 +122,37 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     if not driver.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")
     return driver
+
+
+async def fetch_page(
+    conn: asyncpg.Connection, query: str, *args: object
+) -> tuple[list[asyncpg.Record], int]:
+    """Run a page query that selects `count(*) OVER () AS total` beside its columns; returns the
+    rows and that count (0 for an empty page), so a list needs one round trip, not two."""
+    rows = await conn.fetch(query, *args)
+    return list(rows), (rows[0]["total"] if rows else 0)
+
+
+async def status_page(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: str,
+    tenant_id: str,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    """A tenant's rows of `table` (schema-qualified), newest first (created_at, then id), of one
+    `status` or of any: the shape every status-filtered list shares."""
+    return await fetch_page(
+        conn,
+        f"""
+        SELECT {columns}, count(*) OVER () AS total FROM {table}
+        WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
+        """,
+        tenant_id,
+        status,
+        limit,
+        offset,
+    )

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from aos_common.db import fetch_page, status_page
 from aos_cost_intel.models import SCHEMA
 
 
@@ -52,7 +53,8 @@ async def record_alert(
 async def list_alerts(
     conn: asyncpg.Connection, tenant_id: str, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
+    return await fetch_page(
+        conn,
         f"""
         SELECT *, count(*) OVER () AS total FROM {SCHEMA}.budget_alerts WHERE tenant_id = $1
         ORDER BY fired_at DESC, budget_id, threshold LIMIT $2 OFFSET $3
@@ -61,7 +63,6 @@ async def list_alerts(
         limit,
         offset,
     )
-    return list(rows), (rows[0]["total"] if rows else 0)
 
 
 async def webhook_of(conn: asyncpg.Connection, tenant_id: str) -> asyncpg.Record | None:
@@ -163,15 +164,5 @@ async def settle_delivery(
 async def list_deliveries(
     conn: asyncpg.Connection, tenant_id: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        f"""
-        SELECT *, count(*) OVER () AS total FROM {SCHEMA}.webhook_deliveries
-        WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
-        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
-        """,
-        tenant_id,
-        status,
-        limit,
-        offset,
-    )
-    return list(rows), (rows[0]["total"] if rows else 0)
+    table = f"{SCHEMA}.webhook_deliveries"
+    return await status_page(conn, table, "*", tenant_id, status, limit, offset)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from aos_common.db import status_page
 from aos_cost_intel.budgets.repository import week_start
 from aos_cost_intel.models import SCHEMA
 
@@ -89,15 +90,5 @@ async def lock_expired(conn: asyncpg.Connection, now: datetime, limit: int) -> l
 async def list_for_tenant(
     conn: asyncpg.Connection, tenant_id: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        f"""
-        SELECT {COLUMNS}, count(*) OVER () AS total FROM {SCHEMA}.reservations
-        WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
-        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
-        """,
-        tenant_id,
-        status,
-        limit,
-        offset,
-    )
-    return list(rows), (rows[0]["total"] if rows else 0)
+    table = f"{SCHEMA}.reservations"
+    return await status_page(conn, table, COLUMNS, tenant_id, status, limit, offset)
