@@ -141,23 +141,21 @@ def streak_start(streak: list[date], is_breach: BreachTest, history: EntityHisto
     return start
 
 
-def detect_spike(history: EntityHistory, today: date) -> Finding | None:
-    breach = {d: is_spike_day(history, d) for d in days_back(today, WINDOW_DAYS - 1, 0)}
-    streak = latest_streak(breach, today, SPIKE_MIN_RUN)
-    if streak is None:
-        return None
-    last = streak[-1]
-    current = history.cost(last)
-    expected = spike_baseline(history, last)
+def _finding(
+    kind: AnomalyType,
+    history: EntityHistory,
+    first: date,
+    current: Decimal,
+    expected: Decimal,
+    cause: Cause,
+    what: str,
+) -> Finding:
+    """A finding for a streak that began on `first`: the severity follows the deviation, and the
+    message names the entity, `what` happened and both daily figures. Spikes and drift differ
+    only in how they measure, not in what they report."""
     deviation_pct = deviation(current, expected)
-    first = streak_start(streak, is_spike_day, history)
-    baseline_days = days_back(first, *SPIKE_BASELINE)
-    cause = derive_cause(
-        history, window_stats(history, streak), window_stats(history, baseline_days)
-    )
-    ratio = divide(current, expected, Decimal("0.01"))
     return Finding(
-        anomaly_type=AnomalyType.ABSOLUTE_SPIKE,
+        anomaly_type=kind,
         severity=severity_for(deviation_pct) or Severity.LOW,
         entity_type=history.entity_type,
         entity_id=history.entity_id,
@@ -166,11 +164,28 @@ def detect_spike(history: EntityHistory, today: date) -> Finding | None:
         expected_value_cents=expected,
         deviation_pct=deviation_pct,
         message=(
-            f"{_entity_label(history)} spend spiked to {ratio}x its baseline on "
-            f"{len(streak)} consecutive days ({plain(current)} vs {plain(expected)} cents/day)"
+            f"{_entity_label(history)} {what} ({plain(current)} vs {plain(expected)} cents/day)"
         ),
         derived_cause=cause,
     )
+
+
+def detect_spike(history: EntityHistory, today: date) -> Finding | None:
+    breach = {d: is_spike_day(history, d) for d in days_back(today, WINDOW_DAYS - 1, 0)}
+    streak = latest_streak(breach, today, SPIKE_MIN_RUN)
+    if streak is None:
+        return None
+    last = streak[-1]
+    current = history.cost(last)
+    expected = spike_baseline(history, last)
+    first = streak_start(streak, is_spike_day, history)
+    baseline_days = days_back(first, *SPIKE_BASELINE)
+    cause = derive_cause(
+        history, window_stats(history, streak), window_stats(history, baseline_days)
+    )
+    ratio = divide(current, expected, Decimal("0.01"))
+    what = f"spend spiked to {ratio}x its baseline on {len(streak)} consecutive days"
+    return _finding(AnomalyType.ABSOLUTE_SPIKE, history, first, current, expected, cause, what)
 
 
 def detect_drift(history: EntityHistory, today: date) -> Finding | None:
@@ -180,7 +195,6 @@ def detect_drift(history: EntityHistory, today: date) -> Finding | None:
         return None
     last = streak[-1]
     current, expected = drift_means(history, last)
-    deviation_pct = deviation(current, expected)
     first = streak_start(streak, is_drift_day, history)
     cause = derive_cause(
         history,
@@ -188,22 +202,11 @@ def detect_drift(history: EntityHistory, today: date) -> Finding | None:
         window_stats(history, days_back(last, *DRIFT_BASELINE)),
     )
     ratio = divide(current, expected, Decimal("0.01"))
-    return Finding(
-        anomaly_type=AnomalyType.SUSTAINED_DRIFT,
-        severity=severity_for(deviation_pct) or Severity.LOW,
-        entity_type=history.entity_type,
-        entity_id=history.entity_id,
-        day=first,
-        current_value_cents=current,
-        expected_value_cents=expected,
-        deviation_pct=deviation_pct,
-        message=(
-            f"{_entity_label(history)} 7-day average spend is {ratio}x its baseline "
-            f"(days -28..-8) on {len(streak)} consecutive days "
-            f"({plain(current)} vs {plain(expected)} cents/day)"
-        ),
-        derived_cause=cause,
+    what = (
+        f"7-day average spend is {ratio}x its baseline (days -28..-8) "
+        f"on {len(streak)} consecutive days"
     )
+    return _finding(AnomalyType.SUSTAINED_DRIFT, history, first, current, expected, cause, what)
 
 
 def detect_spend_anomalies(

@@ -179,3 +179,25 @@ def test_an_entity_with_one_feature_has_no_feature_surge(make_history: Make) -> 
     finding = detect_spike(make_history({-1: 300, 0: 300}, feature_costs=features), TODAY)
     assert finding is not None
     assert finding.derived_cause is Cause.UNKNOWN
+
+
+def test_a_spike_message_names_the_entity_the_ratio_the_run_and_both_figures(
+    make_history: Make,
+) -> None:
+    spiky = make_history({-1: 300, 0: 300}, entity_type="feature", entity_id="f.one")
+    finding = detect_spike(spiky, TODAY)
+    assert finding is not None
+    assert finding.message == (
+        "Feature 'f.one' spend spiked to 3.00x its baseline on 2 consecutive days "
+        "(300 vs 100 cents/day)"
+    )
+
+
+def test_a_drift_message_names_the_baseline_days_and_both_figures(make_history: Make) -> None:
+    drifting = make_history({offset: 130 for offset in range(-7, 1)})
+    finding = detect_drift(drifting, TODAY)
+    assert finding is not None
+    assert finding.message == (
+        "Tenant 'tnt_test' 7-day average spend is 1.30x its baseline (days -28..-8) "
+        "on 3 consecutive days (130 vs 100 cents/day)"
+    )
