@@ -49,6 +49,13 @@ def _run_id(trace: Mapping[str, Any]) -> str:
     return str(trace.get("run_id") or trace.get("trace_id"))
 
 
+def _run_header(trace: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a log detail and an LLM-run view both open with, read from the trace."""
+    run_id = _run_id(trace)
+    fields = ("correlation_id", "agent_id", "status", "started_at", "completed_at")
+    return {"log_id": log_id_for(run_id), "run_id": run_id, **{f: trace.get(f) for f in fields}}
+
+
 class LogsService:
     def __init__(self, peers: Peers) -> None:
         self._peers = peers
@@ -85,15 +92,8 @@ class LogsService:
         if trace is None:
             raise LogNotFound(log_id)
         steps = _steps(trace)
-        run_id = _run_id(trace)
         return LogDetailRead(
-            log_id=log_id_for(run_id),
-            run_id=run_id,
-            correlation_id=trace.get("correlation_id"),
-            agent_id=trace.get("agent_id"),
-            status=trace.get("status"),
-            started_at=trace.get("started_at"),
-            completed_at=trace.get("completed_at"),
+            **_run_header(trace),
             steps=[LogStepRead.model_validate(step) for step in steps],
             total_steps=len(steps),
             success_count=sum(1 for step in steps if step.get("status") == "success"),
@@ -162,17 +162,10 @@ class LogsService:
         if trace is None:
             raise RunNotFound(run_id)
         steps = _steps(trace)
-        resolved_run_id = _run_id(trace)
-        costs = await self._peers.run_costs(tenant_id, resolved_run_id)
+        costs = await self._peers.run_costs(tenant_id, _run_id(trace))
         return LlmRunRead(
-            log_id=log_id_for(resolved_run_id),
-            run_id=resolved_run_id,
+            **_run_header(trace),
             trace_id=trace.get("trace_id"),
-            correlation_id=trace.get("correlation_id"),
-            agent_id=trace.get("agent_id"),
-            status=trace.get("status"),
-            started_at=trace.get("started_at"),
-            completed_at=trace.get("completed_at"),
             steps=steps,
             costs=RunCosts(
                 records=list(costs.get("records") or []),
