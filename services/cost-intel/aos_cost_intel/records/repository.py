@@ -298,48 +298,35 @@ async def rebuild_rollups(
 ) -> None:
     """Recompute rollups of a tenant from its records: hours [hour_start, hour_end) and days
     [day_start, day_end] (after a reprice changed costs inside them)."""
-    sums = "sum(cost_cents), count(*), " + ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
-    columns = "cost_cents, request_count, " + ", ".join(TOKEN_COLUMNS)
-    await conn.execute(
-        f"DELETE FROM {SCHEMA}.cost_rollups_hourly WHERE tenant_id = $1 AND hour >= $2 AND hour < $3",
-        tenant_id,
-        hour_start,
-        hour_end,
-    )
-    await conn.execute(
-        f"""
-        INSERT INTO {SCHEMA}.cost_rollups_hourly (tenant_id, hour, feature_tag, user_id, model, {columns})
-        SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), feature_tag, coalesce(user_id, ''),
-               model, {sums}
-        FROM {SCHEMA}.cost_records
-        WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-        GROUP BY 1, 2, 3, 4, 5
-        """,
-        tenant_id,
-        hour_start,
-        hour_end,
-    )
-    await conn.execute(
-        f"DELETE FROM {SCHEMA}.cost_rollups_daily WHERE tenant_id = $1 AND day >= $2 AND day <= $3",
-        tenant_id,
-        day_start,
-        day_end,
-    )
-    await conn.execute(
-        f"""
-        INSERT INTO {SCHEMA}.cost_rollups_daily (tenant_id, day, feature_tag, user_id, model, {columns})
-        SELECT tenant_id, (occurred_at AT TIME ZONE 'UTC')::date, feature_tag, coalesce(user_id, ''),
-               model, {sums}
-        FROM {SCHEMA}.cost_records
-        WHERE tenant_id = $1 AND occurred_at >= ($2::date)::timestamp AT TIME ZONE 'UTC'
-          AND occurred_at < (($3::date + 1)::timestamp AT TIME ZONE 'UTC')
-        GROUP BY 1, 2, 3, 4, 5
-        """,
-        tenant_id,
-        day_start,
-        day_end,
-    )
+    await _rebuild_wide_grain(conn, tenant_id, _HOURLY, hour_start, hour_end)
+    await _rebuild_wide_grain(conn, tenant_id, _DAILY, day_start, day_end)
     await rebuild_dimension_rollups(conn, tenant_id, hour_start, hour_end, day_start, day_end)
+
+
+async def _rebuild_wide_grain(
+    conn: asyncpg.Connection, tenant_id: str, grain: _Grain, start: object, end: object
+) -> None:
+    """Delete one grain's wide rows of a range and sum them again from the records."""
+    sums = "sum(cost_cents), count(*), " + ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
+    table, column = f"{SCHEMA}.{grain.table}", grain.column
+    await conn.execute(
+        f"DELETE FROM {table} WHERE tenant_id = $1 AND {column} >= $2 AND {column} {grain.upper} $3",
+        tenant_id,
+        start,
+        end,
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO {table} (tenant_id, {column}, feature_tag, user_id, model, {_VALUES})
+        SELECT tenant_id, {grain.of_record}, feature_tag, coalesce(user_id, ''), model, {sums}
+        FROM {SCHEMA}.cost_records
+        WHERE tenant_id = $1 AND {grain.records_in_range}
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        tenant_id,
+        start,
+        end,
+    )
 
 
 _DIM_SELECT = """
@@ -358,18 +345,35 @@ _DIM_SELECT = """
 
 @dataclass(frozen=True)
 class _Grain:
-    """One grain of the per-dimension rollups and the wide table it is summed from."""
+    """One grain of the rollups: its wide table, and how records and dimension rows map to it."""
 
     code: str  # cost_rollups_dim.grain
     table: str
     column: str
     upper: str  # an hour range is half-open (<), a day range closed (<=)
     as_bucket: str  # turns a value of `column` (or a parameter) into a bucket timestamp
+    of_record: str  # a record's value of `column`
+    records_in_range: str  # the records inside [$2, $3] (or [$2, $3)) of this grain
 
 
-_HOURLY = _Grain("h", "cost_rollups_hourly", "hour", "<", "{}")
+_HOURLY = _Grain(
+    "h",
+    "cost_rollups_hourly",
+    "hour",
+    "<",
+    "{}",
+    "date_trunc('hour', occurred_at, 'UTC')",
+    "occurred_at >= $2 AND occurred_at < $3",
+)
 _DAILY = _Grain(
-    "d", "cost_rollups_daily", "day", "<=", "(({}::date)::timestamp AT TIME ZONE 'UTC')"
+    "d",
+    "cost_rollups_daily",
+    "day",
+    "<=",
+    "(({}::date)::timestamp AT TIME ZONE 'UTC')",
+    "(occurred_at AT TIME ZONE 'UTC')::date",
+    "occurred_at >= ($2::date)::timestamp AT TIME ZONE 'UTC' "
+    "AND occurred_at < (($3::date + 1)::timestamp AT TIME ZONE 'UTC')",
 )
 
 
