@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from aos_common.migrations import upgrade_all
 from aos_common.services import SERVICES, ServiceSpec
 from aos_common.testing import app_client, run_in_thread
-from aos_common.testing.servers import FreezableProxy, freezable_proxy
+from aos_common.testing.servers import FreezableProxy, freezable_proxy, postgres_address
 
 # Bounds a hang so that it fails the test; docs/RELIABILITY.md records the measured answer time.
 HANG_GUARD_SECONDS = 3.0
@@ -29,8 +29,7 @@ def all_migrated(database_url: str) -> str:
 
 @pytest.fixture
 async def proxy(all_migrated: str) -> AsyncIterator[FreezableProxy]:
-    target = make_url(all_migrated)
-    async with freezable_proxy(target.host or "127.0.0.1", target.port or 5432) as running:
+    async with freezable_proxy(postgres_address(make_url(all_migrated))) as running:
         yield running
 
 
@@ -68,7 +67,8 @@ async def test_readyz_says_not_ready_at_once_when_the_database_is_frozen(
     redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    via_proxy = make_url(all_migrated).set(host="127.0.0.1", port=proxy.port)
+    direct = make_url(all_migrated).difference_update_query(["host"])  # no Unix socket directory
+    via_proxy = direct.set(host="127.0.0.1", port=proxy.port)
     url = via_proxy.render_as_string(hide_password=False)
     app = service_app(spec.package, url, redis_url, monkeypatch)
     async with app_client(app) as client:

@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 
 def free_port() -> int:
     """A port the kernel considers free right now."""
@@ -141,12 +143,25 @@ async def silent_server() -> AsyncIterator[SilentServer]:
         await server.wait_closed()
 
 
-class FreezableProxy:
-    """A TCP proxy to `target`; once frozen it relays nothing and accepts connections it never
-    answers, as a SIGSTOPped Postgres would, until thawed."""
+Address = tuple[str, int] | Path
+"""Where a server listens: (host, port), or the path of its Unix socket."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
+
+def postgres_address(url: URL) -> Address:
+    """Where `url` connects: (host, port), or the Unix socket of a server listening on one only (the
+    embedded pgserver of a fresh clone names its socket directory in the `host` query parameter)."""
+    socket_dir = url.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        return Path(socket_dir) / f".s.PGSQL.{url.port or 5432}"
+    return (url.host or "127.0.0.1", url.port or 5432)
+
+
+class FreezableProxy:
+    """A TCP proxy (on 127.0.0.1) to `target`; once frozen it relays nothing and accepts
+    connections it never answers, as a SIGSTOPped Postgres would, until thawed."""
+
+    def __init__(self, target: Address) -> None:
+        self._target = target
         self._running = asyncio.Event()
         self._running.set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -174,7 +189,11 @@ class FreezableProxy:
         self._writers.append(writer)
         await self._running.wait()
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+            if isinstance(self._target, Path):
+                upstream = await asyncio.open_unix_connection(self._target)
+            else:
+                upstream = await asyncio.open_connection(*self._target)
+            upstream_reader, upstream_writer = upstream
         except OSError:
             writer.close()
             return
@@ -196,8 +215,8 @@ class FreezableProxy:
 
 
 @contextlib.asynccontextmanager
-async def freezable_proxy(target_host: str, target_port: int) -> AsyncIterator[FreezableProxy]:
-    proxy = FreezableProxy(target_host, target_port)
+async def freezable_proxy(target: Address) -> AsyncIterator[FreezableProxy]:
+    proxy = FreezableProxy(target)
     await proxy.start()
     try:
         yield proxy
