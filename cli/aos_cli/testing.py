@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,6 +26,7 @@ import psutil
 
 from aos_cli.config import OTLP_GRPC_PORT_ENV, PROCESSES, port_env
 from aos_cli.console_build import CONSOLE_BUILD_ENV
+from aos_common.embedded import scratch_data_dir
 
 MARKER_ENV = "AOS_TEST_PLATFORM_MARKER"
 READY_LINE = "Press Ctrl-C to stop."
@@ -39,14 +38,9 @@ _KEPT = ("AOS_TEST_DATABASE_URL", "AOS_TEST_REDIS_URL")
 
 @contextmanager
 def platform_data_dir() -> Iterator[Path]:
-    """A fresh data directory outside pytest's base temp (which pytest keeps at mode 0700, and
-    which concurrent pytest runs re-restrict, shutting out pgserver's unprivileged user as root)."""
-    root = Path(tempfile.mkdtemp(prefix="aos-platform-"))
-    root.chmod(0o755)
-    try:
+    """A fresh data directory outside pytest's base temp (see `scratch_data_dir`)."""
+    with scratch_data_dir("aos-platform-") as root:
         yield root / ".aos"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def free_ports(count: int) -> list[int]:

@@ -3,9 +3,27 @@ for tests when no server is configured. Nothing is downloaded at run time: both 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@contextmanager
+def scratch_data_dir(prefix: str) -> Iterator[Path]:
+    """A fresh directory (mode 0755) for embedded servers, removed afterwards, outside pytest's
+    base temp: as root, pgserver runs PostgreSQL as an unprivileged user, and every pytest session
+    that starts on the machine re-restricts that base temp to 0700, which locks the user out of a
+    running cluster (it aborts at its next checkpoint)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass

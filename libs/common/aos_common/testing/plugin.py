@@ -27,7 +27,7 @@ def _docker_answers() -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     configured = os.environ.get("AOS_TEST_DATABASE_URL")
     if configured:
         yield configured
@@ -38,10 +38,14 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         with PostgresContainer("postgres:16", driver=None) as container:
             yield container.get_connection_url()
         return
-    from aos_common.embedded import start_postgres
+    from aos_common.embedded import scratch_data_dir, start_postgres
 
-    server = start_postgres(tmp_path_factory.mktemp("pg"))
-    yield server.url
+    with scratch_data_dir("aos-test-pg-") as directory:
+        server = start_postgres(directory / "pg")
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
