@@ -246,9 +246,10 @@ def report(args: argparse.Namespace, runs: list[Run], load: tuple[float, float, 
         f"budget — measured {pct(contended.reserve_ms, 99):.1f} ms for reserve: "
         f"{'met' if pct(contended.reserve_ms, 99) <= 10 else 'NOT met'}.",
         "",
-        "Reading the figures: the wall-clock rates and latencies are those of a machine "
-        "saturated by other test runs (see the load average): the service process gets a "
-        "small share of two cores, so they say more about the machine than the design. The "
+        "Reading the figures: the wall-clock rates and latencies depend on what else the "
+        "machine runs (see the load average); even on a quiet machine the service, PostgreSQL "
+        "and the Python load generator share two cores, and the rates stay far below what the "
+        "CPU per reserve alone would allow, so the limit is not yet explained by CPU. The "
         "CPU per reserve does not depend on that load (the PostgreSQL column is approximate: "
         "it sums the bench database's live backends, and one that exits between two readings "
         "takes its CPU with it, which can even make it negative). Reservations are group "
