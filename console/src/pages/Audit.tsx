@@ -6,6 +6,7 @@ import type { components } from "../api/schema";
 import { DataTable } from "../components/DataTable";
 import { Empty, ErrorState, Loading, Panel } from "../components/States";
 import { formatTime, shortHash } from "../lib/format";
+import { Pager } from "../components/Pager";
 
 type Entry = components["schemas"]["EntryRead"];
 const PAGE = 50;
@@ -123,17 +124,7 @@ export default function AuditPage() {
             caption="Audit ledger entries"
             rowClass={(row) => (row.seq === brokenSeq ? "diff" : undefined)}
           />
-          <div className="pager">
-            <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous
-            </button>
-            <span>
-              {offset + 1}–{offset + entries.data.rows.length} of {entries.data.total}
-            </span>
-            <button type="button" className="secondary" disabled={offset + PAGE >= entries.data.total} onClick={() => setOffset(offset + PAGE)}>
-              Next
-            </button>
-          </div>
+          <Pager offset={offset} pageSize={PAGE} shown={entries.data.rows.length} total={entries.data.total} onOffset={setOffset} />
         </>
       )}
     </>

@@ -8,6 +8,7 @@ import { Empty, ErrorState, Loading, Panel } from "../components/States";
 import { verifyBundle, type BundleCheck } from "../lib/bundle";
 import { formatDuration, formatTime } from "../lib/format";
 import { href } from "../lib/router";
+import { Pager } from "../components/Pager";
 
 type LogSummary = components["schemas"]["LogListRead"]["items"][number];
 const PAGE = 25;
@@ -83,17 +84,7 @@ function LogListPage() {
       ) : (
         <>
           <DataTable data={logs.data.items} columns={columns} caption="Customer logs" />
-          <div className="pager">
-            <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous
-            </button>
-            <span>
-              {offset + 1}–{offset + logs.data.items.length} of {logs.data.total}
-            </span>
-            <button type="button" className="secondary" disabled={offset + PAGE >= logs.data.total} onClick={() => setOffset(offset + PAGE)}>
-              Next
-            </button>
-          </div>
+          <Pager offset={offset} pageSize={PAGE} shown={logs.data.items.length} total={logs.data.total} onOffset={setOffset} />
         </>
       )}
       <Panel title="Recent exports">

@@ -11,6 +11,7 @@ import { Compare } from "./traces/Compare";
 import { TraceDetail } from "./traces/Detail";
 import { Mismatches } from "./traces/Mismatches";
 import { Tabs } from "./traces/Tabs";
+import { Pager } from "../components/Pager";
 
 const PAGE = 25;
 
@@ -134,22 +135,7 @@ function TraceListPage() {
       ) : (
         <>
           <DataTable data={query.data.items} columns={columns} caption="Agent runs" />
-          <div className="pager">
-            <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous
-            </button>
-            <span>
-              {offset + 1}–{offset + query.data.items.length} of {query.data.total}
-            </span>
-            <button
-              type="button"
-              className="secondary"
-              disabled={offset + PAGE >= query.data.total}
-              onClick={() => setOffset(offset + PAGE)}
-            >
-              Next
-            </button>
-          </div>
+          <Pager offset={offset} pageSize={PAGE} shown={query.data.items.length} total={query.data.total} onOffset={setOffset} />
         </>
       )}
     </>

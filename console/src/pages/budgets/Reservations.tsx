@@ -13,6 +13,7 @@ import { formatTime } from "../../lib/format";
 import { formatCents } from "../../lib/money";
 import { ACTIONS, can } from "../../lib/permissions";
 import { useSession } from "../../lib/session";
+import { Pager } from "../../components/Pager";
 
 type Reservation = components["schemas"]["ReservationListed"];
 type Status = Reservation["status"];
@@ -139,22 +140,7 @@ export function Reservations({ keyNames }: { keyNames: Map<string, string> }) {
       ) : (
         <>
           <DataTable data={page.data.rows} columns={columns} caption={`Reservations ${status}`} />
-          <div className="pager">
-            <button type="button" className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous
-            </button>
-            <span>
-              {offset + 1}–{offset + page.data.rows.length} of {page.data.total}
-            </span>
-            <button
-              type="button"
-              className="secondary"
-              disabled={offset + PAGE >= page.data.total}
-              onClick={() => setOffset(offset + PAGE)}
-            >
-              Next
-            </button>
-          </div>
+          <Pager offset={offset} pageSize={PAGE} shown={page.data.rows.length} total={page.data.total} onOffset={setOffset} />
         </>
       )}
     </Panel>
