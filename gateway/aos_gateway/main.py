@@ -27,7 +27,11 @@ from aos_common.http_client import ServiceClient
 from aos_common.metrics import Metrics, MetricsMiddleware
 from aos_common.readiness import ReadinessProbes
 from aos_common.request_context import RequestIdMiddleware
-from aos_common.telemetry import configure_json_logging, setup_tracing
+from aos_common.telemetry import (
+    FASTAPI_NATIVE_TELEMETRY_OFF,
+    configure_json_logging,
+    setup_tracing,
+)
 from aos_gateway.api_document import MergedDocument
 from aos_gateway.config import default_config_path, load_config
 from aos_gateway.console.edge import ConsoleCookieEdge
@@ -87,6 +91,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,  # /openapi.json is the platform's merged document (reference.routes)
+        telemetry=FASTAPI_NATIVE_TELEMETRY_OFF,
     )
     _install_endpoints(app, state)
     return app

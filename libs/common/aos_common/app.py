@@ -32,6 +32,7 @@ from aos_common.revocation import RevocationSource, RevocationWatch
 from aos_common.settings import ServiceSettings
 from aos_common.state import ServiceState, service_state
 from aos_common.telemetry import (
+    FASTAPI_NATIVE_TELEMETRY_OFF,
     configure_json_logging,
     instrument_app,
     instrument_clients,
@@ -146,7 +147,9 @@ def create_service_app(
             await engine.dispose()
 
     state = state_class(settings, Metrics(settings.service_name), ReadinessProbes())
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title, version=version, lifespan=lifespan, telemetry=FASTAPI_NATIVE_TELEMETRY_OFF
+    )
     app.state.service = state
     install_problem_handlers(app)
     app.add_middleware(InputLimitMiddleware, body_limits=body_limits)

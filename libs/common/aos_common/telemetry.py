@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -34,6 +35,13 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
         )
     trace.set_tracer_provider(provider)
     _provider_installed = True
+
+
+FASTAPI_NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own OpenTelemetry layer (0.16x), off in every app: the services trace through
+opentelemetry-instrumentation-fastapi (`instrument_app`), and left on, the layer asks the global
+tracer, meter and logger providers whether they are configured on every request, a cost with
+nothing to show for it."""
 
 
 def instrument_app(app: FastAPI) -> None:

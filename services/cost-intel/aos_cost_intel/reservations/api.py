@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -29,6 +30,23 @@ router = APIRouter(prefix="/api/v1/cost/reservations", tags=["cost reservations"
 ReservationId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
+async def once_per_key(
+    request: Request,
+    tenant: str,
+    produce: Callable[[AsyncSession | None], Awaitable[Response]],
+    *,
+    needs_session: bool = False,
+) -> Response:
+    """`produce` at most once per Idempotency-Key (the key and its reply in a transaction of
+    their own). Holds are decided and closed outside the request's transaction (the batchers),
+    so a call without a key opens no session at all unless `needs_session`: about a fifth of a
+    settle's CPU (bench/reservations.py's in-process profile)."""
+    if not needs_session and "idempotency-key" not in request.headers:
+        return await produce(None)
+    async with transaction(cost_intel_state(request.app).sessionmaker) as session:
+        return await idempotent(request, session, tenant, lambda: produce(session))
+
+
 @router.post("", status_code=201, response_model=ReservationRead)
 async def create_reservation(
     body: ReservationCreate,
@@ -36,34 +54,27 @@ async def create_reservation(
     caller: WriterDep,
 ) -> Response:
     """Hold the estimated cost on every applicable hard budget, or 402 naming the budget."""
-    # The hold is decided outside the request's transaction (reservations/batcher.py), so a
-    # reservation without an Idempotency-Key or a feature tag to classify opens no session at
-    # all: a measurable share of a reservation's CPU.
-    tenant = caller.tenant_id
     batcher = cost_intel_state(request.app).reservation_batcher
-    if not body.feature_tag and "idempotency-key" not in request.headers:
-        held = await service.reserve(None, batcher, tenant, body, caller.principal)
+
+    async def produce(session: AsyncSession | None) -> Response:
+        held = await service.reserve(session, batcher, caller.tenant_id, body, caller.principal)
         return json_response(held.model_dump(mode="json"), 201)
-    async with transaction(cost_intel_state(request.app).sessionmaker) as session:
 
-        async def produce() -> Response:
-            held = await service.reserve(session, batcher, tenant, body, caller.principal)
-            return json_response(held.model_dump(mode="json"), 201)
-
-        return await idempotent(request, session, tenant, produce)
+    # A feature tag is classified on the request's session.
+    return await once_per_key(
+        request, caller.tenant_id, produce, needs_session=bool(body.feature_tag)
+    )
 
 
-async def close_reservation(
-    request: Request, session: AsyncSession, tenant: str, job: CloseJob
-) -> Response:
-    """Settle or release through the close batcher, once per Idempotency-Key: the two routes
-    differ only in the charge the job carries."""
+async def close_reservation(request: Request, tenant: str, job: CloseJob) -> Response:
+    """Settle or release through the close batcher: the two routes differ only in the charge
+    the job carries."""
 
-    async def produce() -> Response:
+    async def produce(_session: AsyncSession | None) -> Response:
         closed = await cost_intel_state(request.app).close_batcher.close(tenant, job)
         return json_response(closed.model_dump(mode="json"), 200)
 
-    return await idempotent(request, session, tenant, produce)
+    return await once_per_key(request, tenant, produce)
 
 
 @router.post("/{reservation_id}/settle", response_model=SettleRead)
@@ -71,26 +82,20 @@ async def settle_reservation(
     reservation_id: ReservationId,
     body: SettleRequest,
     request: Request,
-    session: SessionDep,
     caller: WriterDep,
 ) -> Response:
     """Record the actual cost (in full) and take the hold off; 409 once no longer held."""
-    return await close_reservation(
-        request, session, caller.tenant_id, CloseJob(reservation_id, body)
-    )
+    return await close_reservation(request, caller.tenant_id, CloseJob(reservation_id, body))
 
 
 @router.post("/{reservation_id}/release", response_model=ReservationRead)
 async def release_reservation(
     reservation_id: ReservationId,
     request: Request,
-    session: SessionDep,
     caller: WriterDep,
 ) -> Response:
     """Take the hold off without a charge; 409 once no longer held."""
-    return await close_reservation(
-        request, session, caller.tenant_id, CloseJob(reservation_id, None)
-    )
+    return await close_reservation(request, caller.tenant_id, CloseJob(reservation_id, None))
 
 
 @router.get("/{reservation_id}", response_model=ReservationRead)
