@@ -16,6 +16,7 @@ from sqlalchemy import Table
 from starlette.responses import Response
 
 from aos_common.auth import Authenticator, CredentialResolver
+from aos_common.callers import document_tenant_query
 from aos_common.db import create_engine, create_sessionmaker
 from aos_common.envelope import json_response
 from aos_common.errors import install_problem_handlers
@@ -160,6 +161,7 @@ def create_service_app(
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    document_tenant_query(app)
     if settings.telemetry_enabled:
         instrument_app(app)
     return app

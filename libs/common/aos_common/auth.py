@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
-from aos_common.errors import BadRequest, Forbidden, Unauthorized
+from aos_common.errors import Forbidden, Unauthorized
 from aos_common.request_context import tenant_id_var
 from aos_common.state import service_state
 
@@ -326,73 +326,3 @@ async def get_internal_caller(request: Request) -> Principal:
 
 
 InternalCallerDep = Annotated[Principal, Depends(get_internal_caller)]
-
-
-TenantQuery = Annotated[
-    str | None,
-    Query(
-        max_length=64, description="Must equal the caller's tenant unless the caller is an operator"
-    ),
-]
-"""The `tenant_id` query parameter API.md accepts wherever the legacy API had one (`scoped_tenant`)."""
-
-
-def scoped_tenant(principal: Principal, requested_tenant_id: str | None) -> str:
-    """The tenant a request acts on: always the credential's, unless an operator names another."""
-    if requested_tenant_id is not None and requested_tenant_id != principal.tenant_id:
-        if not principal.is_operator:
-            raise Forbidden(OTHER_TENANT)
-        return requested_tenant_id
-    if principal.tenant_id is None:
-        raise BadRequest("tenant_id query parameter is required for platform-operator requests")
-    return principal.tenant_id
-
-
-# --- the caller: who is calling, and the tenant the request acts on ------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A public route's caller: the principal, and the tenant the request acts on.
-
-    Each service's dependencies.py names its callers once (`ReaderDep = Annotated[Caller,
-    caller_with_permission("read:cost")]`), so a route neither repeats the permission nor the
-    `tenant_id` parameter and its `scoped_tenant` call.
-    """
-
-    principal: Principal
-    tenant_id: str
-
-    @property
-    def actor(self) -> str:
-        return self.principal.principal_id
-
-
-def caller_with_permission(*permissions: str) -> Any:
-    """Dependency: the Caller if its principal holds one of `permissions` (else 403 naming the
-    first), acting on its own tenant or, for an operator, the one `tenant_id` names.
-
-    The principal is read here rather than through `PrincipalDep`: FastAPI pays for every level
-    of a dependency tree on every request, and one level less took 9 % of a reservation's CPU
-    (bench/reservations.py's in-process profile)."""
-
-    async def dependency(request: Request, tenant_id: TenantQuery = None) -> Caller:
-        principal = await get_principal(request)
-        if not any(principal.has_permission(permission) for permission in permissions):
-            raise Forbidden(f"Requires permission {permissions[0]}")
-        return Caller(principal, scoped_tenant(principal, tenant_id))
-
-    return Depends(dependency)
-
-
-def caller_with_role(*roles: str, detail: str | None = None) -> Any:
-    """Dependency: the Caller if its principal holds one of `roles` (operators always pass; else
-    403 with `detail`, by default naming the roles), scoped like `caller_with_permission`."""
-
-    async def dependency(request: Request, tenant_id: TenantQuery = None) -> Caller:
-        principal = await get_principal(request)
-        if not (principal.has_role(*roles) or principal.is_operator):
-            raise Forbidden(detail or f"Requires role {' or '.join(roles)}")
-        return Caller(principal, scoped_tenant(principal, tenant_id))
-
-    return Depends(dependency)

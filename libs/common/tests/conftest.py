@@ -15,14 +15,8 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from aos_common.app import create_service_app
-from aos_common.auth import (
-    Caller,
-    InternalCallerDep,
-    PrincipalDep,
-    caller_with_permission,
-    caller_with_role,
-    require_permission,
-)
+from aos_common.auth import InternalCallerDep, PrincipalDep, require_permission
+from aos_common.callers import Caller, caller_with_permission, caller_with_role
 from aos_common.db import SessionDep, create_engine
 from aos_common.envelope import json_response
 from aos_common.idempotency import idempotent

@@ -14,7 +14,8 @@ from aos_audit_ledger.ledger.service import LedgerService
 from aos_audit_ledger.ledger.signing import TreeHeadSigner
 from aos_audit_ledger.ledger.verification import LedgerVerifier
 from aos_audit_ledger.state import audit_ledger_state
-from aos_common.auth import Caller, Principal, caller_with_permission, require_permission
+from aos_common.auth import Principal, require_permission
+from aos_common.callers import Caller, caller_with_permission
 from aos_common.db import SessionDep
 
 READ_AUDIT = "read:audit"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aos_common.auth import Caller, caller_with_permission, caller_with_role
+from aos_common.callers import Caller, caller_with_permission, caller_with_role
 
 ReaderDep = Annotated[Caller, caller_with_permission("read:cost")]
 WriterDep = Annotated[Caller, caller_with_permission("cost:write")]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from aos_common.auth import Caller, caller_with_permission
+from aos_common.callers import Caller, caller_with_permission
 from aos_common.errors import BadRequest
 from aos_common.state import service_state
 from aos_guard_logs.exports.service import ExportRecorder, ExportService

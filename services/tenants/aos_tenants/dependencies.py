@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aos_common.auth import Caller, caller_with_permission
+from aos_common.callers import Caller, caller_with_permission
 
 TenantReaderDep = Annotated[Caller, caller_with_permission("read:tenant")]
 UsageReaderDep = Annotated[Caller, caller_with_permission("read:usage")]

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import FastAPI, Request
 
-from aos_common.auth import Caller, caller_with_permission, caller_with_role
+from aos_common.callers import Caller, caller_with_permission, caller_with_role
 from aos_common.errors import BadRequest, PayloadTooLarge
 from aos_traces.domain.errors import TraceInputError
 from aos_traces.domain.otlp import MAX_BODY_BYTES, OtlpDecodeError, OtlpTooLarge, decompress

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from aos_common.audit_outbox import kick_outbox_after_commit
-from aos_common.auth import Principal, require_permission, require_role, scoped_tenant
+from aos_common.auth import Principal, require_permission, require_role
+from aos_common.callers import scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import Envelope, envelope, json_response
 from aos_common.idempotency import idempotent

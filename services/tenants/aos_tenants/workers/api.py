@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from aos_common.auth import Principal, TenantQuery, require_permission, scoped_tenant
+from aos_common.auth import Principal, require_permission
+from aos_common.callers import TenantQuery, scoped_tenant
 from aos_common.db import SessionDep
 from aos_common.envelope import envelope, json_response
 from aos_tenants.dependencies import WorkersConfigurerDep, WorkersReaderDep
