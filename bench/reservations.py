@@ -28,7 +28,6 @@ import asyncio
 import math
 import os
 import secrets
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -242,7 +241,10 @@ def main() -> None:
         or "postgresql://postgres@127.0.0.1:5432/test"
     )
     chosen = [scenario for scenario in SCENARIOS if scenario.key in args.scenarios]
-    command = "uv run python bench/reservations.py " + " ".join(sys.argv[1:])
+    command = (  # every option the figures depend on, defaults included
+        f"uv run python bench/reservations.py --seconds {args.seconds} --callers {args.callers} "
+        f"--workers {args.workers} --paced-rate {args.paced_rate:g}"
+    )
     load = psutil.getloadavg()
     results = []
     with Progress(
@@ -255,7 +257,7 @@ def main() -> None:
         task = progress.add_task("reservations", total=len(chosen) * len(PHASES))
         for scenario in chosen:
             results.append(run_scenario(args, scenario, server_url, progress, task))
-    section = render(args, command.rstrip(), results, load)
+    section = render(args, command, results, load)
     print(section)
     if args.no_write or len(results) < len(SCENARIOS):
         return
