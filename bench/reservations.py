@@ -28,6 +28,7 @@ import asyncio
 import math
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -193,11 +194,15 @@ def run_scenario(
             "wrk": children_cpu_seconds() - wrk,
         }
         step.advance(task)
+    except BaseException:
+        console.print(f"{scenario.key}: the service log and wrk scripts are kept in {workdir}")
+        raise
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         drop_database(database_url)
+    shutil.rmtree(workdir)  # kept (service log, wrk scripts) only when the scenario failed
     settle: Run | None = runs[1] if len(runs) > 1 else None
     return Result(scenario, sides, runs[0], settle, cpu, run_holds)
 
