@@ -71,35 +71,59 @@ class WrkLoad:
         return self._run(url, headers, seconds, connections=concurrency)
 
     def cpu_seconds(self) -> float:
-        """CPU of every wrk run so far: each has exited and been waited for when this is read."""
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
+        return children_cpu_seconds()
 
     def close(self) -> None:
         pass
 
     @staticmethod
     def _run(url: str, headers: dict[str, str], seconds: float, connections: int) -> Run:
-        whole_seconds = max(1, math.ceil(seconds))  # wrk takes whole seconds only
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{whole_seconds}s", "-s", str(WRK_SCRIPT)]
-        for name, value in headers.items():
-            command += ["-H", f"{name}: {value}"]
+        command = wrk_command(url, seconds, connections, WRK_SCRIPT, headers)
         output = subprocess.run(
-            [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+            command, capture_output=True, text=True, check=True, timeout=seconds + 60
         ).stdout
-        line = next((line for line in output.splitlines() if line.startswith("WRK_REPORT ")), None)
-        if line is None:
-            raise RuntimeError(f"wrk printed no report for {url}:\n{output}")
-        report = json.loads(line.removeprefix("WRK_REPORT "))
-        status_errors = int(report["status_errors"])
-        return Run(
-            served=int(report["requests"]) - status_errors,
-            failed=status_errors + int(report["socket_errors"]),
-            seconds=int(report["duration_us"]) / 1e6,
-            latency_us=collections.Counter(
-                {int(value): int(count) for value, count in report["latency_us"]}
-            ),
-        )
+        return read_wrk_report(output, url)
+
+
+def wrk_command(
+    url: str,
+    seconds: float,
+    connections: int,
+    script: Path,
+    headers: dict[str, str] | None = None,
+) -> list[str]:
+    """One wrk thread (the machine's other cores go to what is measured), `connections`
+    keep-alive connections for `seconds` rounded up to whole seconds (all wrk takes); `script`
+    must print wrk_report.lua's WRK_REPORT line (define its done() or load that file)."""
+    whole_seconds = max(1, math.ceil(seconds))
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{whole_seconds}s", "-s", str(script)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    return [*command, url]
+
+
+def read_wrk_report(output: str, url: str) -> Run:
+    """The Run in the WRK_REPORT line wrk_report.lua's done() printed into `output`."""
+    line = next((line for line in output.splitlines() if line.startswith("WRK_REPORT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no report for {url}:\n{output}")
+    report = json.loads(line.removeprefix("WRK_REPORT "))
+    status_errors = int(report["status_errors"])
+    return Run(
+        served=int(report["requests"]) - status_errors,
+        failed=status_errors + int(report["socket_errors"]),
+        seconds=int(report["duration_us"]) / 1e6,
+        latency_us=collections.Counter(
+            {int(value): int(count) for value, count in report["latency_us"]}
+        ),
+    )
+
+
+def children_cpu_seconds() -> float:
+    """CPU of every child process of this one that has exited and been waited for (the wrk
+    runs, when nothing else was waited for in between): read before and after, the difference."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class HttpxLoad:
