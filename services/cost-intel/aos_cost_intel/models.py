@@ -280,6 +280,19 @@ class Reservation(Base):
     closed_at: Mapped[datetime | None] = mapped_column(TS)
 
 
+class BudgetHoldRelease(Base):
+    """A hold taken off a budget by a settle, release or expiry, not yet folded into
+    `Budget.held_cents` (the next reservation on the budget folds it, migration 0010): settles
+    never lock budget rows. A budget's held amount is `held_cents` minus these."""
+
+    __tablename__ = "budget_hold_releases"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    budget_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    released_cents: Mapped[Decimal] = mapped_column(Numeric)
+
+
 class KeySpendDaily(Base):
     """Spend recorded under one API key per UTC day: what a per-key budget is measured on."""
 

@@ -133,6 +133,20 @@ async def find_by_ids(
     )
 
 
+async def pending_releases(
+    conn: asyncpg.Connection, tenant_id: str, budget_ids: Sequence[str]
+) -> dict[str, Decimal]:
+    """Per budget, the holds taken off since a reservation last folded them into `held_cents`
+    (migration 0010): a budget holds `held_cents` minus this."""
+    rows = await conn.fetch(
+        f"SELECT budget_id, sum(released_cents) AS total FROM {SCHEMA}.budget_hold_releases "
+        "WHERE tenant_id = $1 AND budget_id = ANY($2::text[]) GROUP BY budget_id",
+        tenant_id,
+        list(budget_ids),
+    )
+    return {row["budget_id"]: row["total"] for row in rows}
+
+
 def week_start(day: date) -> date:
     """Monday of the ISO week (UTC) that holds `day`."""
     return day - timedelta(days=day.weekday())

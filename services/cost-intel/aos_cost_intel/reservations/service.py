@@ -3,22 +3,24 @@
 THE INVARIANT: for every hard budget that applies to a call (the tenant's, the call's feature,
 its user, its API key), at every moment `recorded spend in the window + active holds <= limit`.
 
-How it holds: Postgres row locks, taken in one fixed order ((tenant, budget id)). Reservations are
-decided by one statement (the `reserve_holds` function of migration 0008) on a connection outside
-any transaction, shared by the reservations one worker was asked for at about the same time
-(group commit, reservations/batcher.py): it locks every applicable hard budget row of the batch
-once (`ORDER BY tenant_id, id FOR UPDATE`), reads the held amount from the locked row and then
-the recorded spend of each window from the rollups, and decides each reservation in arrival order
+How it holds: Postgres row locks on the budget rows, taken only by reservations, in one fixed
+order ((tenant, budget id)). Reservations are decided by one statement (the `reserve_holds`
+function, migrations 0008 and 0010) on a connection outside any transaction, shared by the
+reservations one worker was asked for at about the same time (group commit,
+reservations/batcher.py): it locks every applicable hard budget row of the batch once
+(`ORDER BY tenant_id, id FOR UPDATE`), takes the held amount from the locked row minus the holds
+taken off since (`budget_hold_releases`, which it deletes and folds into the row), then reads the
+recorded spend of each window from the rollups, and decides each reservation in arrival order
 against the running held amounts: it refuses (402) or adds its amount to `budgets.held_cents` and
-inserts its reservation row. The locks end with the statement, so no client round trip ever
-happens inside them, and a contended budget pays one lock and one commit per batch. Settling
-locks the reservation, records the cost (rollups in the same transaction), then in one last
-statement (`close_holds`) locks the budget rows in id order, charges the API key and takes the
-hold off: spend moves from "held" to "recorded" in one commit. A reserve that reads between the
-two sees the hold and the charge both, never neither (its held amount is read first):
-transiently conservative, never over. Releases take the same locks in the same order (also
-`close_holds`), and so does the expiry sweep; settles and releases of a tenant are group
-committed too (reservations/closing.py).
+inserts its reservation row. The locks end with the statement's commit, so no client round trip
+ever happens inside them, and a contended budget pays one lock and one commit per batch.
+Settling locks the reservation, records the cost (rollups in the same transaction), charges the
+API key and takes the hold off by inserting a release row (`close_holds`): spend moves from "held"
+to "recorded" in one commit, and no budget row is locked, so settles never hold reservations
+back. A reserve reads the held amount (row, then releases) before the spend: a settle committing
+in between is seen as both hold and charge, never neither — transiently conservative, never
+over. Releases and the expiry sweep take holds off the same way; settles and releases of a
+tenant are group committed too (reservations/closing.py).
 
 Why Postgres and not a Redis script: a hold must survive a crash of cost-intel and of Redis, so it
 is a Postgres row whatever counts it; recorded spend is already in Postgres, written in the
