@@ -1,8 +1,8 @@
 """SQL for cost records, request-id claims and rollups.
 
 Bulk paths talk to the request's asyncpg connection directly (same transaction as the session):
-`unnest` arrays for claims, COPY for records and for their hourly sums, and set-based SQL from
-there to the rollups, so a 10,000-record batch is a handful of round trips. Rollups are changed
+`unnest` arrays for claims, COPY for records, and their hourly sums as arrays to one function
+that adds them to every rollup, so a 10,000-record batch is a handful of round trips. Rollups are changed
 in the same transaction as the records they sum.
 """
 
@@ -88,83 +88,21 @@ async def copy_records(conn: asyncpg.Connection, records: Iterable[NewRecord]) -
 
 
 _VALUES = "cost_cents, request_count, " + ", ".join(TOKEN_COLUMNS)
-_SUMS = "sum(cost_cents), sum(request_count), " + ", ".join(f"sum({c})" for c in TOKEN_COLUMNS)
 _ADD = ", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in _VALUES.split(", "))
-
-_CREATE_STAGING = f"""
-    CREATE TEMP TABLE IF NOT EXISTS cost_ingest_hourly ON COMMIT DELETE ROWS AS
-    SELECT tenant_id, hour, feature_tag, user_id, model, {_VALUES}
-    FROM {SCHEMA}.cost_rollups_hourly WITH NO DATA
-"""
-
-_DIMENSIONS = """
-    SELECT tenant_id,
-           CASE WHEN GROUPING(feature_tag) = 0 THEN 'feature' WHEN GROUPING(user_id) = 0 THEN 'user'
-                WHEN GROUPING(model) = 0 THEN 'model' ELSE 'total' END AS dim,
-           '{grain}' AS grain, {bucket} AS bucket, coalesce(feature_tag, user_id, model, '') AS key,
-           {sums}
-    FROM staged
-    GROUP BY GROUPING SETS ((tenant_id, {bucket}), (tenant_id, {bucket}, feature_tag),
-                            (tenant_id, {bucket}, user_id), (tenant_id, {bucket}, model))
-"""
-
-# One round trip, three statements run in order: the staged hourly increments are added to the
-# hourly rollups, folded by UTC day into the daily ones, and by dimension (total, feature, user,
-# model) into the per-dimension ones for both grains. Each upsert takes its row locks in key order
-# (ORDER BY) and the tables in the order hourly, daily, per-dimension, so concurrent writers
-# cannot deadlock each other. The last statement empties the staging table it reads.
-_FOLD_STAGED = f"""
-    INSERT INTO {SCHEMA}.cost_rollups_hourly AS r (tenant_id, hour, feature_tag, user_id, model,
-        {_VALUES})
-    SELECT tenant_id, hour, feature_tag, user_id, model, {_VALUES}
-    FROM pg_temp.cost_ingest_hourly ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (tenant_id, hour, feature_tag, user_id, model) DO UPDATE SET {_ADD};
-
-    INSERT INTO {SCHEMA}.cost_rollups_daily AS r (tenant_id, day, feature_tag, user_id, model,
-        {_VALUES})
-    SELECT tenant_id, (hour AT TIME ZONE 'UTC')::date, feature_tag, user_id, model, {_SUMS}
-    FROM pg_temp.cost_ingest_hourly GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (tenant_id, day, feature_tag, user_id, model) DO UPDATE SET {_ADD};
-
-    WITH staged AS (DELETE FROM pg_temp.cost_ingest_hourly RETURNING *)
-    INSERT INTO {SCHEMA}.cost_rollups_dim AS r (tenant_id, dim, grain, bucket, key, {_VALUES})
-    SELECT * FROM (
-        {_DIMENSIONS.format(grain="h", bucket="hour", sums=_SUMS)}
-        UNION ALL
-        {_DIMENSIONS.format(grain="d", bucket="date_trunc('day', hour, 'UTC')", sums=_SUMS)}
-    ) AS increments
-    ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (tenant_id, dim, grain, bucket, key) DO UPDATE SET {_ADD}
-"""
 
 
 async def add_to_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]) -> None:
     """Add hourly increments to the hourly, daily and per-dimension rollups, in the caller's
-    transaction: `stage_rollups`, then `fold_staged`."""
+    transaction: one call of `add_rollups` (migration 0011), whose statements are planned once
+    per connection; the daily and per-dimension increments are folded in Postgres (exact
+    NUMERIC) from the hourly ones."""
     if not hourly:
         return
-    await stage_rollups(conn, hourly)
-    await fold_staged(conn)
-
-
-async def stage_rollups(conn: asyncpg.Connection, hourly: Sequence[RollupDelta]) -> None:
-    """COPY hourly increments into a connection-local staging table (emptied by `fold_staged`).
-
-    The daily and per-dimension increments are folded in Postgres (exact NUMERIC) from the
-    hourly ones, which costs a fraction of folding them in Python and shipping each set back.
-    """
-    await conn.execute(_CREATE_STAGING)
-    await conn.copy_records_to_table(
-        "cost_ingest_hourly",
-        schema_name="pg_temp",
-        columns=list(RollupDelta._fields),
-        records=hourly,
+    columns = list(zip(*hourly, strict=True))
+    await conn.execute(
+        f"SELECT {SCHEMA}.add_rollups($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        *(list(column) for column in columns),
     )
-
-
-async def fold_staged(conn: asyncpg.Connection) -> None:
-    """Add the staged increments to the rollups and empty the staging table: one round trip."""
-    await conn.execute(_FOLD_STAGED)
 
 
 async def claim_request_ids(

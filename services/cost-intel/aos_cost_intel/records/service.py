@@ -184,8 +184,7 @@ async def store(
     tally = HourlyTally()
     await repository.copy_records(conn, tally.counting(records))
     domain_metrics.count_cost("cost-intel", ((r.model, r.cost_cents, _tokens(r)) for r in records))
-    await repository.stage_rollups(conn, tally.increments())
-    fold = asyncio.ensure_future(repository.fold_staged(conn))
+    fold = asyncio.ensure_future(repository.add_to_rollups(conn, tally.increments()))
     await asyncio.sleep(0)  # the fold's first step sends its statement
     try:
         result = meanwhile()
