@@ -5708,12 +5708,12 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
                 from_date?: string | null;
                 to_date?: string | null;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -5746,12 +5746,12 @@ export interface operations {
             query?: {
                 format?: string;
                 limit?: number;
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
                 from_date?: string | null;
                 to_date?: string | null;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -5966,12 +5966,12 @@ export interface operations {
                 limit?: number;
                 /** @description Rows to skip (at most 1000000000) */
                 offset?: number;
-                /** @description Must equal the caller's tenant unless the caller is an operator */
-                tenant_id?: string | null;
                 agent_id?: string | null;
                 status?: string | null;
                 from_date?: string | null;
                 to_date?: string | null;
+                /** @description Must equal the caller's tenant unless the caller is an operator */
+                tenant_id?: string | null;
             };
             header?: never;
             path?: never;
