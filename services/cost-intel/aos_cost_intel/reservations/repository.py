@@ -51,10 +51,15 @@ async def close_holds(
 async def lock_many(
     conn: asyncpg.Connection, tenant_id: str, reservation_ids: Sequence[str]
 ) -> dict[str, asyncpg.Record]:
-    """Reservations of one tenant by id, locked in id order (the ones not found are absent)."""
+    """Reservations of one tenant by id, locked in id order (the ones not found are absent).
+
+    Each is looked up by its full primary key: with `id = ANY($2)` the prepared statement's
+    generic plan scanned every reservation of the tenant and filtered (20 ms a call on one of
+    60,000)."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM {SCHEMA}.reservations WHERE tenant_id = $1 AND id = ANY($2::text[]) "
-        "ORDER BY id FOR UPDATE",
+        f"SELECT x.* FROM unnest($2::text[]) WITH ORDINALITY AS q(id, n) "
+        f"CROSS JOIN LATERAL (SELECT {COLUMNS} FROM {SCHEMA}.reservations "
+        "WHERE tenant_id = $1 AND id = q.id FOR UPDATE) x ORDER BY q.n",
         tenant_id,
         sorted(set(reservation_ids)),
     )

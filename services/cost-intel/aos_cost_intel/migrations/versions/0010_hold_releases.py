@@ -9,8 +9,9 @@ releases; `reserve_holds` locks the budget rows, then deletes their committed re
 subtracts them, then reads the recorded spend, in that order (a settle committing in between is
 counted twice, never missed: THE INVARIANT of reservations/service.py holds).
 
-Also: the statements of `close_holds` that join the reservations to the arrays they are given
-name the ids with `= ANY(...)` too, so the plan cannot scan every reservation of a tenant.
+Also: `close_holds` reads the batch's reservations once, each by its full primary key, and updates
+them by row id, so no plan (plpgsql's generic ones included) can scan every reservation of a
+tenant to find them.
 
 Revision ID: 0010
 Revises: 0009
@@ -200,7 +201,10 @@ $$
 """
 
 # As in 0008, but the holds are taken off as releases (no budget row is locked or written) and
-# the remaining allowances are read without locks (they are what the answer shows).
+# the remaining allowances are read without locks (they are what the answer shows). The batch's
+# reservations (locked by the caller) are read once, each by its full primary key, and updated by
+# their row ids: with `x.id = ANY(p_ids)` a generic plan (plpgsql's after five calls) scanned every
+# reservation of the tenant and filtered, 20 ms per call on a tenant of 60,000 reservations.
 CLOSE_HOLDS = f"""
 CREATE OR REPLACE FUNCTION {SCHEMA}.close_holds(
     p_tenant text, p_ids text[], p_statuses text[], p_charged numeric[],
@@ -216,29 +220,51 @@ DECLARE
     held_ids text[];
     rb_id text[] := '{{}}';
     rb_left numeric[] := '{{}}';
+    c_row tid[];
+    c_id text[];
+    c_status text[];
+    c_held numeric[];
+    c_budgets text[];
+    c_key text[];
+    c_charged numeric[];
+    c_closing text[];
 BEGIN
+    SELECT coalesce(array_agg(x.ctid ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(x.id::text ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(x.status::text ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(x.held_cents ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(array_to_string(x.budget_ids, ',') ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(x.api_key_id::text ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(p_charged[q.n] ORDER BY q.n), '{{}}'),
+           coalesce(array_agg(p_statuses[q.n] ORDER BY q.n), '{{}}')
+      INTO c_row, c_id, c_status, c_held, c_budgets, c_key, c_charged, c_closing
+      FROM unnest(p_ids) WITH ORDINALITY AS q(id, n)
+      CROSS JOIN LATERAL (
+          SELECT r.ctid, r.id, r.status, r.held_cents, r.budget_ids, r.api_key_id
+            FROM {SCHEMA}.reservations r
+           WHERE r.tenant_id = p_tenant AND r.id = q.id
+      ) x;
     SELECT coalesce(array_agg(DISTINCT u.budget_id), '{{}}') INTO held_ids
-      FROM {SCHEMA}.reservations x, unnest(x.budget_ids) AS u(budget_id)
-     WHERE x.tenant_id = p_tenant AND x.id = ANY(p_ids);
+      FROM unnest(c_budgets) AS l(budgets),
+           unnest(string_to_array(nullif(l.budgets, ''), ',')) AS u(budget_id);
     INSERT INTO {SCHEMA}.key_spend_daily AS k (tenant_id, key_id, day, cost_cents)
-    SELECT p_tenant, x.api_key_id, p_today, sum(c.charged)
-      FROM {SCHEMA}.reservations x
-      JOIN unnest(p_ids, p_charged) AS c(id, charged) ON x.id = c.id
-     WHERE x.tenant_id = p_tenant AND x.id = ANY(p_ids)
-       AND x.api_key_id IS NOT NULL AND coalesce(c.charged, 0) <> 0
-     GROUP BY x.api_key_id ORDER BY x.api_key_id
+    SELECT p_tenant, c.key_id, p_today, sum(c.charged)
+      FROM unnest(c_key, c_charged) AS c(key_id, charged)
+     WHERE c.key_id IS NOT NULL AND coalesce(c.charged, 0) <> 0
+     GROUP BY c.key_id ORDER BY c.key_id
     ON CONFLICT (tenant_id, key_id, day)
     DO UPDATE SET cost_cents = k.cost_cents + EXCLUDED.cost_cents;
     INSERT INTO {SCHEMA}.budget_hold_releases (tenant_id, budget_id, released_cents)
-    SELECT p_tenant, u.budget_id, sum(r.held_cents)
-      FROM {SCHEMA}.reservations r, unnest(r.budget_ids) AS u(budget_id)
-     WHERE r.tenant_id = p_tenant AND r.id = ANY(p_ids) AND r.status = 'held'
+    SELECT p_tenant, u.budget_id, sum(c.held)
+      FROM unnest(c_status, c_held, c_budgets) AS c(status, held, budgets),
+           unnest(string_to_array(nullif(c.budgets, ''), ',')) AS u(budget_id)
+     WHERE c.status = 'held'
      GROUP BY u.budget_id
-    HAVING sum(r.held_cents) <> 0;
+    HAVING sum(c.held) <> 0;
     UPDATE {SCHEMA}.reservations x
        SET status = c.status, charged_cents = c.charged, closed_at = p_now
-      FROM unnest(p_ids, p_statuses, p_charged) AS c(id, status, charged)
-     WHERE x.tenant_id = p_tenant AND x.id = ANY(p_ids) AND x.id = c.id;
+      FROM unnest(c_row, c_closing, c_charged) AS c(row_id, status, charged)
+     WHERE x.ctid = ANY(c_row) AND x.ctid = c.row_id;
     FOR b IN
         SELECT x.id, x.budget_type, x.entity_key, x.held_cents, x.daily_limit_cents,
                x.weekly_limit_cents, x.monthly_limit_cents
@@ -267,12 +293,11 @@ BEGIN
         rb_left := rb_left || coalesce(tightest, 0);
     END LOOP;
     RETURN QUERY
-        SELECT x.id::text, u.budget_id::text, l.left_over
-          FROM {SCHEMA}.reservations x
-          CROSS JOIN LATERAL unnest(x.budget_ids) AS u(budget_id)
+        SELECT c.id, u.budget_id, l.left_over
+          FROM unnest(c_id, c_budgets) AS c(id, budgets)
+          CROSS JOIN LATERAL unnest(string_to_array(nullif(c.budgets, ''), ',')) AS u(budget_id)
           JOIN unnest(rb_id, rb_left) AS l(id, left_over) ON l.id = u.budget_id
-         WHERE x.tenant_id = p_tenant AND x.id = ANY(p_ids)
-         ORDER BY x.id, u.budget_id;
+         ORDER BY c.id, u.budget_id;
 END
 $$
 """
