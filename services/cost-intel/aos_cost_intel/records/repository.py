@@ -134,16 +134,26 @@ async def claim_request_ids(
 async def claimed_records(
     conn: asyncpg.Connection, tenant_id: str, request_ids: Sequence[str]
 ) -> dict[str, tuple[str, Decimal, str | None]]:
-    """request_id -> (record id, cost_cents, price_version) of records stored earlier."""
+    """request_id -> (record id, cost_cents, price_version) of records stored earlier.
+
+    Each claim and record is looked up by its full primary key (a LIMIT 1 sub-select, which the
+    planner cannot turn into a join): as `request_id = ANY($2)` the prepared statement's generic
+    plan could scan every claim of the tenant (the same plan as reservations' lookups had)."""
     if not request_ids:
         return {}
     rows = await conn.fetch(
         f"""
         SELECT q.request_id, r.id, r.cost_cents, r.price_version
-        FROM {SCHEMA}.cost_request_ids q
-        JOIN {SCHEMA}.cost_records r
-          ON r.tenant_id = q.tenant_id AND r.occurred_at = q.occurred_at AND r.id = q.record_id
-        WHERE q.tenant_id = $1 AND q.request_id = ANY($2::text[])
+        FROM unnest($2::text[]) AS w(request_id)
+        CROSS JOIN LATERAL (
+            SELECT c.request_id, c.occurred_at, c.record_id FROM {SCHEMA}.cost_request_ids c
+            WHERE c.tenant_id = $1 AND c.request_id = w.request_id LIMIT 1
+        ) q
+        CROSS JOIN LATERAL (
+            SELECT x.id, x.cost_cents, x.price_version FROM {SCHEMA}.cost_records x
+            WHERE x.tenant_id = $1 AND x.occurred_at = q.occurred_at AND x.id = q.record_id
+            LIMIT 1
+        ) r
         """,
         tenant_id,
         list(request_ids),

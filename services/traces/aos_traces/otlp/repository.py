@@ -18,15 +18,19 @@ from aos_traces.ingest.repository import STEP_COLUMNS
 async def lock_existing(
     session: AsyncSession, tenant_id: str, trace_ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
+    """The traces among `trace_ids` already stored, locked in trace id order, each looked up by
+    its full primary key: as `trace_id = ANY(:ids)` the prepared statement's generic plan could
+    scan every trace of the tenant (as cost-intel's reservation lookups did)."""
     rows = (
         await session.execute(
             text(
-                "SELECT trace_id, run_id, completed_at, total_steps, seed, frozen_timestamp, "
-                "status, root_hash, hash_final_at, final_root_hash, now() AS now "
-                "FROM traces.traces WHERE tenant_id = :tenant "
-                "AND trace_id = ANY(:ids) ORDER BY trace_id FOR UPDATE"
+                "SELECT t.*, now() AS now FROM unnest(CAST(:ids AS text[])) AS q(trace_id) "
+                "CROSS JOIN LATERAL (SELECT trace_id, run_id, completed_at, total_steps, seed, "
+                "frozen_timestamp, status, root_hash, hash_final_at, final_root_hash "
+                "FROM traces.traces WHERE tenant_id = :tenant AND trace_id = q.trace_id "
+                "FOR UPDATE) t ORDER BY q.trace_id"
             ),
-            {"tenant": tenant_id, "ids": list(trace_ids)},
+            {"tenant": tenant_id, "ids": sorted(set(trace_ids))},
         )
     ).mappings()
     return {row["trace_id"]: dict(row) for row in rows}

@@ -243,6 +243,7 @@ BEGIN
           SELECT r.ctid, r.id, r.status, r.held_cents, r.budget_ids, r.api_key_id
             FROM {SCHEMA}.reservations r
            WHERE r.tenant_id = p_tenant AND r.id = q.id
+           LIMIT 1  -- a primary key lookup; the LIMIT keeps the planner from making it a join
       ) x;
     SELECT coalesce(array_agg(DISTINCT u.budget_id), '{{}}') INTO held_ids
       FROM unnest(c_budgets) AS l(budgets),
