@@ -9,7 +9,7 @@ a. distinct, reserve only, saturating: --callers connections reserving 1 cent ov
 b. contended, reserve + settle, saturating: two wrk processes at once on ONE tenant budget, half
    the callers reserving, half settling (1 cent) holds made beforehand, each hold settled once;
 c. contended, reserve + settle, paced: as b, but the callers of each process share a schedule of
-   --paced-rate calls per second: the latency at a stated load (issue 15's p99 target is read
+   a fixed rate, one run per rate of --paced-rates (c1, c2, ...): the latency at a stated load (issue 15's p99 target is read
    here; at saturation a closed loop's latency is just callers / throughput, Little's law);
 d. distinct, reserve + settle, saturating: as b, over the 1,000 budgets.
 
@@ -31,7 +31,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -74,11 +74,19 @@ class Plan:
     sides: list[Side]
 
 
+def paced_runs(scenario: Scenario, rates: list[float]) -> list[Scenario]:
+    """Scenario c once per offered rate: c1, c2, ... (latency at each stated load)."""
+    return [
+        replace(scenario, key=f"{scenario.key}{index}", rate=rate)
+        for index, rate in enumerate(rates, start=1)
+    ]
+
+
 def plan(args: argparse.Namespace, scenario: Scenario) -> Plan:
     tenants = DISTINCT if scenario.distinct else [CONTENDED]
     if not scenario.settle:
         return Plan(tenants, [Side("reserve", args.callers, 0)])
-    rate = args.paced_rate if scenario.paced else 0
+    rate = scenario.rate if scenario.paced else 0
     reserving = args.callers // 2
     return Plan(
         tenants,
@@ -216,10 +224,9 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=50, help="wrk connections in all")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument(
-        "--paced-rate",
-        type=float,
-        default=1_000,
-        help="c: reserves/s offered, and as many settles/s (default 1,000)",
+        "--paced-rates",
+        default="100,500,1000",
+        help="c: reserves/s offered (and as many settles/s), one run per rate",
     )
     parser.add_argument(
         "--max-settle-rate",
@@ -245,10 +252,16 @@ def main() -> None:
         or os.environ.get("AOS_TEST_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/test"
     )
-    chosen = [scenario for scenario in SCENARIOS if scenario.key in args.scenarios]
+    rates = [float(rate) for rate in args.paced_rates.split(",") if rate.strip()]
+    chosen = [
+        each
+        for scenario in SCENARIOS
+        if scenario.key in args.scenarios
+        for each in (paced_runs(scenario, rates) if scenario.paced else [scenario])
+    ]
     command = (  # every option the figures depend on, defaults included
         f"uv run python bench/reservations.py --seconds {args.seconds} --callers {args.callers} "
-        f"--workers {args.workers} --paced-rate {args.paced_rate:g}"
+        f"--workers {args.workers} --paced-rates {','.join(f'{rate:g}' for rate in rates)}"
     )
     load = psutil.getloadavg()
     results = []
@@ -264,7 +277,7 @@ def main() -> None:
             results.append(run_scenario(args, scenario, server_url, progress, task))
     section = render(args, command, results, load)
     print(section)
-    if args.no_write or len(results) < len(SCENARIOS):
+    if args.no_write or len({result.scenario.key[0] for result in results}) < len(SCENARIOS):
         return
     write_performance_section(section)
     console.print("wrote the reservations section of docs/PERFORMANCE.md")
