@@ -135,8 +135,9 @@ def reading(results: dict[str, Result], cores: int) -> list[str]:
         notes.append(
             f"CPU per reserve in a (service + PostgreSQL + wrk) is {per:.2f} ms: {cores} cores "
             f"kept busy by nothing else would allow about {ceiling:,.0f} reserve/s, against "
-            f"{a.reserve.rate:,.0f} measured. The CPU per call does not depend on what else the "
-            "machine runs, the rates and latencies do (see the load average). The PostgreSQL "
+            f"{a.reserve.rate:,.0f} measured. The CPU per call moves less with what else the "
+            "machine runs than the rates and latencies do (see the load average and the method "
+            "notes above). The PostgreSQL "
             "column sums the bench database's backends; one that exits between two readings "
             "takes its CPU with it."
         )
