@@ -291,6 +291,7 @@ class BudgetHoldRelease(Base):
     budget_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     released_cents: Mapped[Decimal] = mapped_column(Numeric)
+    released_at: Mapped[datetime] = mapped_column(TS, server_default=text("now()"))
 
 
 class KeySpendDaily(Base):

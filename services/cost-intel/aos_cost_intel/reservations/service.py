@@ -40,7 +40,7 @@ against everything that asks first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -76,6 +76,9 @@ from aos_cost_intel.reservations.schemas import (
 )
 
 UNSPECIFIED_MODEL = "unspecified"
+FOLD_IDLE_RELEASES_AFTER = timedelta(seconds=10)
+"""Releases the expiry sweep folds into their budget: those no reservation folded in this long
+(a busy budget's reservations fold them first, so the sweep never competes for its row)."""
 
 
 def to_read(row: asyncpg.Record, holds: list[BudgetHold]) -> ReservationRead:
@@ -261,8 +264,8 @@ async def settle(
     caller's transaction (a span's record settling its reservation; the settle route goes
     through the worker's batcher, reservations/closing.py, which does the same for many).
 
-    The budget rows are locked by the last statement before the commit (`close_holds`), so they
-    stay locked for one statement and the commit, not for the recording."""
+    The hold is taken off by the last statement (`close_holds`) as a release row: no budget row
+    is locked (migration 0010)."""
     conn = await driver_connection(session)
     now = datetime.now(UTC)
     row = check_settleable(await repository.find(conn, tenant_id, reservation_id, lock=True), now)
@@ -317,9 +320,9 @@ async def expire_due(session: AsyncSession, limit: int = 500) -> list[str]:
     """Release held reservations past their expiry (each audited as ReservationExpired).
 
     The audit entries are queued first; then each tenant's expired holds are taken off by one
-    `close_holds` statement, tenants in order, so the budget rows are locked (in (tenant, id)
-    order, the order every reservation's own locks follow: no deadlock with a reserve) from
-    those statements to the commit only, not while hundreds of rows are audited."""
+    `close_holds` statement (release rows, no budget lock), tenants in order. Last, the pending
+    releases of budgets no reservation has touched since are folded into them
+    (`repository.fold_releases`, skipping budgets a reservation batch holds, never waiting)."""
     conn = await driver_connection(session)
     now = datetime.now(UTC)
     rows = await repository.lock_expired(conn, now, limit)
@@ -343,6 +346,7 @@ async def expire_due(session: AsyncSession, limit: int = 500) -> list[str]:
         )
     for tenant_id in sorted(by_tenant):
         await repository.close_holds(conn, tenant_id, by_tenant[tenant_id], now)
+    await repository.fold_releases(conn, limit, now - FOLD_IDLE_RELEASES_AFTER)
     return [row["id"] for row in rows]
 
 

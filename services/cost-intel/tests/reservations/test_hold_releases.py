@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from aos_common.migrations import downgrade, upgrade
 from aos_common.testing import run_in_thread
+from aos_cost_intel.reservations.repository import fold_releases
 
 URL = "/api/v1/cost/reservations"
 
@@ -116,3 +118,50 @@ async def test_a_downgrade_folds_pending_releases_back_into_the_budgets(
         assert str(held_after) == "25"
     finally:
         await connection.close()
+
+
+async def test_releases_no_reservation_came_for_are_folded_by_the_sweep_skipping_locked_budgets(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    tenant: str,
+    database: asyncpg.Connection,
+    migrated_database: str,
+) -> None:
+    budget_id = await hard_budget(client, admin)
+    reservation_id = await reserve(client, admin, "30")
+    assert (await client.post(f"{URL}/{reservation_id}/release", headers=admin)).status_code == 200
+    other = await asyncpg.connect(migrated_database)
+    try:
+        async with other.transaction():  # a reservation batch holding the budget
+            await other.execute(
+                "SELECT 1 FROM cost_intel.budgets WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                tenant,
+                budget_id,
+            )
+            async with database.transaction():
+                await asyncio.wait_for(fold_releases(database, 10_000, later()), timeout=20)
+            assert await pending_and_held(database, tenant, budget_id) == (1, "30")
+    finally:
+        await other.close()
+    async with database.transaction():  # as expire_due does at the end of each sweep
+        assert await fold_releases(database, 10_000, datetime.now(UTC) - timedelta(hours=1)) == 0
+        await fold_releases(database, 10_000, later())
+    assert await pending_and_held(database, tenant, budget_id) == (0, "0")
+
+
+def later() -> datetime:
+    """A cut-off every release made so far is before (the sweep's is 10 s ago)."""
+    return datetime.now(UTC) + timedelta(seconds=1)
+
+
+async def pending_and_held(
+    database: asyncpg.Connection, tenant: str, budget_id: str
+) -> tuple[int, str]:
+    row = await database.fetchrow(
+        "SELECT held_cents, (SELECT count(*) FROM cost_intel.budget_hold_releases r "
+        "WHERE r.tenant_id = b.tenant_id AND r.budget_id = b.id) AS pending "
+        "FROM cost_intel.budgets b WHERE tenant_id = $1 AND id = $2",
+        tenant,
+        budget_id,
+    )
+    return int(row["pending"]), str(row["held_cents"])

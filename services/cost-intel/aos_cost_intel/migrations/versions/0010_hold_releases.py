@@ -321,6 +321,9 @@ def upgrade() -> None:
         sa.Column("budget_id", sa.String(32), nullable=False),
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
         sa.Column("released_cents", sa.Numeric(), nullable=False),
+        sa.Column(
+            "released_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("tenant_id", "budget_id", "id", name="pk_budget_hold_releases"),
         schema=SCHEMA,
     )
