@@ -7,7 +7,6 @@ Why wrk: an httpx client in the bench's own process was the bottleneck (257 rese
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import shutil
@@ -153,9 +152,3 @@ def holds_needed(seconds: float, side: Side, max_rate: float) -> int:
     margin, or `max_rate` when it saturates."""
     per_second = side.rate * 1.2 if side.rate else max_rate
     return math.ceil(max(1, math.ceil(seconds)) * per_second) + side.connections
-
-
-def make_holds_sync(
-    database_url: str, tenants: Sequence[str], count: int, tenant_of: Callable[[int], int]
-) -> list[tuple[str, int]]:
-    return asyncio.run(make_holds(database_url, tenants, count, tenant_of))
