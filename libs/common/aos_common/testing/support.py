@@ -141,3 +141,15 @@ async def failing_inserts(database_url: str, table: str, tenant_id: str) -> Asyn
             await connection.execute(f"DROP FUNCTION {schema}.{name}()")
     finally:
         await connection.close()
+
+
+async def rows_read(connection: asyncpg.Connection, schema: str, table: str) -> int:
+    """Rows of `schema.table` the connection's current transaction has read so far (by index or
+    sequentially): how a test tells a key lookup from a scan, whatever plan was chosen."""
+    value = await connection.fetchval(
+        "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) "
+        "FROM pg_stat_xact_user_tables WHERE schemaname = $1 AND relname = $2",
+        schema,
+        table,
+    )
+    return int(value or 0)

@@ -11,7 +11,7 @@ import pytest
 
 from aos_common.migrations import upgrade
 from aos_common.testing import run_in_thread
-from aos_common.testing.support import create_database, drop_database
+from aos_common.testing.support import create_database, drop_database, rows_read
 from aos_cost_intel.records.repository import claimed_records
 
 TENANT = "tnt_big"
@@ -49,22 +49,14 @@ async def generic_plans(claims_database: str) -> AsyncIterator[asyncpg.Connectio
         await connection.close()
 
 
-async def claims_read(connection: asyncpg.Connection) -> int:
-    value = await connection.fetchval(
-        "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM "
-        "pg_stat_xact_user_tables WHERE schemaname = 'cost_intel' AND relname = 'cost_request_ids'"
-    )
-    return int(value or 0)
-
-
 async def test_finding_claimed_records_reads_only_their_claims(
     generic_plans: asyncpg.Connection,
 ) -> None:
     wanted = [f"req-{i}" for i in range(1, 11)]
     for _ in range(6):
         async with generic_plans.transaction():
-            before = await claims_read(generic_plans)
+            before = await rows_read(generic_plans, "cost_intel", "cost_request_ids")
             found = await claimed_records(generic_plans, TENANT, wanted)
-            read = await claims_read(generic_plans) - before
+            read = await rows_read(generic_plans, "cost_intel", "cost_request_ids") - before
         assert sorted(found) == sorted(wanted)
         assert read <= 2 * len(wanted)

@@ -87,14 +87,7 @@ async def test_the_next_reservation_folds_the_releases_into_the_budget(
     assert str(pending) == "80"
     assert await held(client, admin, budget_id) == "0"  # read net of the pending releases
     await reserve(client, admin, "100")  # the whole limit: only possible once both are off
-    row = await database.fetchrow(
-        "SELECT held_cents, (SELECT count(*) FROM cost_intel.budget_hold_releases r "
-        "WHERE r.tenant_id = b.tenant_id AND r.budget_id = b.id) AS pending "
-        "FROM cost_intel.budgets b WHERE tenant_id = $1 AND id = $2",
-        tenant,
-        budget_id,
-    )
-    assert (str(row["held_cents"]), row["pending"]) == ("100", 0)
+    assert await pending_and_held(database, tenant, budget_id) == (0, "100")
 
 
 async def test_a_downgrade_folds_pending_releases_back_into_the_budgets(

@@ -13,7 +13,7 @@ import pytest
 
 from aos_common.migrations import upgrade
 from aos_common.testing import run_in_thread
-from aos_common.testing.support import create_database, drop_database
+from aos_common.testing.support import create_database, drop_database, rows_read
 from aos_cost_intel.reservations.batcher import HoldRequest, reserve_holds
 from aos_cost_intel.reservations.repository import close_holds, lock_many
 
@@ -74,24 +74,15 @@ async def hold(connection: asyncpg.Connection, count: int) -> list[str]:
     return [r.reservation_id for r in requests]
 
 
-async def reservation_rows_read(connection: asyncpg.Connection) -> int:
-    """Rows of cost_intel.reservations this transaction has read so far (index or sequential)."""
-    value = await connection.fetchval(
-        "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) "
-        "FROM pg_stat_xact_user_tables WHERE schemaname = 'cost_intel' AND relname = 'reservations'"
-    )
-    return int(value or 0)
-
-
 async def test_locking_a_batch_reads_only_its_reservations(
     generic_plans: asyncpg.Connection,
 ) -> None:
     ids = await hold(generic_plans, 10)
     for _ in range(6):  # past the calls after which a prepared statement's plan goes generic
         async with generic_plans.transaction():
-            before = await reservation_rows_read(generic_plans)
+            before = await rows_read(generic_plans, "cost_intel", "reservations")
             locked = await lock_many(generic_plans, TENANT, ids)
-            read = await reservation_rows_read(generic_plans) - before
+            read = await rows_read(generic_plans, "cost_intel", "reservations") - before
         assert sorted(locked) == sorted(ids)
         assert read <= 2 * len(ids)
 
@@ -103,11 +94,11 @@ async def test_closing_a_batch_reads_only_its_reservations(
         ids = await hold(generic_plans, 10)
         async with generic_plans.transaction():
             await lock_many(generic_plans, TENANT, ids)
-            before = await reservation_rows_read(generic_plans)
+            before = await rows_read(generic_plans, "cost_intel", "reservations")
             now = datetime.now(UTC)
             closed = await close_holds(
                 generic_plans, TENANT, [(i, "settled", Decimal(1)) for i in ids], now
             )
-            read = await reservation_rows_read(generic_plans) - before
+            read = await rows_read(generic_plans, "cost_intel", "reservations") - before
         assert all(len(closed[i]) == 1 for i in ids)
         assert read <= 4 * len(ids)
