@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import timeit
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,6 +105,18 @@ class CpuMeter:
     def read(self) -> tuple[float, float, float]:
         """Service, PostgreSQL and load-generator (this process) CPU seconds so far."""
         return self.service(), self.postgres(), time.process_time()
+
+
+def reference_loop_ms(repeats: int = 5) -> float:
+    """Milliseconds this machine takes for a fixed pure-Python loop (the sum of i*i below
+    10**6, best of `repeats`), recorded beside a bench's figures: the machines sessions run on
+    differ by 2x or more in speed (2026-12-07: one session's machine gave 0.17 CPU-s per
+    1,000 OTLP spans, the next one's 0.38 for the same code), so a figure read against another
+    run's should be read with the two runs' reference times. One line of timeit, not a suite:
+    it places a machine, it does not rank one."""
+    number = 3
+    best = min(timeit.repeat("sum(i * i for i in range(1_000_000))", number=number, repeat=repeats))
+    return best / number * 1000
 
 
 def write_performance_section(section: str) -> None:

@@ -3,7 +3,10 @@
 -- done() prints the run's counts and latency histogram):
 --   HEADERS      array of header tables, one per tenant: signed contexts, valid for 60 s, so the
 --                script is written right before its run
---   MODE         "reserve" (cycle over the tenants) or "settle" (take the next hold, once each)
+--   MODE         "reserve" (cycle over the tenants) or "settle" (take the next hold, once each);
+--                the path reservations replace, each cycling over the tenants: "guard" (the check
+--                before work, POST /api/v1/cost/guard) and "record" (the cost recorded after it,
+--                POST /api/v1/cost/record)
 --   HOLDS_FILE   (settle) a file of the holds made beforehand, one "reservation-id tenant-index"
 --                line each (tenant-index into HEADERS), in the order they are settled
 --   RATE         requests per second this wrk process offers over all its connections; 0 sends
@@ -12,14 +15,22 @@
 
 local reserve_body = '{"estimated_cost_cents": "1"}'
 local settle_body = '{"actual_cost_cents": "1"}'
-local reserve_requests = {}
+local cycled = { -- the modes that cycle over the tenants: path and body
+  reserve = { "/api/v1/cost/reservations", reserve_body },
+  guard = { "/api/v1/cost/guard", reserve_body }, -- the same estimate
+  record = { "/api/v1/cost/record", '{"model": "bench-model", "cost_cents": "1"}' },
+}
+local cycle_requests = {}
 local holds, hold_tenant = {}, {}
 local sent = 0
 
 function init(args)
+  local cycle = cycled[MODE]
   for i, headers in ipairs(HEADERS) do
     headers["Content-Type"] = "application/json"
-    reserve_requests[i] = wrk.format("POST", "/api/v1/cost/reservations", headers, reserve_body)
+    if cycle then
+      cycle_requests[i] = wrk.format("POST", cycle[1], headers, cycle[2])
+    end
   end
   if HOLDS_FILE then -- a file, not a table constructor: LuaJIT caps a chunk's constants
     for line in io.lines(HOLDS_FILE) do
@@ -32,8 +43,8 @@ end
 
 function request()
   sent = sent + 1
-  if MODE == "reserve" then
-    return reserve_requests[(sent - 1) % #reserve_requests + 1]
+  if cycled[MODE] then
+    return cycle_requests[(sent - 1) % #cycle_requests + 1]
   end
   local id = holds[sent]
   if id == nil then -- out of holds: a hold that does not exist answers 404, counted as an error

@@ -9,9 +9,13 @@ a. distinct, reserve only, saturating: --callers connections reserving 1 cent ov
 b. contended, reserve + settle, saturating: two wrk processes at once on ONE tenant budget, half
    the callers reserving, half settling (1 cent) holds made beforehand, each hold settled once;
 c. contended, reserve + settle, paced: as b, but the callers of each process share a schedule of
-   a fixed rate, one run per rate of --paced-rates (c1, c2, ...): the latency at a stated load (issue 15's p99 target is read
-   here; at saturation a closed loop's latency is just callers / throughput, Little's law);
-d. distinct, reserve + settle, saturating: as b, over the 1,000 budgets.
+   a fixed rate, --paced-repeats runs per rate of --paced-rates (c1a, c1b, ..., c2a, ...): the
+   latency at a stated load and its spread between runs (issue 15's p99 target is read here; at
+   saturation a closed loop's latency is just callers / throughput, Little's law);
+d. distinct, reserve + settle, saturating: as b, over the 1,000 budgets;
+e. the old path, distinct, saturating: as d, but the check-then-record calls reservations
+   replace (POST /api/v1/cost/guard, POST /api/v1/cost/record), for a ratio measured in the
+   same run (d against e) that does not depend on the machine's speed as the rates do.
 
 Every scenario gets a fresh database and a fresh service, so none inherits another's rows.
 Targets (issue 15): >= 5,000 reserve/s on 1,000 distinct budgets (a), p99 <= 10 ms on one
@@ -37,7 +41,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psutil
-from _support import CpuMeter, free_port, start_uvicorn, write_performance_section
+from _support import (
+    CpuMeter,
+    free_port,
+    reference_loop_ms,
+    start_uvicorn,
+    write_performance_section,
+)
 from load_generators import Run, children_cpu_seconds
 from reservations_report import Result, Scenario, render
 from reservations_wrk import (
@@ -61,6 +71,14 @@ SCENARIOS = [
     Scenario("b", "contended: one budget, reserve + settle, saturating", False, True, False),
     Scenario("c", "contended: one budget, reserve + settle, paced", False, True, True),
     Scenario("d", "distinct: 1,000 budgets, reserve + settle, saturating", True, True, False),
+    Scenario(
+        "e",
+        "old path: 1,000 budgets, guard + record, saturating",
+        True,
+        False,
+        False,
+        old_path=True,
+    ),
 ]
 PHASES = ("database and service", "budgets", "holds", "warm-up", "run")
 console = Console()
@@ -74,16 +92,28 @@ class Plan:
     sides: list[Side]
 
 
-def paced_runs(scenario: Scenario, rates: list[float]) -> list[Scenario]:
-    """Scenario c once per offered rate: c1, c2, ... (latency at each stated load)."""
+def paced_runs(scenario: Scenario, rates: list[float], repeats: int) -> list[Scenario]:
+    """Scenario c `repeats` times per offered rate: c1, c2, ... (latency at each stated load),
+    c1a, c1b, ... when repeated (its spread between runs)."""
     return [
-        replace(scenario, key=f"{scenario.key}{index}", rate=rate)
+        replace(
+            scenario,
+            key=f"{scenario.key}{index}{chr(ord('a') + run) if repeats > 1 else ''}",
+            rate=rate,
+            repeat=run + 1 if repeats > 1 else 0,
+        )
         for index, rate in enumerate(rates, start=1)
+        for run in range(repeats)
     ]
 
 
 def plan(args: argparse.Namespace, scenario: Scenario) -> Plan:
     tenants = DISTINCT if scenario.distinct else [CONTENDED]
+    if scenario.old_path:
+        checking = args.callers // 2
+        return Plan(
+            tenants, [Side("guard", checking, 0), Side("record", args.callers - checking, 0)]
+        )
     if not scenario.settle:
         return Plan(tenants, [Side("reserve", args.callers, 0)])
     rate = scenario.rate if scenario.paced else 0
@@ -225,16 +255,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument(
         "--paced-rates",
-        default="100,500,1000",
-        help="c: reserves/s offered (and as many settles/s), one run per rate",
+        default="100,250,500",
+        help="c: reserves/s offered (and as many settles/s), --paced-repeats runs per rate",
     )
+    parser.add_argument("--paced-repeats", type=int, default=3, help="c: runs per rate")
     parser.add_argument(
         "--max-settle-rate",
         type=float,
         default=6_000,
         help="settles/s a saturating run could reach: holds are made for that many",
     )
-    parser.add_argument("--scenarios", default="abcd", help="which to run (writes only all)")
+    parser.add_argument("--scenarios", default="abcde", help="which to run (writes only all)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
@@ -243,6 +274,8 @@ def main() -> None:
     args = parser.parse_args()
     args.seconds = max(1, math.ceil(args.seconds))  # wrk runs whole seconds
     args.warmup = max(1, math.ceil(args.warmup))
+    if args.paced_repeats < 1:
+        parser.error("--paced-repeats must be at least 1")
     if args.seconds > 50:
         parser.error("--seconds must be <= 50: the signed contexts are valid for 60 s")
     require_wrk()
@@ -257,13 +290,17 @@ def main() -> None:
         each
         for scenario in SCENARIOS
         if scenario.key in args.scenarios
-        for each in (paced_runs(scenario, rates) if scenario.paced else [scenario])
+        for each in (
+            paced_runs(scenario, rates, args.paced_repeats) if scenario.paced else [scenario]
+        )
     ]
     command = (  # every option the figures depend on, defaults included
         f"uv run python bench/reservations.py --seconds {args.seconds} --callers {args.callers} "
-        f"--workers {args.workers} --paced-rates {','.join(f'{rate:g}' for rate in rates)}"
+        f"--workers {args.workers} --paced-rates {','.join(f'{rate:g}' for rate in rates)} "
+        f"--paced-repeats {args.paced_repeats}"
     )
     load = psutil.getloadavg()
+    reference_ms = reference_loop_ms()
     results = []
     with Progress(
         TextColumn("{task.description}"),
@@ -275,7 +312,7 @@ def main() -> None:
         task = progress.add_task("reservations", total=len(chosen) * len(PHASES))
         for scenario in chosen:
             results.append(run_scenario(args, scenario, server_url, progress, task))
-    section = render(args, command, results, load)
+    section = render(args, command, results, load, reference_ms)
     print(section)
     if args.no_write or len({result.scenario.key[0] for result in results}) < len(SCENARIOS):
         return
