@@ -159,6 +159,18 @@ async def empty_outbox(database_url: str) -> None:
         await connection.close()
 
 
+async def vacuum_analyze(database_url: str) -> None:
+    """VACUUM (ANALYZE) the bench database once its budgets and holds are in: left to
+    autovacuum, the fresh tables' first vacuum and analyze fell inside the measured run (tens
+    of thousands of holds inserted just before it), a burst of CPU on the 2 cores that some
+    runs got and others did not."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("VACUUM (ANALYZE)")
+    finally:
+        await connection.close()
+
+
 def with_holds(sides: list[Side], holds: list[tuple[str, int]]) -> list[Side]:
     return [Side(s.mode, s.connections, s.rate, holds) if s.mode == "settle" else s for s in sides]
 
@@ -214,6 +226,7 @@ def run_scenario(
             step.console.log(
                 f"{scenario.key}. {len(holds):,} holds in {time.monotonic() - began:.1f} s"
             )
+        asyncio.run(vacuum_analyze(database_url))
         step.advance(task)
         phase(PHASES[3])
         sides = with_holds(chosen.sides, holds[:warm_holds])
