@@ -163,7 +163,8 @@ def reading(results: dict[str, Result], cores: int) -> list[str]:
             f"(ratio of the pairs counted); CPU per pair (service + PostgreSQL) {cpu_d:.2f} ms "
             f"against {cpu_e:.2f} ms, {cpu_d / cpu_e:.2f} times. The old path checks the budget "
             "and records afterwards with nothing held between the two, which is how it "
-            "overshoots under concurrency (tests/reservations/test_invariant_live.py shows it "
+            "overshoots under concurrency (services/cost-intel/tests/reservations/"
+            "test_invariant_live.py shows it "
             "does); a reservation holds the amount in the same step that checks it."
         )
     if any(result.out_of_holds() for result in results.values()):
