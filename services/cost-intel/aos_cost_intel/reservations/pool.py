@@ -45,14 +45,22 @@ def _batch_engine(settings: CostIntelSettings) -> AsyncEngine:
     """The engine settle and release batches run on. Unlike the request engine it does not
     ping on checkout (a BEGIN, a query and a ROLLBACK: three round trips per batch); a
     connection found dead fails its batch, SQLAlchemy then drops the pool's connections, and
-    the batch is retried one settle at a time on fresh ones (reservations/closing.py)."""
+    the batch is retried one settle at a time on fresh ones (reservations/closing.py).
+
+    No overflow: a batch that finds every connection busy waits for one. SQLAlchemy closes an
+    overflow connection when it is returned, so with overflow, settles on many tenants at once
+    (a batch each) opened and closed connections all the time, and each new one paid
+    PostgreSQL's backend start, asyncpg's type introspection and plpgsql's first compile of the
+    functions, tens of ms of PostgreSQL CPU (bench/reservations.py d: 74 connections opened for
+    20 pooled). With two cores, more transactions at once than the pool holds would not settle
+    faster anyway."""
     # Looked up on the module, like aos_common.db's engine, so that tracing sees it too.
     return sqlalchemy_asyncio.create_async_engine(
         asyncpg_url(settings.database_url),
         hide_parameters=True,
         isolation_level="AUTOCOMMIT",  # each batch begins its own transaction (closing.py)
         pool_size=settings.reservation_pool_size,
-        max_overflow=settings.reservation_pool_size,
+        max_overflow=0,
         connect_args={"server_settings": {"application_name": f"{settings.service_name}-settles"}},
     )
 
