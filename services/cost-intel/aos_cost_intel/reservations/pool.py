@@ -61,7 +61,14 @@ def _batch_engine(settings: CostIntelSettings) -> AsyncEngine:
         isolation_level="AUTOCOMMIT",  # each batch begins its own transaction (closing.py)
         pool_size=settings.reservation_pool_size,
         max_overflow=0,
-        connect_args={"server_settings": {"application_name": f"{settings.service_name}-settles"}},
+        connect_args={
+            "server_settings": {
+                "application_name": f"{settings.service_name}-settles",
+                # Every statement of a batch finds its rows by key, whatever its arrays' length;
+                # custom plans (the default for these) planned `lock_many` on every call.
+                "plan_cache_mode": "force_generic_plan",
+            }
+        },
     )
 
 
