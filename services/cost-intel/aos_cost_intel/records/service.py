@@ -254,6 +254,24 @@ async def record_and_render(
     """Store `items` (all or nothing) and return `render` of one outcome per item, in order;
     `render` runs while the rollup SQL does (see `store`) and must not touch the session.
     `key_id`: the API key the records were made with, charged with them (see `store`)."""
+    fresh, outcomes = await prepare_records(
+        session, tenant_id, items, prices, field_prefix=field_prefix
+    )
+    conn = await driver_connection(session)
+    return await store(conn, fresh, lambda: render(outcomes), key_id)
+
+
+async def prepare_records(
+    session: AsyncSession,
+    tenant_id: str,
+    items: Sequence[CostRecordIn],
+    prices: PriceBookCache,
+    *,
+    field_prefix: str = "",
+) -> tuple[list[NewRecord], list[Outcome]]:
+    """Price, classify and claim `items` of one tenant: the records `store` is to add (those whose
+    request id no earlier record claimed) and one outcome per item, in order. Separate from
+    `store` so that a settle batch over several tenants stores all their records at once."""
     moments = occurred_ats(items, datetime.now(UTC), field_prefix)
     book = None
     if any(item.get("cost_cents") is None for item in items):
@@ -280,14 +298,13 @@ async def record_and_render(
         )
         for index, (item, record_id) in enumerate(zip(items, record_ids(len(items)), strict=True))
     ]
-    conn = await driver_connection(session)
     first_of: dict[str, int] = {}
     for index, record in enumerate(records):
         if record.request_id is not None:
             first_of.setdefault(record.request_id, index)
     if not first_of:
-        fresh_only = [Outcome(r.id, r.cost_cents, r.price_version, False) for r in records]
-        return await store(conn, records, lambda: render(fresh_only), key_id)
+        return records, [Outcome(r.id, r.cost_cents, r.price_version, False) for r in records]
+    conn = await driver_connection(session)
     claimed = await repository.claim_request_ids(
         conn,
         tenant_id,
@@ -309,7 +326,7 @@ async def record_and_render(
         else:
             stored_id, stored_cost, stored_version = earlier[rid]
             outcomes.append(Outcome(stored_id, stored_cost, stored_version, True))
-    return await store(conn, fresh, lambda: render(outcomes), key_id)
+    return fresh, outcomes
 
 
 def total_of(outcomes: Sequence[Outcome]) -> Decimal:

@@ -66,15 +66,15 @@ async def create_reservation(
     )
 
 
-async def close_reservation(request: Request, tenant: str, job: CloseJob) -> Response:
+async def close_reservation(request: Request, job: CloseJob) -> Response:
     """Settle or release through the close batcher: the two routes differ only in the charge
     the job carries."""
 
     async def produce(_session: AsyncSession | None) -> Response:
-        closed = await cost_intel_state(request.app).close_batcher.close(tenant, job)
+        closed = await cost_intel_state(request.app).close_batcher.close(job)
         return json_response(closed.model_dump(mode="json"), 200)
 
-    return await once_per_key(request, tenant, produce)
+    return await once_per_key(request, job.tenant_id, produce)
 
 
 @router.post("/{reservation_id}/settle", response_model=SettleRead)
@@ -85,7 +85,7 @@ async def settle_reservation(
     caller: WriterDep,
 ) -> Response:
     """Record the actual cost (in full) and take the hold off; 409 once no longer held."""
-    return await close_reservation(request, caller.tenant_id, CloseJob(reservation_id, body))
+    return await close_reservation(request, CloseJob(caller.tenant_id, reservation_id, body))
 
 
 @router.post("/{reservation_id}/release", response_model=ReservationRead)
@@ -95,7 +95,7 @@ async def release_reservation(
     caller: WriterDep,
 ) -> Response:
     """Take the hold off without a charge; 409 once no longer held."""
-    return await close_reservation(request, caller.tenant_id, CloseJob(reservation_id, None))
+    return await close_reservation(request, CloseJob(caller.tenant_id, reservation_id, None))
 
 
 @router.get("/{reservation_id}", response_model=ReservationRead)

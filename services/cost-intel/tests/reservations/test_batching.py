@@ -4,7 +4,9 @@ worker share a statement or a transaction, and still get the answers one at a ti
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 
@@ -96,3 +98,22 @@ async def test_settles_and_releases_in_one_batch_each_take_their_hold_off(
     budgets = (await client.get("/api/v1/cost/budgets", headers=admin)).json()
     state = next(b for b in budgets if b["id"] == budget_id)
     assert (state["current_daily_spend_cents"], state["held_cents"]) == ("11", "20")
+
+
+async def test_settles_on_many_tenants_at_once_each_charge_their_own_tenant(
+    client: httpx.AsyncClient, as_role: Callable[..., dict[str, str]]
+) -> None:
+    tenants = [as_role("admin", tenant_id="tnt_" + secrets.token_hex(8)) for _ in range(6)]
+    budget_ids = [await hard_budget(client, headers, "100") for headers in tenants]
+    held = [(await reserve(client, headers, "20")).json()["id"] for headers in tenants]
+    answers = await asyncio.gather(
+        *(
+            client.post(f"{URL}/{rid}/settle", json={"actual_cost_cents": str(i + 1)}, headers=h)
+            for i, (rid, h) in enumerate(zip(held, tenants, strict=True))
+        )
+    )
+    assert [r.json()["charged_cents"] for r in answers] == [str(i + 1) for i in range(6)]
+    for i, (headers, budget_id) in enumerate(zip(tenants, budget_ids, strict=True)):
+        budgets = (await client.get("/api/v1/cost/budgets", headers=headers)).json()
+        state = next(b for b in budgets if b["id"] == budget_id)
+        assert (state["current_daily_spend_cents"], state["held_cents"]) == (str(i + 1), "0")

@@ -81,9 +81,9 @@ async def test_locking_a_batch_reads_only_its_reservations(
     for _ in range(6):  # past the calls after which a prepared statement's plan goes generic
         async with generic_plans.transaction():
             before = await rows_read(generic_plans, "cost_intel", "reservations")
-            locked = await lock_many(generic_plans, TENANT, ids)
+            locked = await lock_many(generic_plans, [(TENANT, i) for i in ids])
             read = await rows_read(generic_plans, "cost_intel", "reservations") - before
-        assert sorted(locked) == sorted(ids)
+        assert sorted(locked) == sorted((TENANT, i) for i in ids)
         assert read <= 2 * len(ids)
 
 
@@ -93,7 +93,7 @@ async def test_closing_a_batch_reads_only_its_reservations(
     for _ in range(6):  # past the calls after which plpgsql's plans go generic
         ids = await hold(generic_plans, 10)
         async with generic_plans.transaction():
-            await lock_many(generic_plans, TENANT, ids)
+            await lock_many(generic_plans, [(TENANT, i) for i in ids])
             before = await rows_read(generic_plans, "cost_intel", "reservations")
             now = datetime.now(UTC)
             closed = await close_holds(
