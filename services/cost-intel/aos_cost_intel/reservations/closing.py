@@ -132,10 +132,9 @@ class CloseBatcher:
 
     def _send(self) -> None:
         self._scheduled = False
-        waiting, self._pending = self._pending, []
-        if self._busy or not waiting:
-            self._pending = waiting + self._pending
+        if self._busy or not self._pending:
             return
+        waiting, self._pending = self._pending, []
         # One job per reservation in a batch; a repeat waits for the next (and hears its 409).
         batch: list[Waiting] = []
         seen: set[tuple[str, str]] = set()

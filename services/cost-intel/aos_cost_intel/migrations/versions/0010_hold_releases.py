@@ -17,13 +17,12 @@ Revision ID: 0010
 Revises: 0009
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
+
+from aos_cost_intel.migrations.earlier import earlier_revision
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -304,16 +303,6 @@ $$
 """
 
 
-def _batched_holds() -> ModuleType:
-    """Migration 0008, whose function definitions a downgrade puts back."""
-    path = Path(__file__).with_name("0008_batched_holds.py")
-    spec = importlib.util.spec_from_file_location("cost_intel_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     op.create_table(
         "budget_hold_releases",
@@ -341,6 +330,6 @@ def downgrade() -> None:
         """
     )
     op.drop_table("budget_hold_releases", schema=SCHEMA)
-    batched = _batched_holds()
+    batched = earlier_revision("0008_batched_holds.py")
     for definition in (batched.RESERVE_HOLDS, batched.CLOSE_HOLDS):
         op.execute(definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))

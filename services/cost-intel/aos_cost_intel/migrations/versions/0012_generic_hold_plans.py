@@ -17,12 +17,11 @@ Revision ID: 0012
 Revises: 0011
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from aos_cost_intel.migrations.earlier import earlier_revision
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -52,16 +51,6 @@ EDITS = (
 )
 
 
-def _hold_releases() -> ModuleType:
-    """Migration 0010, whose reserve_holds this one edits and a downgrade puts back."""
-    path = Path(__file__).with_name("0010_hold_releases.py")
-    spec = importlib.util.spec_from_file_location("cost_intel_0010", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def reserve_holds_by_row_id(definition: str) -> str:
     """0010's reserve_holds with the budgets updated by the row ids their lock read."""
     for old, new in EDITS:
@@ -73,7 +62,7 @@ def reserve_holds_by_row_id(definition: str) -> str:
 
 
 def upgrade() -> None:
-    op.execute(reserve_holds_by_row_id(_hold_releases().RESERVE_HOLDS))
+    op.execute(reserve_holds_by_row_id(earlier_revision("0010_hold_releases.py").RESERVE_HOLDS))
     for signature in SIGNATURES:
         op.execute(f"ALTER FUNCTION {signature} SET plan_cache_mode = force_generic_plan")
 
@@ -81,4 +70,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for signature in SIGNATURES:
         op.execute(f"ALTER FUNCTION {signature} RESET plan_cache_mode")
-    op.execute(_hold_releases().RESERVE_HOLDS)
+    op.execute(earlier_revision("0010_hold_releases.py").RESERVE_HOLDS)
