@@ -136,7 +136,7 @@ async def test_an_unknown_period_is_422(client: httpx.AsyncClient, admin: dict[s
 async def test_projection_follows_the_trend_rules(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    for days, cost in ((6, "100"), (5, "100"), (4, "100"), (2, "300"), (1, "300"), (0.01, "300")):
+    for days, cost in ((6, "100"), (5, "100"), (4, "100"), (2, "300"), (1, "300"), (0, "300")):
         await record(client, admin, cost, occurred_at=days_ago(days))
     await client.post(
         "/api/v1/cost/budgets",
